@@ -1,0 +1,1 @@
+"""tonewatch analyst dashboard (Streamlit); run ``streamlit run dashboard/streamlit_app.py``."""

@@ -1,0 +1,1 @@
+"""Dashboard pages, one module per screen, registered in ``dashboard/streamlit_app.py``."""

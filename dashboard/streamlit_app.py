@@ -1,0 +1,80 @@
+"""tonewatch dashboard: the router and the frame shared by every page.
+
+Run with ``streamlit run dashboard/streamlit_app.py``. This file sets the page config, draws the
+sidebar (timezone selector, data location) and hands over to the selected page; pages live in
+``dashboard/app_pages/`` and read data only through ``dashboard.queries``.
+
+Session state set here for the pages:
+    ``tz``: IANA timezone name chosen in the sidebar (default ``UTC``). Storage stays UTC;
+        pages convert instants to this zone for display only.
+    ``db_path``: absolute path of ``tonewatch.duckdb`` from ``TONEWATCH_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# `streamlit run` puts only this file's folder on sys.path; the repository root holds the
+# `dashboard` and `pipeline` packages, and only `pipeline` is pip-installed.
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from pipeline.config import load_settings  # noqa: E402
+from pipeline.errors import ConfigError  # noqa: E402
+
+_PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+
+# One line per page; the first is the default.
+PAGES = [
+    st.Page(_PAGES_DIR / "overview.py", title="Overview", icon=":material/monitoring:",
+            default=True),
+]
+
+# Offered in the sidebar; zones the host's tz database lacks are dropped (UTC always works).
+_TIMEZONES = (
+    "UTC", "America/New_York", "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo",
+    "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Zurich", "Asia/Dubai",
+    "Asia/Kolkata", "Asia/Singapore", "Asia/Hong_Kong", "Asia/Shanghai", "Asia/Tokyo",
+    "Australia/Sydney",
+)
+
+
+def _available_timezones() -> list[str]:
+    """Return the offered zone names that this host can resolve, ``UTC`` first."""
+    names = []
+    for name in _TIMEZONES:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        names.append(name)
+    return names or ["UTC"]
+
+
+st.set_page_config(page_title="tonewatch", page_icon=":material/monitoring:", layout="wide")
+
+try:
+    settings = load_settings()
+except ConfigError as exc:
+    st.error(f"Configuration error: {exc}")
+    st.stop()
+
+st.session_state["db_path"] = str(settings.db_path.resolve())
+
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.selectbox(
+        "Display timezone",
+        _available_timezones(),
+        key="tz",
+        help="Times are stored in UTC and converted to this zone only for display.",
+    )
+    st.caption(f"Data: `{st.session_state['db_path']}`")
+
+page.run()

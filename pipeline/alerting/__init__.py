@@ -1,0 +1,1 @@
+"""Alert delivery: notifiers (console, email, Slack) and the outbox dispatcher."""

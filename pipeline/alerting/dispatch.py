@@ -1,0 +1,105 @@
+"""Deliver queued notifications: render, send with retries, record only after success.
+
+A notification is marked ``sent`` only after the receiver accepted it, so a crash between the
+two re-sends at most that one message on the next run; it is never silently dropped. Retryable
+errors are retried with exponential backoff within the run, then left ``pending`` for the next
+run; final errors mark it ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from pipeline.alerting.notifiers import Message, Notifier
+from pipeline.errors import AlertDeliveryError
+from pipeline.storage.alerts import pending_notifications, record_delivery
+from pipeline.storage.db import connect
+
+MAX_ATTEMPTS_PER_RUN = 3
+
+
+def render(alert: dict) -> Message:
+    """A human-readable message explaining one alert: what, where, window, numbers, headlines."""
+    explanation = alert.get("explanation")
+    if isinstance(explanation, str):
+        explanation = json.loads(explanation)
+    explanation = explanation or {}
+    start = pd.Timestamp(alert["window_start"]).strftime("%Y-%m-%d %H:%M UTC")
+    end = pd.Timestamp(alert["window_end"]).strftime("%Y-%m-%d %H:%M UTC")
+    subject = (f"[{alert['severity'].upper()}] negative surge: {alert['scope']} "
+               f"{explanation.get('entity_name', alert['entity'])} ({alert['rule']})")
+    lines = [
+        f"Window: {start} to {end}",
+        f"Negative stories: {alert['n_negative']} of {alert['n_stories']} "
+        f"({alert['observed']:.0%}) vs expected {alert['expected']:.0%} from a "
+        f"{explanation.get('baseline_days', '?')}-day baseline of {alert['baseline_stories']} stories",
+        f"p-value {alert['p_value']:.2g} (BH-adjusted {alert['q_value']:.2g})",
+        "Top negative headlines:",
+    ]
+    for item in explanation.get("headlines", []):
+        lines.append(f"  - {item['title']} (p_negative {item['p_negative']:.2f}) {item.get('url') or ''}")
+    text = "\n".join(lines)
+    html_items = "".join(
+        f"<li>{_escape(i['title'])} ({i['p_negative']:.2f})</li>" for i in explanation.get("headlines", [])
+    )
+    html = f"<h3>{_escape(subject)}</h3><pre>{_escape(chr(10).join(lines[:3]))}</pre><ul>{html_items}</ul>"
+    return Message(subject=subject, text=text, html=html)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(str(text), quote=True)
+
+
+def deliver_pending(
+    db_path: Path, notifiers: dict[str, Notifier], *, at: datetime,
+    sleep: Callable[[float], None] | None = None,
+) -> dict[str, int]:
+    """Send every pending notification once (with in-run retries) and record each outcome.
+
+    The database is not held open while sending: pending rows are read, then each outcome is
+    written in its own short transaction right after the receiver answered.
+
+    Args:
+        db_path: the DuckDB file.
+        notifiers: receiver name → notifier.
+        at: the run instant (UTC), recorded as ``sent_at``.
+        sleep: injected for tests (default ``time.sleep``) to skip real backoff waits.
+
+    Returns:
+        counts ``{sent, failed, deferred}``.
+    """
+    import time
+
+    with connect(db_path) as con:
+        pending = pending_notifications(con)
+    counts = {"sent": 0, "failed": 0, "deferred": 0}
+    for row in pending.to_dict("records"):
+        receiver = row["receiver"]
+        notifier = notifiers.get(receiver)
+        status, error = "sent", None
+        if notifier is None:
+            status, error = "failed", f"receiver {receiver!r} is not configured"
+        else:
+            try:
+                for attempt in Retrying(
+                    retry=retry_if_exception(lambda e: isinstance(e, AlertDeliveryError) and e.retryable),
+                    stop=stop_after_attempt(MAX_ATTEMPTS_PER_RUN),
+                    wait=wait_exponential(multiplier=1, max=30), sleep=sleep or time.sleep,
+                    reraise=True,
+                ):
+                    with attempt:
+                        notifier.send(render(row))
+            except AlertDeliveryError as exc:
+                status, error = ("pending" if exc.retryable else "failed"), str(exc)
+        with connect(db_path) as con:
+            record_delivery(con, row["idempotency_key"], status=status, at=at, error=error)
+        counts["sent" if status == "sent" else "failed" if status == "failed" else "deferred"] += 1
+    return counts

@@ -1,0 +1,341 @@
+"""The ``tonewatch`` command line: thin wrappers over :mod:`pipeline.run` and friends.
+
+Every command parses its options, calls one library function and prints its result. A
+:class:`~pipeline.errors.TonewatchError` is printed as one line (``tonewatch: error: ...``) with
+exit status 1; anything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline import __version__
+from pipeline.config import Settings, load_settings
+from pipeline.domain import StageResult
+from pipeline.errors import ConfigError, TonewatchError
+
+app = typer.Typer(help="tonewatch: financial-news sentiment monitor.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+model_app = typer.Typer(help="Model registry: list, show, promote, build the default.",
+                        no_args_is_help=True)
+app.add_typer(model_app, name="model")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+AtOption = Annotated[Optional[str], typer.Option(
+    "--at", help="Run instant, ISO-8601 (e.g. 2026-03-06 or 2026-03-06T06:30Z); default now, UTC. "
+                 "Zone-less values are UTC.")]
+FeedsOption = Annotated[Optional[list[str]], typer.Option(
+    "--feeds", help="Extra feed URL, file or glob (repeatable; further paths may follow as arguments).")]
+SourcesArg = Annotated[Optional[list[str]], typer.Argument(
+    help="More feed URLs, files or globs.", show_default=False)]
+NoConfigOption = Annotated[bool, typer.Option(
+    "--no-config", help="Ignore the configured feeds file; ingest only the given sources.")]
+
+
+def parse_instant(value: str | None) -> datetime:
+    """CLI ``--at`` value → aware UTC datetime (now when None).
+
+    Raises:
+        ConfigError: not an ISO-8601 date/time.
+    """
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"--at {value!r} is not an ISO-8601 date or date-time") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _print_result(result: StageResult) -> None:
+    out.print(result.summary(), highlight=False)
+    for message in result.messages:
+        out.print(f"  {message}", highlight=False)
+
+
+def _feed_line(line: str) -> None:
+    err.print(f"  {line}", highlight=False, markup=False)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if version:
+        out.print(f"tonewatch {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def run(sources: SourcesArg = None, feeds: FeedsOption = None, at: AtOption = None,
+        no_config: NoConfigOption = False) -> None:
+    """One pass: ingest every feed, score new articles, detect surges, deliver alerts."""
+    from pipeline.run import run_pipeline
+
+    settings = _settings()
+    instant = parse_instant(at)
+    err.print(f"tonewatch run at {instant:%Y-%m-%d %H:%M:%S} UTC, data in {settings.db_path}",
+              highlight=False)
+    run_pipeline(settings, at=instant, extra_sources=[*(feeds or []), *(sources or [])],
+                 use_config=not no_config, on_stage=_print_result, on_feed=_feed_line,
+                 progress=sys.stderr.isatty())
+
+
+@app.command()
+def ingest(sources: SourcesArg = None, feeds: FeedsOption = None, at: AtOption = None,
+           no_config: NoConfigOption = False) -> None:
+    """Fetch and store articles from the configured feeds and any given sources."""
+    from pipeline.run import ingest as ingest_stage
+
+    _print_result(ingest_stage(_settings(), at=parse_instant(at),
+                               extra_sources=[*(feeds or []), *(sources or [])],
+                               use_config=not no_config, on_feed=_feed_line))
+
+
+@app.command()
+def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
+        help="Model: 'production', a registry version, a local dir or a hub id.")] = None) -> None:
+    """Score every stored article that lacks a score from the model."""
+    from pipeline.run import score as score_stage
+
+    _print_result(score_stage(_settings(), at=parse_instant(at), model=model,
+                              progress=sys.stderr.isatty()))
+
+
+@app.command()
+def detect(
+    at: AtOption = None,
+    backfill: Annotated[bool, typer.Option(
+        "--backfill", help="Evaluate every daily window (UTC midnights) from --since, or from the "
+                           "earliest stored article, up to --at; records alerts without "
+                           "queueing notifications.")] = False,
+    since: Annotated[Optional[str], typer.Option(help="Backfill start (ISO-8601).")] = None,
+) -> None:
+    """Evaluate the alert rules over the window(s) ending at the run instant."""
+    from pipeline.run import backfill_instants
+    from pipeline.run import detect as detect_stage
+
+    settings = _settings()
+    until = parse_instant(at)
+    if not backfill:
+        _print_result(detect_stage(settings, at=until))
+        return
+    instants = backfill_instants(settings, since=parse_instant(since) if since else None, until=until)
+    totals: dict[str, int] = {}
+    for instant in instants:
+        result = detect_stage(settings, at=instant, enqueue=False)
+        for message in result.messages:
+            out.print(f"  {message}", highlight=False)
+        for key, value in result.counts.items():
+            if isinstance(value, int):
+                totals[key] = totals.get(key, 0) + value
+    totals = {"windows": len(instants), **totals}
+    out.print("detect  backfill " + " ".join(f"{k}={v}" for k, v in totals.items()), highlight=False)
+
+
+@app.command()
+def notify(
+    at: AtOption = None,
+    test: Annotated[Optional[str], typer.Option(
+        "--test", help="Send a test message to this receiver (console, email, slack) and exit.")] = None,
+) -> None:
+    """Deliver pending alert notifications (or a test message with --test)."""
+    from pipeline.alerting.notifiers import Message, configured_notifiers
+    from pipeline.run import notify as notify_stage
+
+    settings = _settings()
+    if test:
+        notifiers = configured_notifiers(settings)
+        if test not in notifiers:
+            raise ConfigError(f"receiver {test!r} is not configured (available: {sorted(notifiers)})")
+        notifiers[test].send(Message("tonewatch test message",
+                                     f"Test notification from tonewatch {__version__}."))
+        out.print(f"test message sent to {test}")
+        return
+    _print_result(notify_stage(settings, at=parse_instant(at)))
+
+
+@app.command()
+def feeds() -> None:
+    """Show the health of every feed seen so far."""
+    from pipeline.storage.db import connect
+
+    with connect(_settings().db_path, read_only=True) as con:
+        frame = con.execute(
+            "SELECT name, last_status, http_status, entries_seen, entries_new,"
+            " consecutive_failures, last_success_at, error_message FROM feeds ORDER BY name").df()
+    table = Table("feed", "status", "http", "seen", "new", "fails", "last success (UTC)", "error")
+    for r in frame.itertuples():
+        table.add_row(str(r.name)[:50], str(r.last_status), "" if r.http_status != r.http_status or r.http_status is None else str(int(r.http_status)),
+                      str(r.entries_seen), str(r.entries_new), str(r.consecutive_failures),
+                      "" if r.last_success_at is None or r.last_success_at != r.last_success_at else f"{r.last_success_at:%Y-%m-%d %H:%M}",
+                      str(r.error_message or "")[:80])
+    out.print(table)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Labelled CSV/TSV/JSONL file or folder.")],
+    name: Annotated[str, typer.Option(help="Registry name of the model family.")] = "tonewatch-minilm",
+    base: Annotated[str, typer.Option(help="Base encoder: local dir or hub id; empty = embedded MiniLM.")] = "",
+    config: Annotated[Optional[Path], typer.Option(help="Training arguments as JSON.")] = None,
+    text_col: Annotated[Optional[str], typer.Option(help="Text column if not text/sentence/...")] = None,
+    label_map: Annotated[Optional[str], typer.Option(help="e.g. 0=negative,1=positive,2=neutral")] = None,
+    promote: Annotated[bool, typer.Option(help="Promote the new model to production.")] = False,
+) -> None:
+    """Fine-tune a model and register it as a candidate."""
+    from pipeline.training.datasets import parse_label_map
+    from pipeline.training.finetune import TrainingArguments
+    from pipeline.training.registry import Registry
+    from pipeline.training.train import train_model
+
+    settings = _settings()
+    args = TrainingArguments.from_json(config) if config else TrainingArguments()
+    registry = Registry(settings.model_registry)
+    record = train_model(data=data, base=base or settings.base_model, name=name, registry=registry,
+                         now=datetime.now(UTC), args=args, text_col=text_col,
+                         label_map=parse_label_map(label_map))
+    if promote:
+        record = registry.set_stage(record.model_version, "production")
+    m = record.metrics
+    out.print(f"registered {record.model_version} ({record.stage}) at {record.path}: "
+              f"validation accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, n={m['n']}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option(help="'production', a registry version, a dir or a hub id.")],
+    data: Annotated[Path, typer.Option(help="Labelled CSV/TSV/JSONL file or folder.")],
+    label_map: Annotated[Optional[str], typer.Option(help="e.g. 0=negative,1=positive,2=neutral")] = None,
+    text_col: Annotated[Optional[str], typer.Option(help="Text column name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Measure a model on labelled data: accuracy, macro-F1, per-class scores, confusion."""
+    from pipeline.run import load_classifier
+    from pipeline.training.datasets import load_labelled, parse_label_map
+    from pipeline.training.evaluate import evaluate_classifier
+
+    settings = _settings()
+    frame = load_labelled(data, text_col=text_col, label_map=parse_label_map(label_map))
+    metrics = evaluate_classifier(load_classifier(settings, model), frame)
+    if as_json:
+        sys.stdout.write(json.dumps(metrics) + "\n")
+        return
+    out.print(f"model {metrics['model_version']} on {data} (n={metrics['n']})")
+    out.print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+              f"majority baseline {metrics['majority_baseline_accuracy']:.4f}  "
+              f"{metrics['sentences_per_s']} sentences/s")
+    table = Table("class", "precision", "recall", "f1", "support")
+    for label, v in metrics["per_class"].items():
+        table.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+    out.print(table)
+    cm = Table("true \\ predicted", "negative", "neutral", "positive")
+    for label, row in zip(("negative", "neutral", "positive"), metrics["confusion"], strict=True):
+        cm.add_row(label, *map(str, row))
+    out.print(cm)
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """List registered model versions."""
+    from pipeline.training.registry import Registry
+
+    table = Table("model_version", "stage", "created (UTC)", "val accuracy", "val macro-F1")
+    for r in Registry(_settings().model_registry).list():
+        table.add_row(r.model_version, r.stage, r.created_at[:19],
+                      f"{r.metrics.get('accuracy', float('nan')):.3f}",
+                      f"{r.metrics.get('macro_f1', float('nan')):.3f}")
+    out.print(table)
+
+
+@model_app.command("show")
+def model_show(version: Annotated[str, typer.Argument(help="Version or 'production'.")] = "production") -> None:
+    """Show one model version's registry record."""
+    from pipeline.training.registry import Registry
+
+    record = Registry(_settings().model_registry).get(version)
+    out.print_json(data={**record.info, "path": str(record.path)})
+
+
+@model_app.command("promote")
+def model_promote(version: Annotated[str, typer.Argument(help="Version to promote.")]) -> None:
+    """Make a version the production model (the previous one is archived)."""
+    from pipeline.training.registry import Registry
+
+    record = Registry(_settings().model_registry).set_stage(version, "production")
+    out.print(f"{record.model_version} is now production")
+
+
+@model_app.command("ensure-default")
+def model_ensure_default() -> None:
+    """Build the default model (embedded MiniLM fine-tuned on models/corpus) unless one exists."""
+    from pipeline.training.registry import Registry
+    from pipeline.training.train import ensure_default_model
+
+    settings = _settings()
+    registry = Registry(settings.model_registry)
+    try:
+        record = registry.get("production")
+        out.print(f"production model: {record.model_version} ({record.path})")
+        return
+    except TonewatchError:
+        pass
+    err.print(f"no production model in {registry.root}: fine-tuning the default model "
+              f"on {settings.corpus_dir} (a few minutes on CPU)...", highlight=False)
+    record, _ = ensure_default_model(registry=registry, corpus=settings.corpus_dir,
+                                     base=settings.base_model, now=datetime.now(UTC))
+    m = record.metrics
+    out.print(f"built and promoted {record.model_version}: validation accuracy "
+              f"{m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (n={m['n']})")
+
+
+@app.command()
+def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+              address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1") -> None:
+    """Serve the Streamlit dashboard (blocks until interrupted)."""
+    import subprocess
+
+    app_file = Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py"
+    if not app_file.exists():
+        raise ConfigError(f"dashboard not found at {app_file} (run from a source checkout)")
+    out.print(f"tonewatch dashboard: http://{address}:{port}/  (Ctrl-C to stop)")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",
+           "--server.address", address, "--server.port", str(port),
+           "--browser.gatherUsageStats", "false"]
+    try:
+        raise typer.Exit(subprocess.call(cmd))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def main() -> None:
+    """Console-script entry point: one line per expected error, exit status 1."""
+    try:
+        app()
+    except TonewatchError as exc:
+        err.print(f"tonewatch: error: {exc}", highlight=False, markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("tonewatch: interrupted", highlight=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Typed settings for every tonewatch entry point.
+
+One :class:`Settings` object, read from environment variables prefixed ``TONEWATCH_`` (and an
+optional ``.env`` file), feeds the CLI, the DAGs and the dashboard alike. Relative paths are
+resolved against the current working directory, so ``make demo`` in a clone needs no
+configuration. Secrets (SMTP password, Slack webhook URL) are :class:`pydantic.SecretStr` and are
+never printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "TONEWATCH_"
+
+
+class Settings(BaseSettings):
+    """Runtime settings; each field is also the env var ``TONEWATCH_<FIELD>`` (upper case)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Holds tonewatch.duckdb and run state.")
+    model_registry: Path = Field(
+        Path("models/registry"), description="Model registry folder, shared by data dirs."
+    )
+    feeds_file: Path = Field(Path("config/feeds.yaml"), description="Configured feeds.")
+    alert_rules_file: Path = Field(Path("config/alert_rules.yaml"), description="Alert rules.")
+    entities_file: Path = Field(Path("config/entities.yaml"), description="Company names -> tickers.")
+    corpus_dir: Path = Field(Path("models/corpus"), description="Default training corpus.")
+
+    model: str = Field(
+        "production",
+        description="Scoring model: 'production', a registry version, a local dir or a hub id.",
+    )
+    base_model: str = Field(
+        "", description="Base encoder for training; empty = the embedded MiniLM package."
+    )
+    score_batch_size: int = Field(64, ge=1, le=4096, description="Sentences per forward pass.")
+    max_length: int = Field(128, ge=8, le=512, description="Tokenizer truncation, in tokens.")
+    score_languages: list[str] = Field(
+        default_factory=lambda: ["en"], description="ISO 639-1 codes of languages to score."
+    )
+
+    http_timeout_s: float = Field(15.0, gt=0, description="Connect/read timeout, seconds.")
+    http_max_bytes: int = Field(10_000_000, gt=0, description="Largest feed body accepted.")
+    user_agent: str = Field(
+        "tonewatch/0.1 (+https://github.com/tonewatch/tonewatch; financial news monitor)"
+    )
+
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = ""
+    smtp_to: list[str] = Field(default_factory=list)
+    slack_webhook_url: SecretStr = SecretStr("")
+
+    @field_validator("score_languages", "smtp_to", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        # Env vars arrive as strings; accept "en,de" as well as JSON lists.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def db_path(self) -> Path:
+        """Path of the DuckDB file inside :attr:`data_dir`."""
+        return self.data_dir / "tonewatch.duckdb"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings` from the environment plus explicit overrides.
+
+    Args:
+        **overrides: field values that win over the environment (e.g. from CLI options).
+
+    Raises:
+        ConfigError: a value is invalid; the message names the env var and the problem.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "?"
+        raise ConfigError(
+            f"invalid setting {ENV_PREFIX}{field.upper()}: {first['msg']} "
+            f"(got {first.get('input')!r})"
+        ) from exc
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML config file.
+
+    Raises:
+        ConfigError: the file is missing or is not valid YAML (message has the path and line).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+
+
+def validation_message(path: Path, exc: ValidationError) -> str:
+    """Format the first pydantic error of a config file as one line naming file and field."""
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    return f"{path}: {loc}: {first['msg']} (got {first.get('input')!r})"

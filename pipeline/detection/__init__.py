@@ -1,0 +1,1 @@
+"""Negative-surge detection: window aggregation, significance tests, alert rules."""

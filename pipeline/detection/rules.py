@@ -1,0 +1,167 @@
+"""Alert rules: their configuration and their pure evaluation.
+
+``config/alert_rules.yaml``::
+
+    rules:
+      - name: ticker_negative_surge    # unique; part of the alert's identity
+        scope: ticker                  # market | ticker | source
+        window: 1d                     # evaluated window, ending at the run instant
+        baseline: 28d                  # trailing period before the window
+        metric: negative_share         # share of negative stories (more metrics: issue 5)
+        min_articles: 5                # fewer stories in the window = "insufficient data"
+        min_negative: 3                # fewer negative stories never fire
+        min_lift: 1.5                  # observed share must be >= lift x expected share
+        significance: 0.01             # false discovery rate across the rule's entities
+        severity: warning              # info | warning | critical
+        cooldown: 1d                   # no repeat notification for the same alert within it
+        receivers: [default]           # default = console + every configured channel
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.config import read_yaml, validation_message
+from pipeline.detection.spikes import baseline_share, benjamini_hochberg, binomial_surge_pvalue
+from pipeline.errors import ConfigError
+
+
+def parse_duration(value: str | int | float) -> timedelta:
+    """``"1d"``, ``"6h"``, ``"30min"``, ``"2w"`` (pandas Timedelta syntax) → timedelta > 0."""
+    try:
+        delta = pd.Timedelta(value if isinstance(value, str) else f"{value}s").to_pytimedelta()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 1d, 6h, 30min)") from exc
+    if delta <= timedelta(0):
+        raise ValueError(f"duration must be positive: {value!r}")
+    return delta
+
+
+class AlertRule(BaseModel):
+    """One alert rule (see the module docstring for the YAML shape)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    scope: Literal["market", "ticker", "source"]
+    window: timedelta = timedelta(days=1)
+    baseline: timedelta = timedelta(days=28)
+    metric: Literal["negative_share"] = "negative_share"
+    min_articles: int = Field(5, ge=1)
+    min_negative: int = Field(3, ge=1)
+    min_lift: float = Field(1.5, ge=1.0)
+    significance: float = Field(0.01, gt=0, lt=0.5)
+    severity: Literal["info", "warning", "critical"] = "warning"
+    cooldown: timedelta = timedelta(days=1)
+    receivers: list[str] = Field(default_factory=lambda: ["default"])
+
+    @field_validator("window", "baseline", "cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        return parse_duration(value) if not isinstance(value, timedelta) else value
+
+    @model_validator(mode="after")
+    def _baseline_longer(self) -> "AlertRule":
+        if self.baseline < self.window:
+            raise ValueError("baseline must be at least as long as window")
+        return self
+
+
+class RulesFile(BaseModel):
+    """The whole ``alert_rules.yaml`` document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[AlertRule]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "RulesFile":
+        names = [r.name for r in self.rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule names: {dupes}")
+        return self
+
+
+def load_rules(path: Path) -> list[AlertRule]:
+    """Read and validate alert rules.
+
+    Raises:
+        ConfigError: missing file, bad YAML, or an invalid rule (message names file and field).
+    """
+    raw = read_yaml(path)
+    try:
+        return RulesFile.model_validate(raw or {}).rules
+    except ValidationError as exc:
+        raise ConfigError(validation_message(path, exc)) from exc
+
+
+@dataclass
+class Decision:
+    """The outcome of one rule for one entity in one window.
+
+    ``status`` is ``firing`` (significant surge), ``calm`` (enough data, no surge) or
+    ``insufficient`` (too few stories to tell: never reported as calm).
+    """
+
+    rule: str
+    scope: str
+    entity: str
+    status: str
+    n_stories: int
+    n_negative: int
+    baseline_stories: int
+    baseline_negative: int
+    observed: float | None
+    expected: float
+    p_value: float | None
+    q_value: float | None
+
+
+def evaluate_rule(
+    rule: AlertRule, window: pd.DataFrame, baseline: pd.DataFrame, *, market_share: float
+) -> list[Decision]:
+    """Decide, for every entity seen in the window, whether its negative share surged.
+
+    Pure function: counts in, decisions out.
+
+    Args:
+        rule: the rule.
+        window: ``(entity, n_stories, n_negative)`` for the window.
+        baseline: the same for the baseline period.
+        market_share: the market-wide baseline negative share, the prior for thin histories.
+
+    Returns:
+        one :class:`Decision` per entity in ``window``; p-values of entities with enough data
+        are BH-adjusted together (``q_value``) and fire when ``q <= rule.significance`` and the
+        count, lift and minimum-negative conditions hold.
+    """
+    base = {r.entity: (int(r.n_stories), int(r.n_negative)) for r in baseline.itertuples()}
+    decisions: list[Decision] = []
+    tested: list[int] = []
+    for row in window.itertuples():
+        n, k = int(row.n_stories), int(row.n_negative)
+        n0, k0 = base.get(row.entity, (0, 0))
+        expected = baseline_share(k0, n0, reference=market_share)
+        if n < rule.min_articles:
+            decisions.append(Decision(rule.name, rule.scope, row.entity, "insufficient", n, k,
+                                      n0, k0, k / n if n else None, expected, None, None))
+            continue
+        p = binomial_surge_pvalue(k, n, expected)
+        decisions.append(Decision(rule.name, rule.scope, row.entity, "calm", n, k, n0, k0,
+                                  k / n, expected, p, None))
+        tested.append(len(decisions) - 1)
+    qvalues = benjamini_hochberg([decisions[i].p_value for i in tested])
+    for i, q in zip(tested, qvalues, strict=True):
+        d = decisions[i]
+        d.q_value = float(q)
+        if (q <= rule.significance and d.n_negative >= rule.min_negative
+                and d.observed >= rule.min_lift * d.expected):
+            d.status = "firing"
+    return decisions

@@ -1,0 +1,84 @@
+"""Aggregate scored articles into per-entity story counts over a time window.
+
+Copies of one story (same ``story_id``: syndication, re-posts) count once: a story's
+probabilities are the mean over its copies and its label is their argmax. Counting stories, not
+articles, keeps one wire item carried by ten outlets from looking like ten pieces of bad news.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+SCOPES = ("market", "ticker", "source")
+
+_ENTITY_SOURCES = {
+    "market": "SELECT article_id, story_id, published_at, 'market' AS entity FROM articles",
+    "source": "SELECT article_id, story_id, published_at, feed_id AS entity FROM articles",
+    "ticker": "SELECT article_id, story_id, published_at, unnest(tickers) AS entity FROM articles",
+}
+
+
+def story_counts(
+    con: duckdb.DuckDBPyConnection, *, scope: str, start: datetime, end: datetime,
+    model_version: str,
+) -> pd.DataFrame:
+    """Stories and negative stories per entity with ``start <= published_at < end``.
+
+    Args:
+        con: any connection.
+        scope: ``market`` (one entity, "market"), ``ticker`` or ``source`` (feed_id).
+        start, end: window bounds, timezone-aware UTC.
+        model_version: whose scores to use.
+
+    Returns:
+        DataFrame ``(entity, n_stories, n_negative)``; entities with no story are absent.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    return con.execute(
+        f"""
+        WITH e AS ({_ENTITY_SOURCES[scope]}),
+        stories AS (
+            SELECT e.entity, e.story_id,
+                   avg(s.p_negative) AS pn, avg(s.p_neutral) AS pu, avg(s.p_positive) AS pp
+            FROM e JOIN scores s ON s.article_id = e.article_id AND s.model_version = ?
+            WHERE e.published_at >= ? AND e.published_at < ?
+            GROUP BY e.entity, e.story_id
+        )
+        SELECT entity, count(*) AS n_stories,
+               count(*) FILTER (WHERE pn >= pu AND pn >= pp) AS n_negative
+        FROM stories GROUP BY entity ORDER BY entity
+        """,
+        [model_version, start, end],
+    ).df()
+
+
+def top_negative_headlines(
+    con: duckdb.DuckDBPyConnection, *, scope: str, entity: str, start: datetime, end: datetime,
+    model_version: str, limit: int = 5,
+) -> list[dict]:
+    """The most negative headlines behind an entity's window, one per story.
+
+    Returns:
+        up to ``limit`` dicts ``{title, url, feed_id, published_at (ISO, UTC), p_negative}``.
+    """
+    frame = con.execute(
+        f"""
+        WITH e AS ({_ENTITY_SOURCES[scope]})
+        SELECT a.title, a.url, a.feed_id, a.published_at, s.p_negative
+        FROM e JOIN articles a ON a.article_id = e.article_id
+               JOIN scores s ON s.article_id = e.article_id AND s.model_version = ?
+        WHERE e.entity = ? AND e.published_at >= ? AND e.published_at < ?
+        QUALIFY row_number() OVER (PARTITION BY a.story_id ORDER BY s.p_negative DESC) = 1
+        ORDER BY s.p_negative DESC LIMIT ?
+        """,
+        [model_version, entity, start, end, limit],
+    ).df()
+    return [
+        {"title": r.title, "url": r.url, "feed_id": r.feed_id,
+         "published_at": pd.Timestamp(r.published_at).isoformat(), "p_negative": round(float(r.p_negative), 4)}
+        for r in frame.itertuples()
+    ]

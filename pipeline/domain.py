@@ -1,0 +1,73 @@
+"""Small typed records passed between stages.
+
+Large data (articles, scores) travels as pandas DataFrames whose columns are the storage
+columns; these records carry what is small: a feed source, a stage's summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: Canonical label order of every probability array in tonewatch: ``probs[:, i]`` is LABELS[i].
+LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One feed to ingest: a URL or a local file.
+
+    Attributes:
+        feed_id: stable slug, the ``feeds.feed_id`` key.
+        name: display name.
+        url: ``http(s)://`` URL, or a local path.
+        category: free text (regulator, central_bank, wire, markets, company).
+        timezone: IANA zone applied to zone-less dates (None = UTC).
+    """
+
+    feed_id: str
+    name: str
+    url: str
+    category: str | None = None
+    timezone: str | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        """True for http(s) URLs, False for local files."""
+        return self.url.startswith(("http://", "https://"))
+
+
+@dataclass
+class StageResult:
+    """Summary of one stage run: what it did, as counts, plus a status.
+
+    Attributes:
+        stage: ``ingest``, ``score``, ``detect`` or ``notify``.
+        status: ``ok``, ``partial`` (some inputs failed, the rest was done) or ``failed``.
+        counts: small integer/float counters (articles_new, scored, firing, sent ...).
+        window_start: start of the window the stage covered (UTC), if any.
+        window_end: end of that window (UTC), usually the run instant.
+        messages: one-line notes (a failing feed, an unconfigured receiver).
+    """
+
+    stage: str
+    status: str = "ok"
+    counts: dict[str, Any] = field(default_factory=dict)
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    messages: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for humans: ``ingest ok: feeds=9 articles_new=260 ...``."""
+        counts = " ".join(f"{k}={v}" for k, v in self.counts.items())
+        return f"{self.stage:<7} {self.status:<7} {counts}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (small: suitable as an Airflow XCom)."""
+        out = dataclasses.asdict(self)
+        for key in ("window_start", "window_end"):
+            if out[key] is not None:
+                out[key] = out[key].isoformat()
+        return out

@@ -1,0 +1,1 @@
+"""Feed ingestion: sources -> fetch -> parse -> normalize -> article rows."""

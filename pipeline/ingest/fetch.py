@@ -1,0 +1,202 @@
+"""Get a feed's bytes: HTTP(S) with conditional GET and retries, or a local file.
+
+HTTP follows RFC 9110/9111: ``If-None-Match`` / ``If-Modified-Since`` from the previous
+response's ``ETag`` / ``Last-Modified``; a 304 means "not modified" and costs no parsing.
+Timeouts, 5xx and 429 are retried with exponential backoff (honouring ``Retry-After``);
+other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from pipeline.domain import FeedSource
+from pipeline.errors import FeedFetchError
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 60.0
+
+
+@dataclass
+class FetchResult:
+    """What a fetch returned.
+
+    Attributes:
+        content: the body (None when not modified).
+        status_code: HTTP status, or None for local files.
+        content_type: the ``Content-Type`` header (None for files).
+        final_url: the URL after redirects (the base for relative links), or the file path.
+        etag / last_modified: validators to send next time (HTTP only).
+        not_modified: True for a 304 response.
+    """
+
+    content: bytes | None
+    status_code: int | None
+    content_type: str | None
+    final_url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+
+class _Retryable(Exception):
+    def __init__(self, response: httpx.Response | None, cause: Exception | None = None):
+        super().__init__(str(cause) if cause else f"HTTP {response.status_code}")
+        self.response = response
+        self.cause = cause
+
+
+def _retry_after_s(response: httpx.Response | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date, RFC 9110 10.2.3)."""
+    if response is None:
+        return None
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    when = email.utils.parsedate_to_datetime(value)
+    if when is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _wait(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    hinted = _retry_after_s(exc.response) if isinstance(exc, _Retryable) else None
+    backoff = wait_exponential(multiplier=0.5, max=10)(state)
+    return min(MAX_RETRY_AFTER_S, hinted) if hinted is not None else backoff
+
+
+def read_file(source: FeedSource) -> FetchResult:
+    """Read a local feed file.
+
+    Raises:
+        FeedFetchError: the file does not exist or cannot be read.
+    """
+    path = Path(source.url)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise FeedFetchError(f"file not found: {path}", source=source.url) from exc
+    except OSError as exc:
+        raise FeedFetchError(f"cannot read {path}: {exc.strerror}", source=source.url) from exc
+    return FetchResult(content, None, None, path.resolve().as_uri())
+
+
+def fetch_url(
+    source: FeedSource,
+    client: httpx.Client,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    max_bytes: int = 10_000_000,
+    attempts: int = 3,
+) -> FetchResult:
+    """GET a feed URL with conditional headers, size cap and retries.
+
+    Args:
+        source: the feed.
+        client: an httpx client (carries timeouts, User-Agent, redirects; tests inject a
+            transport).
+        etag, last_modified: validators stored from the previous successful fetch.
+        max_bytes: bodies larger than this are refused.
+        attempts: total tries for retryable failures (timeouts, connection resets, 429, 5xx).
+
+    Raises:
+        FeedFetchError: network failure after retries, an HTTP error status, or a body over
+            ``max_bytes``. ``http_status`` is set when a response was received.
+    """
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+
+    @retry(
+        retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
+        stop=stop_after_attempt(attempts),
+        wait=_wait,
+        reraise=True,
+    )
+    def attempt() -> FetchResult:
+        try:
+            with client.stream("GET", source.url, headers=headers) as response:
+                if response.status_code in RETRY_STATUSES:
+                    raise _Retryable(response)
+                if response.status_code == 304:
+                    return FetchResult(
+                        None, 304, None, str(response.url),
+                        response.headers.get("etag", etag),
+                        response.headers.get("last-modified", last_modified),
+                        not_modified=True,
+                    )
+                if response.status_code >= 400:
+                    raise FeedFetchError(
+                        f"{source.url}: HTTP {response.status_code} {response.reason_phrase}",
+                        source=source.url, http_status=response.status_code,
+                    )
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise FeedFetchError(
+                        f"{source.url}: body of {declared} bytes exceeds the {max_bytes} byte limit",
+                        source=source.url, http_status=response.status_code,
+                    )
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > max_bytes:
+                        raise FeedFetchError(
+                            f"{source.url}: body exceeds the {max_bytes} byte limit",
+                            source=source.url, http_status=response.status_code,
+                        )
+                return FetchResult(
+                    bytes(body), response.status_code,
+                    response.headers.get("content-type"), str(response.url),
+                    response.headers.get("etag"), response.headers.get("last-modified"),
+                )
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise _Retryable(None, exc) from exc
+
+    try:
+        return attempt()
+    except _Retryable as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        what = f"HTTP {status}" if status else f"{type(exc.cause).__name__}: {exc.cause}"
+        raise FeedFetchError(
+            f"{source.url}: {what} (after {attempts} attempts)", source=source.url,
+            http_status=status,
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise FeedFetchError(f"{source.url}: {_describe(exc)}", source=source.url) from exc
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    cause = exc.__cause__ or exc.__context__
+    text = str(exc) or type(exc).__name__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text} ({cause})"
+    return f"{type(exc).__name__}: {text}"
+
+
+def make_client(*, timeout_s: float, user_agent: str) -> httpx.Client:
+    """An httpx client with connect/read timeouts, redirects followed and our User-Agent."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+        follow_redirects=True,
+        max_redirects=5,
+        headers={"User-Agent": user_agent, "Accept": "application/rss+xml, application/atom+xml, "
+                 "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
+    )

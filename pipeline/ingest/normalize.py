@@ -1,0 +1,291 @@
+"""Turn feedparser entries into clean, keyed article rows.
+
+Rules (each is a decision an analyst relies on):
+
+* Text: HTML to text with BeautifulSoup, entities unescaped (twice, for double-escaped feeds),
+  whitespace collapsed, Unicode NFC. Display title keeps source suffixes (" - Reuters"); the
+  model's text drops them, and drops "The post ... appeared first on ..." trailers. A summary that
+  is empty or repeats the title is not scored (the title alone is).
+* Identity: the article key is the entry id when it is meaningful (present and not shared by
+  most entries of the fetch), else the canonical link, else a hash of feed + normalised title.
+* Dates: the raw string is kept; the instant is UTC; ``date_quality`` is ``exact`` (zone given),
+  ``zone_assumed`` (no zone: the feed's timezone or UTC applied) or ``inferred`` (no usable
+  date, or one in the future / before the horizon: the fetch time is used).
+* Story: copies of one story (syndication) share ``story_id``, a hash of the normalised title.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import re
+import unicodedata
+import warnings
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import dateparser
+import pandas as pd
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+
+from pipeline.domain import FeedSource
+from pipeline.ingest.entities import EntityIndex
+from pipeline.ingest.parse import ParsedFeed
+
+#: Query parameters that only track the click, never select the content.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|mod|\.tsrc|tsrc|cmpid|ref|"
+    r"ref_src|src|sr_share|smid|ncid|yptr|taid|guccounter|guce_referrer.*)$",
+    re.I,
+)
+#: Languages the detector chooses among; wider sets make short headlines less reliable.
+DETECT_LANGUAGES = ("en", "pt", "es", "de", "fr", "it", "nl")
+FUTURE_TOLERANCE = timedelta(days=1)
+DEFAULT_HORIZON = timedelta(days=365 * 30)
+DATEPARSER_LANGUAGES = ["en", "pt", "es", "de", "fr", "it", "nl"]
+
+_WS = re.compile(r"\s+")
+_POST_APPEARED = re.compile(r"\s*The post .{1,300}? appeared first on .{1,200}?\.?\s*$", re.S)
+_TITLE_TOKENS = re.compile(r"[^\w]+", re.U)
+_TZ_IN_RAW = re.compile(r"([+-]\d{2}:?\d{2}|\b(?:Z|UT|UTC|GMT|[ECMP][SD]T|[A-Z]{3,4})\s*$)", re.I)
+
+
+def clean_text(value: str | None) -> str:
+    """HTML fragment → plain text: tags removed, entities unescaped, whitespace collapsed, NFC.
+
+    Double-escaped input (``&amp;nbsp;``) is unescaped once more after tag removal.
+    """
+    if not value:
+        return ""
+    text = value
+    if "<" in text or "&" in text:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            text = BeautifulSoup(text, "html.parser").get_text(" ")
+    if "&" in text:
+        text = html.unescape(text)
+        if "<" in text:  # escaped markup: "&lt;br&gt;" became "<br>"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+                text = BeautifulSoup(text, "html.parser").get_text(" ")
+    text = text.replace("\u00a0", " ")
+    return unicodedata.normalize("NFC", _WS.sub(" ", text).strip())
+
+
+def strip_source_suffix(title: str, source_names: list[str]) -> str:
+    """Remove a trailing `` - Publisher`` when it names the entry's or the feed's source."""
+    for name in source_names:
+        name = (name or "").strip()
+        if not name:
+            continue
+        for sep in (" - ", " – ", " — ", " | "):
+            suffix = f"{sep}{name}"
+            if title.endswith(suffix) and len(title) > len(suffix) + 10:
+                return title[: -len(suffix)].rstrip()
+    return title
+
+
+def canonical_url(url: str | None) -> str:
+    """Canonical form of a link: scheme/host lower-cased, tracking parameters and fragment removed.
+
+    Returns '' for an empty input. Remaining query parameters keep their order.
+    """
+    if not url:
+        return ""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not TRACKING_PARAMS.match(k)]
+    netloc = parts.netloc.lower()
+    if netloc.endswith(":80") and parts.scheme.lower() == "http":
+        netloc = netloc[:-3]
+    if netloc.endswith(":443") and parts.scheme.lower() == "https":
+        netloc = netloc[:-4]
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
+
+
+def story_key(text: str) -> str:
+    """Normalised title used to group copies of one story: lower-case word tokens."""
+    return " ".join(t for t in _TITLE_TOKENS.split(text.lower()) if t)
+
+
+def _sha1(*parts: str) -> str:
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def parse_date(
+    raw: str | None,
+    *,
+    fetched_at: datetime,
+    feed_timezone: str | None = None,
+    horizon: timedelta = DEFAULT_HORIZON,
+) -> tuple[datetime, str]:
+    """Resolve an entry's date string to a UTC instant and a quality flag.
+
+    Args:
+        raw: the date as the feed wrote it (RFC 822, RFC 3339, or a localised form such as
+            "Seg, 24 Set 2018 19:22:00 -0300"), or None.
+        fetched_at: the fetch instant (UTC), used when no usable date exists.
+        feed_timezone: IANA zone for zone-less dates (default UTC).
+        horizon: dates older than ``fetched_at - horizon`` are treated as unusable.
+
+    Returns:
+        ``(instant_utc, quality)`` with quality ``exact``, ``zone_assumed`` or ``inferred``.
+        Dates more than a day in the future are replaced by ``fetched_at`` (``inferred``).
+    """
+    if not raw or not raw.strip():
+        return fetched_at, "inferred"
+    zone = feed_timezone or "UTC"
+    value = dateparser.parse(
+        raw.strip(),
+        languages=DATEPARSER_LANGUAGES,
+        settings={"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first",
+                  "PARSERS": ["absolute-time", "custom-formats"]},
+    )
+    if value is None:
+        return fetched_at, "inferred"
+    aware = dateparser.parse(
+        raw.strip(),
+        languages=DATEPARSER_LANGUAGES,
+        settings={"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": zone, "TO_TIMEZONE": "UTC",
+                  "PARSERS": ["absolute-time", "custom-formats"]},
+    )
+    has_zone = bool(_TZ_IN_RAW.search(raw.strip())) and aware is not None
+    if aware is None:
+        aware = value.replace(tzinfo=ZoneInfo(zone))
+    instant = aware.astimezone(UTC)
+    if instant > fetched_at + FUTURE_TOLERANCE or instant < fetched_at - horizon:
+        return fetched_at, "inferred"
+    return instant, "exact" if has_zone else "zone_assumed"
+
+
+@functools.lru_cache(maxsize=1)
+def _language_detector():
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [getattr(IsoCode639_1, code.upper()) for code in DETECT_LANGUAGES]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models().build()
+
+
+def detect_language(text: str, *, min_confidence: float = 0.5) -> str | None:
+    """ISO 639-1 code of the text's language among :data:`DETECT_LANGUAGES`, or None if unsure.
+
+    Uses lingua (n-gram models built for short texts such as headlines). "Unsure" means the
+    best language's confidence is below ``min_confidence`` (0..1); callers then fall back to the
+    feed's majority language (a two-word headline says little on its own).
+    """
+    if len(text.strip()) < 3:
+        return None
+    values = _language_detector().compute_language_confidence_values(text)
+    if not values or values[0].value < min_confidence:
+        return None
+    return values[0].language.iso_code_639_1.name.lower()
+
+
+def _entry_link(entry) -> str:
+    link = (entry.get("link") or "").strip()
+    if not link:
+        for candidate in entry.get("links", []) or []:
+            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+                return candidate["href"].strip()
+    return link
+
+
+def normalize_entries(
+    parsed: ParsedFeed,
+    source: FeedSource,
+    *,
+    fetched_at: datetime,
+    entities: EntityIndex | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Build article rows from a parsed feed.
+
+    Args:
+        parsed: output of :func:`pipeline.ingest.parse.parse_feed`.
+        source: the feed (its id, timezone).
+        fetched_at: fetch instant, UTC; also ``first_seen_at`` for new articles.
+        entities: company-name → ticker index for ticker extraction (cashtags and exchange
+            prefixes are always recognised).
+
+    Returns:
+        ``(articles, dropped)``: a DataFrame with the ``articles`` table's columns, one row per
+        distinct article key, and the number of entries dropped (no title and no link).
+    """
+    entities = entities or EntityIndex.empty()
+    ids = [(e.get("id") or "").strip() for e in parsed.entries]
+    id_counts = Counter(i for i in ids if i)
+    n = len(parsed.entries)
+    # An id shared by most entries of a fetch (some CMSs emit the channel URL) identifies nothing.
+    shared_ids = {i for i, c in id_counts.items() if c > 1 and c >= max(2, n // 2)}
+
+    rows = []
+    dropped = 0
+    for entry, entry_id in zip(parsed.entries, ids, strict=True):
+        title = clean_text(entry.get("title"))
+        link = canonical_url(_entry_link(entry))
+        if not title and not link:
+            dropped += 1
+            continue
+        summary = clean_text(entry.get("summary") or entry.get("description"))
+        summary = _POST_APPEARED.sub("", summary).strip()
+        entry_source = (entry.get("source") or {}).get("title", "") if entry.get("source") else ""
+        model_title = strip_source_suffix(title, [entry_source, parsed.title])
+        if summary and story_key(summary).startswith(story_key(model_title)[:80]) and len(
+            story_key(summary)
+        ) <= len(story_key(model_title)) + 20:
+            summary_for_model = ""  # the summary repeats the title
+        else:
+            summary_for_model = summary
+        text = model_title if not summary_for_model else f"{model_title}. {summary_for_model}"
+        text = text or summary
+
+        if entry_id and entry_id not in shared_ids:
+            key = _sha1("id", source.feed_id, entry_id)
+        elif link:
+            key = _sha1("url", link)
+        else:
+            key = _sha1("title", source.feed_id, story_key(title))
+        raw_date = entry.get("published") or entry.get("updated") or entry.get("dc_date")
+        published_at, quality = parse_date(
+            raw_date, fetched_at=fetched_at, feed_timezone=source.timezone
+        )
+        language = detect_language(text)
+        rows.append(
+            {
+                "article_id": key,
+                "feed_id": source.feed_id,
+                "url": link or None,
+                "title": title,
+                "summary": summary,
+                "text": text,
+                "published_at": published_at,
+                "published_raw": raw_date,
+                "date_quality": quality,
+                "first_seen_at": fetched_at,
+                "fetched_at": fetched_at,
+                "language": language,
+                "content_hash": _sha1(text),
+                "story_id": _sha1(story_key(model_title) or key),
+                "tickers": entities.tickers_in(f"{title} {summary}"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
+    if len(frame) and frame["language"].notna().any():
+        frame["language"] = frame["language"].fillna(frame["language"].mode().iloc[0])
+    # Two entries with one key in a fetch (a repeated guid): feeds list newest first, so the
+    # first occurrence is the current version of the article.
+    frame = frame.drop_duplicates(subset=["article_id"], keep="first").reset_index(drop=True)
+    return frame, dropped
+
+
+ARTICLE_COLUMNS = [
+    "article_id", "feed_id", "url", "title", "summary", "text", "published_at", "published_raw",
+    "date_quality", "first_seen_at", "fetched_at", "language", "content_hash", "story_id",
+    "tickers",
+]

@@ -1,0 +1,108 @@
+"""Parse feed bytes with feedparser and decide what the document is.
+
+feedparser is lenient: it returns *something* for any input. The decisions here:
+
+* entries came out → a feed; "bozo" problems (encoding override, undefined entity) become
+  warnings, not failures;
+* no entries and the document is an HTML page, a sitemap (``<urlset>``/``<sitemapindex>``) or
+  has no feed version → :class:`NotAFeedError` (a broken source that would otherwise look like
+  "no news");
+* no entries and an XML syntax error → :class:`FeedParseError`;
+* a well-formed feed with zero entries → an empty feed (no news).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import feedparser
+
+from pipeline.errors import FeedParseError, NotAFeedError
+
+_HTML_START = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.I | re.S)
+_SITEMAP_ROOT = re.compile(rb"<(urlset|sitemapindex)[\s>]", re.I)
+
+
+@dataclass
+class ParsedFeed:
+    """A parsed feed.
+
+    Attributes:
+        title: the channel/feed title ('' if none).
+        version: feedparser's format name (``rss20``, ``atom10``, ...).
+        entries: feedparser entry dicts, in document order.
+        warnings: one-line notes about recoverable problems.
+    """
+
+    title: str
+    version: str
+    entries: list[Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_feed(
+    content: bytes, *, source: str, content_type: str | None = None, base_url: str | None = None
+) -> ParsedFeed:
+    """Parse a feed document.
+
+    Args:
+        content: the raw bytes (feedparser sniffs the encoding from the XML declaration, the
+            content type and the bytes).
+        source: the feed URL or path, for messages.
+        content_type: the HTTP ``Content-Type``, if any (affects encoding detection).
+        base_url: the final URL after redirects; relative links resolve against it.
+
+    Raises:
+        NotAFeedError: an HTML page, a sitemap, or a document with no feed structure.
+        FeedParseError: malformed XML from which no entry could be recovered.
+    """
+    headers = {}
+    if content_type:
+        headers["content-type"] = content_type
+    if base_url:
+        headers["content-location"] = base_url
+    try:
+        parsed = feedparser.parse(content, response_headers=headers or None)
+    except Exception as exc:  # feedparser should not raise; if it does, name the feed.
+        raise FeedParseError(f"{source}: parser crashed: {exc}", source=source) from exc
+
+    entries = list(parsed.get("entries", []))
+    version = parsed.get("version", "") or ""
+    bozo_exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    head = content[:4096]
+
+    if not entries:
+        if _HTML_START.search(head):
+            raise NotAFeedError(f"{source}: not a feed (an HTML page)", source=source)
+        if _SITEMAP_ROOT.search(head):
+            raise NotAFeedError(f"{source}: not a feed (a sitemap)", source=source)
+        if bozo_exc is not None and _is_syntax_error(bozo_exc):
+            raise FeedParseError(
+                f"{source}: malformed XML, no entries recovered ({_one_line(bozo_exc)})",
+                source=source,
+            )
+        if not version:
+            raise NotAFeedError(
+                f"{source}: not a feed (no RSS/Atom structure found)", source=source
+            )
+
+    warnings = []
+    if isinstance(bozo_exc, feedparser.NonXMLContentType) and not content_type:
+        bozo_exc = None  # a local file has no content type to disagree with
+    if bozo_exc is not None:
+        warnings.append(f"{source}: {type(bozo_exc).__name__}: {_one_line(bozo_exc)}")
+    title = parsed.get("feed", {}).get("title", "") or ""
+    return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings)
+
+
+def _is_syntax_error(exc: Exception) -> bool:
+    # Encoding overrides and undefined entities are recoverable; SAX parse errors are not.
+    return type(exc).__name__ in {"SAXParseException", "SAXException"} or not isinstance(
+        exc, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+    ) and "undefined entity" not in str(exc)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]

@@ -1,0 +1,128 @@
+"""Which feeds to ingest: the configured list plus ad-hoc paths, globs and URLs.
+
+``config/feeds.yaml`` has the shape::
+
+    feeds:
+      - name: SEC press releases          # required
+        url: https://www.sec.gov/news/pressreleases.rss   # required: http(s) URL or local path
+        category: regulator               # optional free text
+        timezone: America/New_York        # optional IANA zone for zone-less dates
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from pipeline.config import read_yaml, validation_message
+from pipeline.domain import FeedSource
+from pipeline.errors import ConfigError
+
+
+class FeedConfig(BaseModel):
+    """One entry of ``feeds.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    url: str
+    category: str | None = None
+    timezone: str | None = None
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+class FeedsFile(BaseModel):
+    """The whole ``feeds.yaml`` document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feeds: list[FeedConfig] = []
+
+
+def feed_id_for(url: str) -> str:
+    """Stable feed id for a URL or path: a readable slug plus 8 hex digits of its SHA-1.
+
+    Local paths are resolved first, so ``./a.xml`` and ``a.xml`` are the same feed.
+    """
+    key = url if url.startswith(("http://", "https://")) else str(Path(url).resolve())
+    stem = re.sub(r"^https?://(www\.)?", "", url.strip())
+    stem = Path(stem).stem if not url.startswith(("http://", "https://")) else stem
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:48] or "feed"
+    return f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def load_feeds(path: Path) -> list[FeedSource]:
+    """Read the enabled feeds of a feeds file.
+
+    Raises:
+        ConfigError: missing file, bad YAML, unknown key, missing name/url, unknown timezone.
+    """
+    raw = read_yaml(path) or {}
+    try:
+        doc = FeedsFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(path, exc)) from exc
+    return [
+        FeedSource(feed_id_for(f.url), f.name, f.url, f.category, f.timezone)
+        for f in doc.feeds
+        if f.enabled
+    ]
+
+
+def expand_sources(items: Iterable[str]) -> tuple[list[FeedSource], list[str]]:
+    """Turn CLI arguments (URLs, files, globs) into feed sources.
+
+    Args:
+        items: ``http(s)://`` URLs, file paths or shell globs.
+
+    Returns:
+        ``(sources, problems)``: one source per URL or matched file; a problem line for each
+        glob that matched nothing (a missing file is kept as a source so that its failure is
+        recorded in the feeds table like any other fetch failure).
+    """
+    sources: list[FeedSource] = []
+    problems: list[str] = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        if item.startswith(("http://", "https://")):
+            sources.append(FeedSource(feed_id_for(item), item, item))
+            continue
+        if glob.has_magic(item):
+            matches = sorted(glob.glob(item))
+            if not matches:
+                problems.append(f"{item}: no file matches this pattern")
+            for match in matches:
+                sources.append(FeedSource(feed_id_for(match), Path(match).name, match))
+            continue
+        sources.append(FeedSource(feed_id_for(item), Path(item).name, item))
+    return sources, problems
+
+
+def merge_sources(*groups: Sequence[FeedSource]) -> list[FeedSource]:
+    """Concatenate source lists, dropping later duplicates of the same feed id."""
+    seen: set[str] = set()
+    merged = []
+    for group in groups:
+        for source in group:
+            if source.feed_id not in seen:
+                seen.add(source.feed_id)
+                merged.append(source)
+    return merged

@@ -1,0 +1,471 @@
+"""The pipeline's stages and one full pass over them.
+
+Each stage is a function ``stage(settings, *, at, ...) -> StageResult`` that takes the clock as
+an argument (never ``now()`` inside), opens the database only for short transactions, and is
+idempotent: running it twice for the same instant adds nothing and repairs what a crash left
+half done (articles are upserted, scores are computed for whatever lacks one, alerts are keyed
+by fingerprint and window, notifications by an idempotency key). The CLI, the Airflow DAGs and
+tests call these same functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from pipeline.config import Settings
+from pipeline.domain import FeedSource, StageResult
+from pipeline.errors import FeedError, TonewatchError
+from pipeline.storage.db import connect
+from pipeline.storage.runs import record_run
+
+log = logging.getLogger("tonewatch")
+
+
+class AllFeedsFailedError(FeedError):
+    """Every feed of an ingest run failed: a systemic problem the scheduler should retry."""
+
+
+def _require_utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise TonewatchError(f"run instant {at.isoformat()} has no time zone; pass a UTC instant")
+    return at.astimezone(UTC)
+
+
+def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
+              window_start: datetime | None = None):
+    """Context for writing a ``runs`` row at start (status running) and at finish."""
+
+    class _Run:
+        def __init__(self):
+            self.run_id = run_id or uuid.uuid4().hex[:12]
+            self.started = datetime.now(UTC)
+
+        def __enter__(self):
+            with connect(settings.db_path) as con:
+                record_run(con, run_id=self.run_id, stage=stage, window_start=window_start,
+                           window_end=at, started_at=self.started, finished_at=None,
+                           status="running", counts=None)
+            return self
+
+        def finish(self, result: StageResult) -> StageResult:
+            self.finished = True
+            result.window_start, result.window_end = window_start, at
+            with connect(settings.db_path) as con:
+                record_run(con, run_id=self.run_id, stage=stage, window_start=window_start,
+                           window_end=at, started_at=self.started,
+                           finished_at=datetime.now(UTC), status=result.status,
+                           counts=result.counts)
+            return result
+
+        def __exit__(self, exc_type, exc, tb):
+            if exc_type is not None and not getattr(self, "finished", False):
+                try:  # leave a trace of the failure; the original error is what matters
+                    with connect(settings.db_path) as con:
+                        record_run(con, run_id=self.run_id, stage=stage, window_start=window_start,
+                                   window_end=at, started_at=self.started,
+                                   finished_at=datetime.now(UTC), status="failed",
+                                   counts={"error": str(exc)[:500]})
+                except TonewatchError:
+                    pass  # the database itself is the problem; the caller reports exc
+            return False
+
+    return _Run()
+
+
+# --------------------------------------------------------------------------------------- ingest
+
+def resolve_sources(settings: Settings, extra: Sequence[str] = (), *, use_config: bool = True
+                    ) -> tuple[list[FeedSource], list[str]]:
+    """Configured feeds plus extra URLs/paths/globs, without duplicates; also problem lines."""
+    from pipeline.ingest.sources import expand_sources, load_feeds, merge_sources
+
+    configured = load_feeds(settings.feeds_file) if use_config else []
+    extra_sources, problems = expand_sources(extra)
+    return merge_sources(configured, extra_sources), problems
+
+
+def ingest(
+    settings: Settings, *, at: datetime, extra_sources: Sequence[str] = (),
+    use_config: bool = True, client: httpx.Client | None = None, run_id: str | None = None,
+    on_feed: Callable[[str], None] | None = None,
+) -> StageResult:
+    """Fetch, parse and store every feed; record each feed's health.
+
+    Feeds are fetched without holding the database; all rows are then written in one
+    transaction. One failing feed is recorded and skipped.
+
+    Args:
+        settings: settings (feeds file, data dir, HTTP limits).
+        at: the run instant (UTC); fetch and first-seen times use the wall clock of the fetch.
+        extra_sources: URLs, files or globs ingested in addition to the configured feeds.
+        use_config: include ``settings.feeds_file`` (False: only ``extra_sources``).
+        client: httpx client to use (tests inject a transport); one is made if None.
+        on_feed: called with one line per feed (progress/diagnostics).
+
+    Returns:
+        counts ``feeds, feeds_ok, feeds_failed, not_a_feed, entries, articles_new,
+        articles_changed, dropped``; status ``partial`` when some feeds failed.
+
+    Raises:
+        AllFeedsFailedError: there were feeds and every one failed (after recording health).
+        ConfigError: the feeds file is invalid. StorageError: the database is unusable.
+    """
+    from pipeline.ingest.entities import EntityIndex
+    from pipeline.ingest.fetch import fetch_url, make_client, read_file
+    from pipeline.ingest.normalize import normalize_entries
+    from pipeline.ingest.parse import parse_feed
+    from pipeline.storage.articles import upsert_articles
+    from pipeline.storage.feeds import feed_states, upsert_feed_health
+
+    at = _require_utc(at)
+    sources, problems = resolve_sources(settings, extra_sources, use_config=use_config)
+    entities = EntityIndex.load(settings.entities_file)
+    note = on_feed or (lambda line: log.info(line))
+    for problem in problems:
+        note(problem)
+    with _recorded("ingest", settings, at, run_id) as run:
+        with connect(settings.db_path) as con:
+            states = feed_states(con)
+        own_client = client is None
+        client = client or make_client(timeout_s=settings.http_timeout_s, user_agent=settings.user_agent)
+        health, frames = [], []
+        counts = dict(feeds=len(sources), feeds_ok=0, feeds_failed=0, not_a_feed=0, entries=0,
+                      articles_new=0, articles_changed=0, dropped=0)
+        try:
+            for source in sources:
+                state = states.get(source.feed_id, {})
+                fetched_at = datetime.now(UTC)
+                row = {"feed_id": source.feed_id, "name": state.get("name") or source.name,
+                       "url": source.url, "category": source.category,
+                       "etag": state.get("etag"), "last_modified": state.get("last_modified"),
+                       "last_attempt_at": fetched_at, "last_success_at": state.get("last_success_at"),
+                       "http_status": None, "error_class": None, "error_message": None,
+                       "entries_seen": 0, "entries_new": 0, "entries_dropped": 0,
+                       "consecutive_failures": int(state.get("consecutive_failures") or 0)}
+                try:
+                    if source.is_remote:
+                        result = fetch_url(source, client, etag=row["etag"],
+                                           last_modified=row["last_modified"],
+                                           max_bytes=settings.http_max_bytes)
+                    else:
+                        result = read_file(source)
+                    row.update(http_status=result.status_code, etag=result.etag or row["etag"],
+                               last_modified=result.last_modified or row["last_modified"])
+                    if result.not_modified:
+                        row.update(last_status="not_modified", last_success_at=fetched_at,
+                                   consecutive_failures=0)
+                        counts["feeds_ok"] += 1
+                        note(f"{source.url}: not modified")
+                        health.append(row)
+                        continue
+                    parsed = parse_feed(result.content, source=source.url,
+                                        content_type=result.content_type, base_url=result.final_url)
+                    frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
+                                                       entities=entities)
+                    if parsed.title and row["name"] in (source.url, source.name) and not source.is_remote:
+                        row["name"] = parsed.title
+                    frames.append(frame)
+                    row.update(last_status="ok", last_success_at=fetched_at,
+                               consecutive_failures=0, entries_seen=len(frame),
+                               entries_dropped=dropped)
+                    counts["feeds_ok"] += 1
+                    counts["entries"] += len(frame)
+                    counts["dropped"] += dropped
+                    for warning in parsed.warnings:
+                        note(f"warning: {warning}")
+                except FeedError as exc:
+                    row.update(last_status=exc.status, error_class=type(exc).__name__,
+                               error_message=str(exc), http_status=exc.http_status,
+                               consecutive_failures=row["consecutive_failures"] + 1)
+                    counts["feeds_failed"] += 1
+                    counts["not_a_feed"] += exc.status == "not_a_feed"
+                    note(f"{exc.status}: {exc}")
+                health.append(row)
+        finally:
+            if own_client:
+                client.close()
+
+        with connect(settings.db_path) as con:
+            con.execute("BEGIN TRANSACTION")
+            for frame in frames:
+                new, changed = upsert_articles(con, frame)
+                counts["articles_new"] += new
+                counts["articles_changed"] += changed
+            # Per-feed "new" counts need the insert results, so compute them from first_seen_at.
+            for row in health:
+                if row.get("last_status") == "ok":
+                    row["entries_new"] = con.execute(
+                        "SELECT count(*) FROM articles WHERE feed_id = ? AND first_seen_at >= ?",
+                        [row["feed_id"], row["last_attempt_at"]]).fetchall()[0][0]
+                    if row["entries_new"] == 0:
+                        row["last_status"] = "no_new_entries" if row["entries_seen"] else "ok"
+            upsert_feed_health(con, health)
+            con.execute("COMMIT")
+
+        status = "ok" if counts["feeds_failed"] == 0 else "partial"
+        if sources and counts["feeds_ok"] == 0:
+            status = "failed"
+        result = run.finish(StageResult("ingest", status, counts))
+    if status == "failed":
+        raise AllFeedsFailedError(f"all {len(sources)} feeds failed; see `tonewatch feeds`")
+    return result
+
+
+# ---------------------------------------------------------------------------------------- score
+
+def load_classifier(settings: Settings, model: str | None = None):
+    """Load the scoring model named by ``model`` (default ``settings.model``).
+
+    ``production`` or a registry version resolves through the registry; anything else is a local
+    directory or a hub id.
+
+    Raises:
+        ModelNotFoundError: nothing loadable under that name.
+    """
+    from pathlib import Path
+
+    from pipeline.scoring.classifier import SentimentClassifier
+    from pipeline.training.registry import Registry
+
+    name = model or settings.model
+    registry = Registry(settings.model_registry)
+    if name == "production" or (not Path(name).exists() and registry.root.is_dir()
+                                and any(r.model_version == name for r in registry.list())):
+        record = registry.get(name)
+        return SentimentClassifier(record.path, model_version=record.model_version,
+                                   max_length=settings.max_length,
+                                   batch_size=settings.score_batch_size)
+    return SentimentClassifier(name, max_length=settings.max_length,
+                               batch_size=settings.score_batch_size)
+
+
+def score(
+    settings: Settings, *, at: datetime, model: str | None = None, classifier=None,
+    run_id: str | None = None, chunk_size: int = 2048, progress: bool = False,
+) -> StageResult:
+    """Score every stored article that has no score from the model for its current content.
+
+    Args:
+        settings: settings (model, batch size, languages).
+        at: run instant (UTC), stored as ``scored_at``.
+        model: override of ``settings.model``.
+        classifier: an already loaded classifier (tests, long-lived workers).
+        chunk_size: articles scored and written per transaction (bounds memory).
+        progress: show a progress bar.
+
+    Returns:
+        counts ``{model_version, pending, scored}``.
+    """
+    from pipeline.storage.articles import unscored_articles
+    from pipeline.storage.scores import score_rows, upsert_scores
+    from pipeline.training.registry import Registry, sync_model_versions
+
+    at = _require_utc(at)
+    with _recorded("score", settings, at, run_id) as run:
+        classifier = classifier or load_classifier(settings, model)
+        with connect(settings.db_path) as con:
+            sync_model_versions(con, Registry(settings.model_registry))
+            todo = unscored_articles(con, classifier.model_version, settings.score_languages)
+        scored = 0
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo.iloc[start:start + chunk_size]
+            probs = classifier.predict_probs(list(chunk["text"]), progress=progress)
+            rows = score_rows(list(chunk["article_id"]), list(chunk["content_hash"]), probs,
+                              classifier.model_version, at)
+            with connect(settings.db_path) as con:
+                scored += upsert_scores(con, rows)
+        counts = {"model_version": classifier.model_version, "pending": len(todo), "scored": scored}
+        return run.finish(StageResult("score", "ok", counts))
+
+
+# --------------------------------------------------------------------------------------- detect
+
+def current_model_version(con) -> str | None:
+    """The model whose scores detection uses: production in ``model_versions``, else the latest scorer."""
+    rows = con.execute(
+        "SELECT model_version FROM model_versions WHERE stage = 'production'"
+        " AND model_version IN (SELECT DISTINCT model_version FROM scores)"
+        " ORDER BY created_at DESC LIMIT 1").fetchall()
+    if not rows:
+        rows = con.execute(
+            "SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+def detect(
+    settings: Settings, *, at: datetime, rules=None, enqueue: bool = True,
+    run_id: str | None = None,
+) -> StageResult:
+    """Evaluate every alert rule over the window ending at ``at``; record alerts; queue notifications.
+
+    For each rule the window is ``[at - window, at)`` and the baseline the ``baseline`` period
+    before it. Firing decisions become ``alerts`` rows (state ``firing``); calm decisions resolve
+    earlier firing alerts of the same fingerprint; insufficient windows are only counted.
+
+    Args:
+        settings: settings (rules file, data dir).
+        at: the window end, UTC.
+        rules: rules to use instead of the rules file.
+        enqueue: queue notifications for new firing alerts (False for silent backfills).
+
+    Returns:
+        counts ``{rules, evaluated, insufficient, firing, resolved, queued}`` and ``messages``
+        with one line per firing alert.
+    """
+    from pipeline.alerting.notifiers import configured_notifiers, expand_receivers
+    from pipeline.detection.rules import load_rules
+    from pipeline.detection.spikes import baseline_share
+    from pipeline.detection.windows import story_counts, top_negative_headlines
+    from pipeline.storage import alerts as alert_store
+
+    at = _require_utc(at)
+    rules = rules if rules is not None else load_rules(settings.alert_rules_file)
+    available = list(configured_notifiers(settings))
+    counts = dict(rules=len(rules), evaluated=0, insufficient=0, firing=0, resolved=0, queued=0)
+    messages: list[str] = []
+    window_start = min((at - r.window for r in rules), default=at)
+    with _recorded("detect", settings, at, run_id, window_start) as run:
+        with connect(settings.db_path) as con:
+            model_version = current_model_version(con)
+            if model_version is None:
+                messages.append("no scores yet: nothing to evaluate")
+                return run.finish(StageResult("detect", "ok", counts, messages=messages))
+            con.execute("BEGIN TRANSACTION")
+            for rule in rules:
+                w_start, b_start = at - rule.window, at - rule.window - rule.baseline
+                window = story_counts(con, scope=rule.scope, start=w_start, end=at,
+                                      model_version=model_version)
+                baseline = story_counts(con, scope=rule.scope, start=b_start, end=w_start,
+                                        model_version=model_version)
+                market = story_counts(con, scope="market", start=b_start, end=w_start,
+                                      model_version=model_version)
+                m_n = int(market["n_stories"].sum()) if len(market) else 0
+                m_k = int(market["n_negative"].sum()) if len(market) else 0
+                market_share = baseline_share(m_k, m_n, reference=1 / 3)
+                from pipeline.detection.rules import evaluate_rule
+
+                decisions = evaluate_rule(rule, window, baseline, market_share=market_share)
+                firing_rows, calm_fps, queue = [], [], []
+                for d in decisions:
+                    counts["evaluated"] += 1
+                    fp = alert_store.fingerprint({"rule": d.rule, "scope": d.scope, "entity": d.entity})
+                    if d.status == "insufficient":
+                        counts["insufficient"] += 1
+                        continue
+                    if d.status == "calm":
+                        calm_fps.append(fp)
+                        continue
+                    counts["firing"] += 1
+                    alert_id = alert_store.alert_id_for(fp, w_start)
+                    explanation = {
+                        "entity_name": d.entity, "baseline_days": rule.baseline.days,
+                        "model_version": model_version,
+                        "headlines": top_negative_headlines(
+                            con, scope=rule.scope, entity=d.entity, start=w_start, end=at,
+                            model_version=model_version),
+                    }
+                    firing_rows.append({
+                        "alert_id": alert_id, "fingerprint": fp, "rule": d.rule, "scope": d.scope,
+                        "entity": d.entity, "window_start": w_start, "window_end": at,
+                        "state": "firing", "observed": d.observed, "expected": d.expected,
+                        "p_value": d.p_value, "q_value": d.q_value, "severity": rule.severity,
+                        "n_stories": d.n_stories, "n_negative": d.n_negative,
+                        "baseline_stories": d.baseline_stories, "explanation": explanation,
+                        "created_at": at, "resolved_at": None,
+                    })
+                    messages.append(
+                        f"FIRING {rule.name} {d.scope}={d.entity} window {w_start:%Y-%m-%d %H:%M}"
+                        f"..{at:%Y-%m-%d %H:%M} UTC: {d.n_negative}/{d.n_stories} negative stories "
+                        f"({d.observed:.0%} vs {d.expected:.0%} expected, q={d.q_value:.2g})")
+                    if enqueue:
+                        for receiver in expand_receivers(rule.receivers, available):
+                            if alert_store.notified_recently(con, fp, receiver, at - rule.cooldown):
+                                continue
+                            queue.append({"idempotency_key": alert_store.idempotency_key(fp, receiver, w_start),
+                                          "alert_id": alert_id, "receiver": receiver,
+                                          "status": "pending", "attempts": 0, "created_at": at})
+                alert_store.upsert_alerts(con, firing_rows)
+                counts["resolved"] += alert_store.resolve_alerts(con, calm_fps, at)
+                counts["queued"] += alert_store.enqueue_notifications(con, queue)
+            con.execute("COMMIT")
+        counts["model_version"] = model_version
+        return run.finish(StageResult("detect", "ok", counts, messages=messages))
+
+
+def backfill_instants(settings: Settings, *, since: datetime | None, until: datetime) -> list[datetime]:
+    """UTC midnights from the day after ``since`` (default: the earliest article) to ``until``."""
+    with connect(settings.db_path) as con:
+        first = con.execute("SELECT min(published_at) FROM articles").fetchall()[0][0]
+    start = since or first
+    if start is None:
+        return []
+    day = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=1)
+    out = []
+    while day <= until:
+        out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+# --------------------------------------------------------------------------------------- notify
+
+def notify(settings: Settings, *, at: datetime, notifiers=None, run_id: str | None = None,
+           sleep=None) -> StageResult:
+    """Deliver every pending notification; see :mod:`pipeline.alerting.dispatch`.
+
+    Returns:
+        counts ``{sent, failed, deferred}``; status ``partial`` when something failed or waits.
+    """
+    from pipeline.alerting.dispatch import deliver_pending
+    from pipeline.alerting.notifiers import configured_notifiers
+
+    at = _require_utc(at)
+    with _recorded("notify", settings, at, run_id) as run:
+        counts = deliver_pending(settings.db_path, notifiers or configured_notifiers(settings),
+                                 at=at, sleep=sleep)
+        status = "ok" if counts["failed"] == 0 and counts["deferred"] == 0 else "partial"
+        return run.finish(StageResult("notify", status, counts))
+
+
+# ------------------------------------------------------------------------------------ full pass
+
+def run_pipeline(
+    settings: Settings, *, at: datetime, extra_sources: Sequence[str] = (), use_config: bool = True,
+    client: httpx.Client | None = None, classifier=None, notifiers=None,
+    on_stage: Callable[[StageResult], None] | None = None,
+    on_feed: Callable[[str], None] | None = None, progress: bool = False,
+) -> list[StageResult]:
+    """One pass: ingest → score → detect → notify, all for the instant ``at``.
+
+    A failure of every feed does not stop the later stages (stored articles still get scored and
+    evaluated); it is re-raised at the end so the caller exits non-zero.
+
+    Returns:
+        the four stage results, in order.
+    """
+    run_id = uuid.uuid4().hex[:12]
+    results: list[StageResult] = []
+    deferred: TonewatchError | None = None
+
+    def done(result: StageResult) -> None:
+        results.append(result)
+        if on_stage:
+            on_stage(result)
+
+    try:
+        done(ingest(settings, at=at, extra_sources=extra_sources, use_config=use_config,
+                    client=client, run_id=run_id, on_feed=on_feed))
+    except AllFeedsFailedError as exc:
+        deferred = exc
+        done(StageResult("ingest", "failed", {"feeds": "all failed"}, messages=[str(exc)]))
+    done(score(settings, at=at, classifier=classifier, run_id=run_id, progress=progress))
+    done(detect(settings, at=at, run_id=run_id))
+    done(notify(settings, at=at, notifiers=notifiers, run_id=run_id))
+    if deferred is not None:
+        raise deferred
+    return results

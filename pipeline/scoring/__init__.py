@@ -1,0 +1,1 @@
+"""Sentiment scoring with a BERT-family sequence classifier."""

@@ -1,0 +1,125 @@
+"""Batched sentiment classification with a Hugging Face sequence-classification model.
+
+Mirrors the transformers text-classification pipeline: preprocess (tokenize with truncation at
+``max_length``) → forward (``eval()``, ``torch.inference_mode()``) → postprocess (a numerically
+stable softmax). Inputs are sorted by length and cut into batches so that padding is small
+(dynamic padding); results come back in input order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from pipeline.errors import ModelNotFoundError, ScoringError
+from pipeline.scoring.labels import label_permutation
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits (the row max is subtracted first)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def configure_cpu_threads() -> int:
+    """Use as many torch threads as cores this process may run on; return that number."""
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, cores or 1))
+    return torch.get_num_threads()
+
+
+class SentimentClassifier:
+    """A loaded classifier producing ``(n, 3)`` probabilities in negative/neutral/positive order.
+
+    Args:
+        model: a local directory with ``save_pretrained`` output, or a hub id.
+        model_version: the id stored with every score (defaults to the directory name).
+        max_length: tokenizer truncation, tokens (headlines and a summary fit in 128).
+        batch_size: sentences per forward pass.
+        device: ``"cpu"``, ``"cuda"``…; default CUDA when available.
+
+    Raises:
+        ModelNotFoundError: nothing loadable at ``model`` (missing dir, or hub unreachable).
+        LabelMappingError: the checkpoint's labels cannot be mapped.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        model_version: str | None = None,
+        max_length: int = 128,
+        batch_size: int = 64,
+        device: str | None = None,
+    ):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self.model_path = str(model)
+        local = Path(model).is_dir()
+        if not local and (Path(model).is_absolute() or str(model).startswith(".")):
+            raise ModelNotFoundError(f"model directory not found: {model}")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+            self.model = AutoModelForSequenceClassification.from_pretrained(self.model_path)
+        except OSError as exc:
+            where = "local directory" if local else "Hugging Face hub id (hub unreachable or no such repo)"
+            raise ModelNotFoundError(
+                f"cannot load model {self.model_path!r} as a {where}: {str(exc).splitlines()[0]}"
+            ) from exc
+        self.perm = label_permutation(self.model.config.id2label)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device == "cpu":
+            configure_cpu_threads()
+        self.model.to(self.device).eval()
+        self.model_version = model_version or Path(self.model_path).name
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    def predict_probs(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Class probabilities for each text.
+
+        Args:
+            texts: n strings (empty strings are allowed and scored as such).
+            progress: show a tqdm progress bar (sentences/s, ETA).
+
+        Returns:
+            float32 array of shape ``(n, 3)``: columns negative, neutral, positive; rows sum to 1.
+        """
+        import torch
+
+        n = len(texts)
+        out = np.zeros((n, 3), dtype=np.float32)
+        if n == 0:
+            return out
+        texts = [t if isinstance(t, str) else "" for t in texts]
+        lengths = self.tokenizer(
+            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True,
+            return_length=True,
+        )["length"]
+        order = np.argsort(lengths, kind="stable")
+        bar = tqdm(total=n, unit="sent", desc="scoring", disable=not progress, leave=False)
+        try:
+            with torch.inference_mode():
+                for start in range(0, n, self.batch_size):
+                    idx = order[start:start + self.batch_size]
+                    batch = self.tokenizer(
+                        [texts[i] for i in idx], truncation=True, max_length=self.max_length,
+                        padding=True, return_tensors="pt",
+                    ).to(self.device)
+                    logits = self.model(**batch).logits.float().cpu().numpy()
+                    out[idx] = softmax(logits[:, self.perm])
+                    bar.update(len(idx))
+        except RuntimeError as exc:
+            raise ScoringError(f"scoring failed with model {self.model_path}: {exc}") from exc
+        finally:
+            bar.close()
+        return out

@@ -1,0 +1,1 @@
+"""DuckDB storage: connections, migrations, and one module per table family."""

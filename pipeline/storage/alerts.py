@@ -1,0 +1,102 @@
+"""The ``alerts`` and ``notifications`` tables: alert records and the delivery outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from pipeline.storage.db import upsert_frame
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """Alert identity: SHA-1 of the sorted ``name=value`` labels (as Prometheus Alertmanager)."""
+    text = "\x1f".join(f"{k}={labels[k]}" for k in sorted(labels))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def alert_id_for(fp: str, window_start: datetime) -> str:
+    """Id of one alert occurrence: its fingerprint and window start."""
+    return hashlib.sha1(f"{fp}|{window_start.isoformat()}".encode()).hexdigest()
+
+
+def idempotency_key(fp: str, receiver: str, window_start: datetime) -> str:
+    """Outbox key: one notification per (fingerprint, receiver, window), ever."""
+    return hashlib.sha1(f"{fp}|{receiver}|{window_start.isoformat()}".encode()).hexdigest()
+
+
+ALERT_COLUMNS = ["alert_id", "fingerprint", "rule", "scope", "entity", "window_start", "window_end",
+                 "state", "observed", "expected", "p_value", "q_value", "severity", "n_stories",
+                 "n_negative", "baseline_stories", "explanation", "created_at", "resolved_at"]
+
+
+def upsert_alerts(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
+    """Write firing alerts; re-evaluating a window refreshes its numbers, keeps created_at."""
+    frame = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    if frame.empty:
+        return 0
+    frame["explanation"] = frame["explanation"].map(lambda e: json.dumps(e, default=str))
+    update = ["state", "observed", "expected", "p_value", "q_value", "n_stories", "n_negative",
+              "baseline_stories", "explanation", "resolved_at"]
+    return upsert_frame(con, "alerts", frame, ["alert_id"], update)
+
+
+def resolve_alerts(con: duckdb.DuckDBPyConnection, fingerprints: list[str], at: datetime) -> int:
+    """Mark firing alerts of these fingerprints whose window ended by ``at`` as resolved."""
+    if not fingerprints:
+        return 0
+    return con.execute(
+        "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE state = 'firing'"
+        " AND window_end <= ? AND list_contains(?, fingerprint) RETURNING alert_id",
+        [at, at, fingerprints],
+    ).df().shape[0]
+
+
+def enqueue_notifications(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
+    """Add pending notifications; an existing idempotency key is left untouched.
+
+    Returns:
+        number of notifications newly queued.
+    """
+    if not rows:
+        return 0
+    frame = pd.DataFrame(rows, columns=["idempotency_key", "alert_id", "receiver", "status",
+                                        "attempts", "created_at"])
+    before = con.execute("SELECT count(*) FROM notifications").fetchall()[0][0]
+    upsert_frame(con, "notifications", frame, ["idempotency_key"], None)
+    return con.execute("SELECT count(*) FROM notifications").fetchall()[0][0] - before
+
+
+def notified_recently(
+    con: duckdb.DuckDBPyConnection, fp: str, receiver: str, since: datetime
+) -> bool:
+    """True when a notification for this fingerprint and receiver was queued at or after ``since``."""
+    return con.execute(
+        "SELECT count(*) FROM notifications n JOIN alerts a USING (alert_id)"
+        " WHERE a.fingerprint = ? AND n.receiver = ? AND n.created_at >= ?",
+        [fp, receiver, since],
+    ).fetchall()[0][0] > 0
+
+
+def pending_notifications(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Queued (and earlier failed-but-retryable) notifications joined with their alert."""
+    return con.execute(
+        "SELECT n.idempotency_key, n.receiver, n.attempts, a.* FROM notifications n"
+        " JOIN alerts a USING (alert_id) WHERE n.status = 'pending'"
+        " ORDER BY a.severity, a.window_start, a.rule, a.entity"
+    ).df()
+
+
+def record_delivery(
+    con: duckdb.DuckDBPyConnection, key: str, *, status: str, at: datetime, error: str | None
+) -> None:
+    """Record one delivery attempt: ``sent`` (with time), ``pending`` (retry later) or ``failed``."""
+    con.execute(
+        "UPDATE notifications SET status = ?, attempts = attempts + 1,"
+        " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, error = ?"
+        " WHERE idempotency_key = ?",
+        [status, status, at, error, key],
+    )

@@ -1,0 +1,62 @@
+"""Reads and writes of the ``articles`` table."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipeline.storage.db import upsert_frame
+
+#: Columns refreshed when a known article is fetched again (first_seen_at is kept).
+_REFRESHED = ["url", "title", "summary", "text", "published_at", "published_raw", "date_quality",
+              "fetched_at", "language", "content_hash", "story_id", "tickers"]
+
+
+def upsert_articles(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tuple[int, int]:
+    """Insert new articles and refresh known ones, in one statement.
+
+    Args:
+        con: read-write connection (the caller owns the transaction).
+        frame: rows with the ``articles`` columns (see :data:`pipeline.ingest.normalize.ARTICLE_COLUMNS`).
+
+    Returns:
+        ``(new, changed)``: articles not stored before, and stored ones whose content hash changed
+        (they will be rescored).
+    """
+    if frame.empty:
+        return 0, 0
+    frame = frame.drop_duplicates(subset=["article_id"], keep="first")
+    con.register("_incoming", frame[["article_id", "content_hash"]])
+    try:
+        new, changed = con.execute(
+            "SELECT count(*) FILTER (WHERE a.article_id IS NULL),"
+            " count(*) FILTER (WHERE a.article_id IS NOT NULL AND a.content_hash <> i.content_hash)"
+            " FROM _incoming i LEFT JOIN articles a USING (article_id)"
+        ).fetchall()[0]
+    finally:
+        con.unregister("_incoming")
+    upsert_frame(con, "articles", frame, ["article_id"], _REFRESHED)
+    return int(new), int(changed)
+
+
+def unscored_articles(
+    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str]
+) -> pd.DataFrame:
+    """Articles with no score from ``model_version`` for their current content.
+
+    Args:
+        con: any connection.
+        model_version: the scoring model's version id.
+        languages: ISO 639-1 codes to score; articles of unknown language are included.
+
+    Returns:
+        DataFrame ``(article_id, text, content_hash)`` ordered by ``published_at``.
+    """
+    return con.execute(
+        "SELECT a.article_id, a.text, a.content_hash FROM articles a"
+        " LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?"
+        " WHERE (s.article_id IS NULL OR s.content_hash <> a.content_hash)"
+        "   AND (a.language IS NULL OR list_contains(?, a.language))"
+        " ORDER BY a.published_at",
+        [model_version, languages],
+    ).df()

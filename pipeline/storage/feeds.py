@@ -1,0 +1,27 @@
+"""Reads and writes of the ``feeds`` table (per-feed health and HTTP validators)."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipeline.storage.db import upsert_frame
+
+HEALTH_COLUMNS = [
+    "feed_id", "name", "url", "category", "etag", "last_modified", "last_attempt_at",
+    "last_success_at", "last_status", "http_status", "error_class", "error_message",
+    "entries_seen", "entries_new", "entries_dropped", "consecutive_failures",
+]
+
+
+def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Current row of every known feed, keyed by ``feed_id``."""
+    frame = con.execute("SELECT * FROM feeds").df()
+    frame = frame.astype(object).where(frame.notna(), None)
+    return {row["feed_id"]: row for row in frame.to_dict("records")}
+
+
+def upsert_feed_health(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
+    """Write feed health rows (all of :data:`HEALTH_COLUMNS`)."""
+    frame = pd.DataFrame(rows, columns=HEALTH_COLUMNS)
+    return upsert_frame(con, "feeds", frame, ["feed_id"], HEALTH_COLUMNS[1:])

@@ -1,0 +1,1 @@
+"""Model life cycle: labelled data, fine-tuning, evaluation, registry."""

@@ -1,0 +1,118 @@
+"""Read labelled sentiment data in the common formats into ``(text, label)`` rows.
+
+Accepted files: CSV, TSV, JSONL, and ``sentence@label`` lines (the Financial PhraseBank layout).
+A directory means every such file in it. The text column is found among text / sentence / content /
+headline / title (or given); labels may be words (negative/neutral/positive), bearish/bullish,
+or integers with an explicit ``label_map`` such as ``0=negative,1=positive,2=neutral``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.domain import LABELS
+from pipeline.errors import TrainingError
+from pipeline.scoring.labels import canonical_label
+
+TEXT_COLUMNS = ("text", "sentence", "content", "headline", "title")
+LABEL_COLUMNS = ("label", "sentiment", "labels", "class")
+SUFFIXES = (".csv", ".tsv", ".jsonl", ".txt")
+
+
+def parse_label_map(spec: str | None) -> dict[str, str]:
+    """``"0=negative,1=positive,2=neutral"`` → ``{"0": "negative", ...}``.
+
+    Raises:
+        TrainingError: malformed pair or a target that is not a known label.
+    """
+    if not spec:
+        return {}
+    mapping = {}
+    for pair in spec.split(","):
+        key, sep, value = pair.partition("=")
+        label = canonical_label(value)
+        if not sep or label is None:
+            raise TrainingError(f"bad --label-map entry {pair!r}: expected RAW=negative|neutral|positive")
+        mapping[key.strip()] = label
+    return mapping
+
+
+def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False)
+        elif suffix == ".txt":
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            rows = [line.rsplit("@", 1) for line in lines if "@" in line]
+            frame = pd.DataFrame(rows, columns=["text", "label"])
+        else:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str,
+                                keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise TrainingError(f"cannot read {path}: {exc}") from exc
+    columns = {c.lower(): c for c in frame.columns}
+    text = text_col or next((columns[c] for c in TEXT_COLUMNS if c in columns), None)
+    label = next((columns[c] for c in LABEL_COLUMNS if c in columns), None)
+    if text is None or text not in frame.columns:
+        raise TrainingError(f"{path}: no text column (looked for {text_col or TEXT_COLUMNS})")
+    if label is None:
+        raise TrainingError(f"{path}: no label column (looked for {LABEL_COLUMNS})")
+    out = pd.DataFrame({"text": frame[text].astype(str), "raw_label": frame[label].astype(str)})
+    out["source_row"] = range(2, len(out) + 2)  # 1-based, after the header line
+    out["source_file"] = str(path)
+    return out
+
+
+def load_labelled(
+    path: str | Path, *, text_col: str | None = None, label_map: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Load labelled examples.
+
+    Args:
+        path: a file or a directory of files.
+        text_col: name of the text column when it is not one of :data:`TEXT_COLUMNS`.
+        label_map: raw label → canonical label (required for integer labels).
+
+    Returns:
+        DataFrame ``(text, label)`` with label in :data:`pipeline.domain.LABELS`; blank texts
+        dropped, exact duplicate (text, label) pairs dropped.
+
+    Raises:
+        TrainingError: no file, unknown label (message has file and row), or no rows.
+    """
+    path = Path(path)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    if not files or not all(f.exists() for f in files):
+        raise TrainingError(f"no training data at {path}")
+    frame = pd.concat([_read_one(f, text_col) for f in files], ignore_index=True)
+    label_map = label_map or {}
+    labels = []
+    for raw, row, src in zip(frame["raw_label"], frame["source_row"], frame["source_file"], strict=True):
+        label = label_map.get(raw.strip()) or canonical_label(raw)
+        if label is None:
+            hint = " (integer labels need --label-map, e.g. 0=negative,1=positive,2=neutral)" if raw.strip().isdigit() else ""
+            raise TrainingError(f"{src} row {row}: unknown label {raw!r}{hint}")
+        labels.append(label)
+    frame["label"] = labels
+    frame["text"] = frame["text"].str.strip()
+    frame = frame[frame["text"] != ""].drop_duplicates(subset=["text", "label"])
+    if frame.empty:
+        raise TrainingError(f"{path}: no labelled rows")
+    return frame[["text", "label"]].reset_index(drop=True)
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 of the examples (order-independent), recorded with every trained model."""
+    digest = hashlib.sha256()
+    for text, label in sorted(zip(frame["text"], frame["label"], strict=True)):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()
+
+
+def label_ids(labels: pd.Series) -> list[int]:
+    """Canonical labels → class indices in :data:`LABELS` order."""
+    return [LABELS.index(label) for label in labels]

@@ -1,0 +1,62 @@
+"""Classification metrics of a model on labelled data."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.domain import LABELS
+from pipeline.training.datasets import label_ids
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, majority baseline.
+
+    Args:
+        y_true, y_pred: class indices in :data:`pipeline.domain.LABELS` order, shape ``(n,)``.
+
+    Returns:
+        JSON-friendly dict; ``confusion[i][j]`` counts true class i predicted as j.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    labels = [0, 1, 2]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    majority = np.bincount(y_true, minlength=3).max() / max(len(y_true), 1)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0)),
+        "majority_baseline_accuracy": float(majority),
+        "per_class": {
+            LABELS[i]: {"precision": float(precision[i]), "recall": float(recall[i]),
+                        "f1": float(f1[i]), "support": int(support[i])}
+            for i in labels
+        },
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def evaluate_classifier(classifier, data: pd.DataFrame) -> dict[str, Any]:
+    """Score ``data`` with a :class:`~pipeline.scoring.classifier.SentimentClassifier`.
+
+    Args:
+        classifier: loaded classifier.
+        data: rows ``(text, label)``.
+
+    Returns:
+        :func:`classification_metrics` plus ``model_version``, ``seconds`` and
+        ``sentences_per_s`` (wall clock of scoring, this machine).
+    """
+    started = time.perf_counter()
+    probs = classifier.predict_probs(list(data["text"]))
+    seconds = time.perf_counter() - started
+    metrics = classification_metrics(np.array(label_ids(data["label"])), probs.argmax(axis=1))
+    metrics.update(model_version=classifier.model_version, seconds=round(seconds, 3),
+                   sentences_per_s=round(len(data) / seconds, 1) if seconds > 0 else None)
+    return metrics

