@@ -1,0 +1,105 @@
+"""Bad input through the CLI: one clear line naming the culprit, right exit code, no data lost."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.conftest import FIXTURE_FEEDS, cli, query
+
+GOOD = str(FIXTURE_FEEDS / "regulator_atom.xml")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("tonewatch: error:")]
+
+
+@pytest.fixture
+def stored(env, tmp_path):
+    """A data dir with the good feed ingested once; returns (env, db path, article count)."""
+    db = tmp_path / "data" / "tonewatch.duckdb"
+    assert cli(env, "ingest", "--no-config", GOOD).returncode == 0
+    return env, db, query(db, "SELECT count(*) FROM articles")[0][0]
+
+
+def test_missing_file_and_dead_url_are_recorded_and_the_rest_is_ingested(stored):
+    env, db, n = stored
+    url = f"http://127.0.0.1:{_closed_port()}/feed.xml"
+    result = cli(env, "ingest", "--no-config", GOOD, "/nonexistent/feed.xml", url,
+                 str(FIXTURE_FEEDS / "truncated.xml"))
+    assert result.returncode == 0, result.stderr  # something could be done
+    assert "file not found: /nonexistent/feed.xml" in result.stderr
+    assert url in result.stderr
+    assert "truncated.xml: malformed XML" in result.stderr
+    assert "Traceback" not in result.stderr
+    status = dict(query(db, "SELECT url, last_status FROM feeds"))
+    assert status["/nonexistent/feed.xml"] == "fetch_failed"
+    assert status[url] == "fetch_failed"
+    assert query(db, "SELECT count(*) FROM articles")[0][0] == n
+
+
+def test_every_feed_failing_exits_nonzero_and_keeps_data(stored):
+    env, db, n = stored
+    result = cli(env, "ingest", "--no-config", "/nonexistent/a.xml", str(FIXTURE_FEEDS / "news_sitemap.xml"))
+    assert result.returncode == 1
+    assert _error_lines(result.stderr) == ["tonewatch: error: all 2 feeds failed; see `tonewatch feeds`"]
+    assert query(db, "SELECT count(*) FROM articles")[0][0] == n
+    failures = dict(query(db, "SELECT url, consecutive_failures FROM feeds"))
+    assert failures["/nonexistent/a.xml"] == 1
+
+
+def test_invalid_setting_names_the_variable(env):
+    env = dict(env, TONEWATCH_SCORE_BATCH_SIZE="lots")
+    result = cli(env, "ingest", "--no-config", GOOD)
+    assert result.returncode == 1
+    (line,) = _error_lines(result.stderr)
+    assert "TONEWATCH_SCORE_BATCH_SIZE" in line and "Traceback" not in result.stderr
+
+
+def test_invalid_rules_file_names_file_and_field(stored, tmp_path):
+    env, db, _ = stored
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: r1\n    scope: galaxy\n", encoding="utf-8")
+    result = cli(dict(env, TONEWATCH_ALERT_RULES_FILE=str(rules)), "detect")
+    assert result.returncode == 1
+    (line,) = _error_lines(result.stderr)
+    assert str(rules) in line and "scope" in line
+
+
+def test_unwritable_data_dir_is_one_line(env, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli(dict(env, TONEWATCH_DATA_DIR=str(blocker / "data")), "ingest", "--no-config", GOOD)
+    assert result.returncode == 1
+    (line,) = _error_lines(result.stderr)
+    assert "cannot create data directory" in line and str(blocker) in line
+
+
+def test_missing_model_is_one_line_and_articles_survive(stored, tmp_path):
+    env, db, n = stored
+    result = cli(dict(env, TONEWATCH_MODEL_REGISTRY=str(tmp_path / "empty-registry")), "score")
+    assert result.returncode == 1
+    (line,) = _error_lines(result.stderr)
+    assert "no production model" in line
+    assert query(db, "SELECT count(*) FROM articles")[0][0] == n
+
+
+def test_hub_model_offline_is_a_clear_error(stored):
+    env, _, _ = stored
+    result = cli(env, "score", "--model", "ProsusAI/finbert")
+    assert result.returncode == 1
+    (line,) = _error_lines(result.stderr)
+    assert "ProsusAI/finbert" in line and "Traceback" not in result.stderr
+
+
+def test_bad_at_value(env):
+    result = cli(env, "detect", "--at", "yesterday-ish")
+    assert result.returncode == 1
+    assert _error_lines(result.stderr) == ["tonewatch: error: --at 'yesterday-ish' is not an ISO-8601 date or date-time"]

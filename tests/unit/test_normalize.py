@@ -1,0 +1,374 @@
+"""pipeline.ingest.normalize: text cleaning, URLs, dates, language, entry → article rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.ingest.entities import EntityIndex
+from pipeline.ingest.normalize import (
+    ARTICLE_COLUMNS,
+    canonical_url,
+    clean_text,
+    detect_language,
+    normalize_entries,
+    parse_date,
+    strip_source_suffix,
+)
+
+# --- clean_text ---------------------------------------------------------------------------
+
+
+def test_clean_text_removes_tags_and_collapses_whitespace():
+    assert clean_text("<p>Acme <b>beats</b>\n\n  estimates</p>") == "Acme beats estimates"
+
+
+def test_clean_text_unescapes_double_escaped_nbsp():
+    assert clean_text("Shares&amp;nbsp;fell 5%") == "Shares fell 5%"
+
+
+def test_clean_text_unescapes_plain_entities():
+    assert clean_text("AT&amp;T &quot;cuts&quot; guidance") == 'AT&T "cuts" guidance'
+
+
+def test_clean_text_strips_escaped_markup_next_to_an_entity():
+    # An "&" survives the first pass, so the second unescape+strip pass runs.
+    assert clean_text("AT&amp;amp;T&lt;br&gt;falls") == "AT&T falls"
+
+
+@pytest.mark.xfail(
+    reason="BUG: clean_text only re-strips tags when an '&' survives the first BeautifulSoup "
+    "pass; 'a&lt;br&gt;b' becomes 'a<br>b' (normalize.py, `if \"&\" in text:` after get_text)",
+    strict=True,
+)
+def test_clean_text_strips_escaped_markup():
+    assert clean_text("Line one&lt;br&gt;Line two") == "Line one Line two"
+
+
+def test_clean_text_normalises_to_nfc():
+    decomposed = "Cafe\u0301 Nestle\u0301"
+    out = clean_text(decomposed)
+    assert out == "Caf\u00e9 Nestl\u00e9"
+    assert len(out) == len("Café Nestlé")
+
+
+def test_clean_text_empty_inputs():
+    assert clean_text(None) == ""
+    assert clean_text("") == ""
+    assert clean_text("   <br/>  ") == ""
+
+
+# --- strip_source_suffix ------------------------------------------------------------------
+
+
+def test_strip_source_suffix_removes_named_publisher():
+    title = "Acme Robotics cuts full-year outlook - Reuters"
+    assert strip_source_suffix(title, ["Reuters"]) == "Acme Robotics cuts full-year outlook"
+
+
+@pytest.mark.parametrize("sep", [" – ", " — ", " | "])
+def test_strip_source_suffix_other_separators(sep):
+    assert strip_source_suffix(f"Acme Robotics cuts outlook{sep}Reuters", ["", "Reuters"]) == (
+        "Acme Robotics cuts outlook"
+    )
+
+
+def test_strip_source_suffix_keeps_unrelated_suffix_and_short_titles():
+    assert strip_source_suffix("Acme Robotics cuts outlook - Bloomberg", ["Reuters"]) == (
+        "Acme Robotics cuts outlook - Bloomberg"
+    )
+    # Removing the suffix would leave almost nothing: keep the title.
+    assert strip_source_suffix("Stocks - Reuters", ["Reuters"]) == "Stocks - Reuters"
+
+
+# --- canonical_url ------------------------------------------------------------------------
+
+
+def test_canonical_url_drops_tracking_and_fragment_keeps_other_params_in_order():
+    url = ("HTTPS://News.Example.COM/Markets/Story?utm_source=rss&id=42&fbclid=abc&mod=rss"
+           "&.tsrc=rss&page=2&utm_campaign=x#comments")
+    assert canonical_url(url) == "https://news.example.com/Markets/Story?id=42&page=2"
+
+
+def test_canonical_url_path_case_kept_default_port_dropped_and_empty():
+    assert canonical_url("http://Example.com:80/A/B") == "http://example.com/A/B"
+    assert canonical_url("https://example.com:443") == "https://example.com/"
+    assert canonical_url("https://example.com:8443/x") == "https://example.com:8443/x"
+    assert canonical_url("") == ""
+    assert canonical_url(None) == ""
+
+
+def test_canonical_url_keeps_blank_valued_params():
+    assert canonical_url("https://e.com/p?a=&b=1") == "https://e.com/p?a=&b=1"
+
+
+# --- parse_date ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Tue, 05 Mar 2024 09:30:00 -0500", datetime(2024, 3, 5, 14, 30, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 09:30:00 EST", datetime(2024, 3, 5, 14, 30, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 09:30:00 GMT", datetime(2024, 3, 5, 9, 30, tzinfo=UTC)),
+        ("2024-03-05T09:30:00+01:00", datetime(2024, 3, 5, 8, 30, tzinfo=UTC)),
+    ],
+)
+def test_parse_date_with_zone_is_exact(raw, expected, now):
+    # A feed timezone must not override a zone the string states.
+    instant, quality = parse_date(raw, fetched_at=now, feed_timezone="Asia/Tokyo")
+    assert (instant, quality) == (expected, "exact")
+    assert instant.utcoffset() == timedelta(0)
+
+
+@pytest.mark.xfail(
+    reason="BUG: RFC 3339 'Z' suffix not recognised as a zone: _TZ_IN_RAW needs a word boundary "
+    "before 'Z' but '00Z' has none, so the quality is 'zone_assumed' (value itself is right)",
+    strict=True,
+)
+def test_parse_date_rfc3339_zulu_is_exact(now):
+    assert parse_date("2024-03-05T09:30:00Z", fetched_at=now) == (
+        datetime(2024, 3, 5, 9, 30, tzinfo=UTC), "exact")
+
+
+def test_parse_date_rfc3339_zulu_value_is_utc(now):
+    instant, _ = parse_date("2024-03-05T09:30:00Z", fetched_at=now, feed_timezone="Asia/Tokyo")
+    assert instant == datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+
+
+def test_parse_date_zone_less_uses_feed_timezone(now):
+    # 09:30 in New York in March (before DST starts on 10 March 2024) is 14:30 UTC.
+    assert parse_date("2024-03-05 09:30:00", fetched_at=now, feed_timezone="America/New_York") == (
+        datetime(2024, 3, 5, 14, 30, tzinfo=UTC), "zone_assumed")
+
+
+def test_parse_date_zone_less_defaults_to_utc(now):
+    assert parse_date("2024-03-05 09:30:00", fetched_at=now) == (
+        datetime(2024, 3, 5, 9, 30, tzinfo=UTC), "zone_assumed")
+
+
+def test_parse_date_portuguese_rfc822(now):
+    assert parse_date("Seg, 24 Set 2018 19:22:00 -0300", fetched_at=now) == (
+        datetime(2018, 9, 24, 22, 22, tzinfo=UTC), "exact")
+
+
+def test_parse_date_in_the_future_falls_back_to_fetch_time(now):
+    future = (now + timedelta(days=3)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    assert parse_date(future, fetched_at=now) == (now, "inferred")
+
+
+def test_parse_date_slightly_ahead_is_tolerated(now):
+    # Clock skew of a few hours is within the one-day tolerance.
+    ahead = (now + timedelta(hours=3)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    assert parse_date(ahead, fetched_at=now) == (now + timedelta(hours=3), "exact")
+
+
+def test_parse_date_older_than_horizon_is_inferred(now):
+    assert parse_date("Tue, 05 Mar 2024 09:30:00 GMT", fetched_at=now,
+                      horizon=timedelta(hours=1)) == (now, "inferred")
+
+
+@pytest.mark.parametrize("raw", [None, "", "   ", "not a date at all", "32/13/2024 99:99"])
+def test_parse_date_missing_or_garbage_is_inferred(raw, now):
+    assert parse_date(raw, fetched_at=now) == (now, "inferred")
+
+
+# --- detect_language ----------------------------------------------------------------------
+
+
+def test_detect_language_english_headline():
+    assert detect_language("Acme Robotics shares plunge after profit warning") == "en"
+
+
+def test_detect_language_portuguese_sentence():
+    assert detect_language("O banco central elevou a taxa de juros para conter a inflação") == "pt"
+
+
+@pytest.mark.parametrize("text", ["", "ok", "  a "])
+def test_detect_language_too_short_is_none(text):
+    assert detect_language(text) is None
+
+
+# --- normalize_entries --------------------------------------------------------------------
+
+GOOD_ITEMS = [
+    # 0: meaningful guid, summary that just repeats the title, cashtag.
+    "<title>Acme Robotics cuts outlook as $ACME orders slump</title>"
+    "<link>https://wire.example.com/a1?utm_source=rss</link><guid>wire-1</guid>"
+    "<description>Acme Robotics cuts outlook as $ACME orders slump</description>"
+    "<pubDate>Tue, 05 Mar 2024 09:30:00 -0500</pubDate>",
+    # 1: exchange prefix in the summary; a real summary; zone-less date.
+    "<title>Globex wins large defence contract</title>"
+    "<link>https://wire.example.com/a2</link><guid>wire-2</guid>"
+    "<description>The company (NASDAQ: GLBX) said the deal is worth $2 billion.</description>"
+    "<pubDate>2024-03-05 10:00:00</pubDate>",
+    # 2: neither title nor link: dropped.
+    "<description>orphan text without title or link</description>",
+    # 3: repeats guid wire-1 with a newer headline: the first occurrence wins.
+    "<title>Acme Robotics cuts outlook (updated)</title>"
+    "<link>https://wire.example.com/a1-update</link><guid>wire-1</guid>",
+    # 4, 5: more distinct entries so that wire-1's two copies are a minority of the fetch.
+    "<title>Initech shares steady ahead of results</title>"
+    "<link>https://wire.example.com/a4</link><guid>wire-4</guid>",
+    "<title>Umbrella Corp names new chief financial officer</title>"
+    "<link>https://wire.example.com/a5</link><guid>wire-5</guid>",
+    "<title>Hooli lowers prices across its cloud products</title>"
+    "<link>https://wire.example.com/a6</link><guid>wire-6</guid>",
+]
+
+
+@pytest.fixture
+def good_frame(parsed_rss, source, now):
+    return normalize_entries(parsed_rss(GOOD_ITEMS), source, fetched_at=now)
+
+
+def test_normalize_entries_columns_and_counts(good_frame):
+    frame, dropped = good_frame
+    assert list(frame.columns) == ARTICLE_COLUMNS
+    assert dropped == 1
+    assert len(frame) == 5  # 7 entries - 1 dropped - 1 repeated guid
+    assert frame["article_id"].is_unique
+    assert "orphan text without title or link" not in " ".join(frame["summary"])
+
+
+def test_normalize_entries_repeated_guid_keeps_first(good_frame):
+    frame, _ = good_frame
+    acme = frame[frame["title"].str.startswith("Acme Robotics cuts outlook")]
+    assert list(acme["title"]) == ["Acme Robotics cuts outlook as $ACME orders slump"]
+    assert acme.iloc[0]["url"] == "https://wire.example.com/a1"  # canonical: utm_source gone
+
+
+def test_normalize_entries_summary_repeating_title_not_in_text(good_frame):
+    frame, _ = good_frame
+    row = frame.iloc[0]
+    assert row["text"] == "Acme Robotics cuts outlook as $ACME orders slump"
+    other = frame[frame["title"] == "Globex wins large defence contract"].iloc[0]
+    assert other["text"] == ("Globex wins large defence contract. "
+                             "The company (NASDAQ: GLBX) said the deal is worth $2 billion.")
+
+
+def test_normalize_entries_tickers(good_frame):
+    frame, _ = good_frame
+    by_title = dict(zip(frame["title"], frame["tickers"], strict=True))
+    assert by_title["Acme Robotics cuts outlook as $ACME orders slump"] == ["ACME"]
+    assert by_title["Globex wins large defence contract"] == ["GLBX"]
+    assert by_title["Initech shares steady ahead of results"] == []
+
+
+def test_normalize_entries_names_from_entity_index(parsed_rss, source, now):
+    parsed = parsed_rss(["<title>Initech shares steady ahead of results</title>"
+                         "<link>https://wire.example.com/a4</link>"])
+    frame, _ = normalize_entries(parsed, source, fetched_at=now,
+                                 entities=EntityIndex({"Initech": "INTC"}))
+    assert list(frame.iloc[0]["tickers"]) == ["INTC"]
+
+
+def test_normalize_entries_dates_and_language(good_frame, now):
+    frame, _ = good_frame
+    first = frame.iloc[0]
+    assert first["published_at"] == datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
+    assert first["date_quality"] == "exact"
+    assert first["published_raw"] == "Tue, 05 Mar 2024 09:30:00 -0500"
+    globex = frame[frame["title"] == "Globex wins large defence contract"].iloc[0]
+    # Zone-less date read in the source's America/New_York zone.
+    assert globex["published_at"] == datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
+    assert globex["date_quality"] == "zone_assumed"
+    undated = frame[frame["title"] == "Hooli lowers prices across its cloud products"].iloc[0]
+    assert (undated["published_at"], undated["date_quality"]) == (now, "inferred")
+    assert set(frame["language"]) == {"en"}
+    assert (frame["first_seen_at"] == now).all() and (frame["fetched_at"] == now).all()
+    assert (frame["feed_id"] == "wire-test-0001").all()
+
+
+def test_normalize_entries_guid_shared_by_all_entries_falls_back_to_link(parsed_rss, source, now):
+    items = [
+        f"<title>Story number {i} about markets today</title>"
+        f"<link>https://wire.example.com/s{i}</link><guid>https://wire.example.com/</guid>"
+        for i in range(4)
+    ]
+    frame, dropped = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    assert dropped == 0
+    assert len(frame) == 4  # not collapsed into one article by the shared guid
+    assert frame["url"].tolist() == [f"https://wire.example.com/s{i}" for i in range(4)]
+    # The key of a link-keyed article does not depend on the feed it came from.
+    other_feed = type(source)("other-feed", "Other", "https://other.example.com/rss")
+    again, _ = normalize_entries(parsed_rss(items), other_feed, fetched_at=now)
+    assert again["article_id"].tolist() == frame["article_id"].tolist()
+
+
+def test_normalize_entries_guid_key_is_per_feed(parsed_rss, source, now):
+    items = ["<title>Acme Robotics cuts outlook again today</title><guid>g-1</guid>"]
+    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    other_feed = type(source)("other-feed", "Other", "https://other.example.com/rss")
+    again, _ = normalize_entries(parsed_rss(items), other_feed, fetched_at=now)
+    assert frame.iloc[0]["article_id"] != again.iloc[0]["article_id"]
+
+
+@pytest.mark.xfail(
+    reason="BUG: a guid repeated twice among 5 entries counts as 'shared by most entries' "
+    "(threshold c >= n // 2 in normalize_entries), so keying falls back to the link and both "
+    "versions of the article are kept",
+    strict=True,
+)
+def test_normalize_entries_repeated_guid_in_small_fetch_keeps_first(parsed_rss, source, now):
+    items = [
+        "<title>Acme Robotics cuts outlook (updated)</title>"
+        "<link>https://wire.example.com/a1-v2</link><guid>wire-1</guid>",
+        "<title>Acme Robotics cuts outlook</title>"
+        "<link>https://wire.example.com/a1</link><guid>wire-1</guid>",
+        "<title>Initech shares steady ahead of results</title><guid>wire-4</guid>",
+        "<title>Umbrella Corp names new chief financial officer</title><guid>wire-5</guid>",
+        "<title>Hooli lowers prices across its cloud products</title><guid>wire-6</guid>",
+    ]
+    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    acme = frame[frame["title"].str.startswith("Acme")]
+    assert acme["title"].tolist() == ["Acme Robotics cuts outlook (updated)"]
+
+
+def test_normalize_entries_story_id_ignores_source_suffix(parsed_rss, source, now):
+    items = [
+        "<title>Acme Robotics cuts full-year outlook - Reuters</title>"
+        "<link>https://syndication.example.net/x1</link>"
+        '<source url="https://www.reuters.com/">Reuters</source>',
+        "<title>Acme Robotics cuts full-year outlook</title>"
+        "<link>https://wire.example.com/y1</link>",
+        "<title>Acme Robotics sees record full-year outlook</title>"
+        "<link>https://wire.example.com/y2</link>",
+    ]
+    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    assert frame["article_id"].is_unique and len(frame) == 3
+    # Display title keeps the suffix; the model text drops it.
+    assert frame.iloc[0]["title"] == "Acme Robotics cuts full-year outlook - Reuters"
+    assert frame.iloc[0]["text"] == "Acme Robotics cuts full-year outlook"
+    assert frame.iloc[0]["story_id"] == frame.iloc[1]["story_id"]
+    assert frame.iloc[2]["story_id"] != frame.iloc[0]["story_id"]
+
+
+def test_normalize_entries_suffix_kept_when_source_differs(parsed_rss, source, now):
+    items = [
+        "<title>Acme Robotics cuts full-year outlook - Reuters</title>"
+        "<link>https://syndication.example.net/x1</link>"
+        '<source url="https://www.bloomberg.com/">Bloomberg</source>',
+        "<title>Acme Robotics cuts full-year outlook</title>"
+        "<link>https://wire.example.com/y1</link>",
+    ]
+    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    assert frame.iloc[0]["story_id"] != frame.iloc[1]["story_id"]
+
+
+def test_normalize_entries_drops_post_appeared_trailer(parsed_rss, source, now):
+    items = ["<title>Acme Robotics cuts full-year outlook</title>"
+             "<link>https://wire.example.com/z</link>"
+             "<description>Orders fell 20% in the quarter. The post Acme Robotics cuts "
+             "full-year outlook appeared first on Example Wire.</description>"]
+    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    assert frame.iloc[0]["summary"] == "Orders fell 20% in the quarter."
+    assert frame.iloc[0]["text"] == (
+        "Acme Robotics cuts full-year outlook. Orders fell 20% in the quarter.")
+
+
+def test_normalize_entries_empty_feed(parsed_rss, source, now):
+    frame, dropped = normalize_entries(parsed_rss([]), source, fetched_at=now)
+    assert (len(frame), dropped) == (0, 0)
+    assert list(frame.columns) == ARTICLE_COLUMNS
