@@ -1,0 +1,286 @@
+"""pipeline.detection.spikes and rules: the statistics, the rule file and the pure evaluation."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.detection.rules import AlertRule, evaluate_rule, load_rules, parse_duration
+from pipeline.detection.spikes import (
+    PRIOR_STRENGTH,
+    baseline_share,
+    benjamini_hochberg,
+    binomial_surge_pvalue,
+)
+from pipeline.errors import ConfigError
+
+# --- spikes -------------------------------------------------------------------------------
+
+
+def test_binomial_all_negative_is_p0_to_the_n():
+    assert binomial_surge_pvalue(5, 5, 0.2) == pytest.approx(0.2**5, rel=1e-12)
+
+
+def test_binomial_hand_computed_tail():
+    # P(X >= 2), X ~ Bin(3, 0.5) = (3 + 1) / 8.
+    assert binomial_surge_pvalue(2, 3, 0.5) == pytest.approx(0.5)
+    # P(X >= 2), X ~ Bin(4, 0.1) = 1 - 0.9^4 - 4*0.1*0.9^3.
+    assert binomial_surge_pvalue(2, 4, 0.1) == pytest.approx(1 - 0.9**4 - 4 * 0.1 * 0.9**3)
+
+
+def test_binomial_edges():
+    assert binomial_surge_pvalue(0, 10, 0.3) == pytest.approx(1.0)
+    assert binomial_surge_pvalue(0, 0, 0.3) == 1.0
+
+
+def test_baseline_share_shrinks_thin_history_towards_reference():
+    # Three calm stories do not make the expected share zero.
+    thin = baseline_share(0, 3, reference=0.2)
+    assert thin == pytest.approx((0 + PRIOR_STRENGTH * 0.2) / (3 + PRIOR_STRENGTH))
+    assert 0 < thin < 0.2
+    # A long history dominates the prior.
+    assert baseline_share(300, 1000, reference=0.1) == pytest.approx(301 / 1010)
+    # No history at all: the reference itself.
+    assert baseline_share(0, 0, reference=0.25) == pytest.approx(0.25)
+
+
+def test_baseline_share_clips_reference():
+    assert baseline_share(0, 0, reference=0.0) == pytest.approx(0.01)
+    assert baseline_share(0, 0, reference=1.0) == pytest.approx(0.99)
+
+
+def test_benjamini_hochberg_hand_computed():
+    # sorted 0.01, 0.03, 0.04, 0.20 (m=4): raw p*m/rank = 0.04, 0.06, 0.0533, 0.20;
+    # cumulative minimum from the largest rank down gives 0.04, 0.0533, 0.0533, 0.20.
+    q = benjamini_hochberg([0.01, 0.04, 0.03, 0.20])
+    np.testing.assert_allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.20])
+
+
+def test_benjamini_hochberg_empty_and_single():
+    assert benjamini_hochberg([]).size == 0
+    np.testing.assert_allclose(benjamini_hochberg([0.03]), [0.03])
+
+
+# --- parse_duration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1d", timedelta(days=1)), ("6h", timedelta(hours=6)), ("30min", timedelta(minutes=30)),
+     ("2w", timedelta(weeks=2)), (90, timedelta(seconds=90))],
+)
+def test_parse_duration(value, expected):
+    assert parse_duration(value) == expected
+
+
+@pytest.mark.parametrize("value", ["soon", "1 fortnight", ""])
+def test_parse_duration_invalid(value):
+    with pytest.raises(ValueError, match="not a duration|positive"):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize("value", ["0d", "0s", "-1h"])
+def test_parse_duration_not_positive(value):
+    with pytest.raises(ValueError, match="positive"):
+        parse_duration(value)
+
+
+# --- load_rules ---------------------------------------------------------------------------
+
+GOOD_RULES = """
+rules:
+  - name: ticker_negative_surge
+    scope: ticker
+    window: 1d
+    baseline: 28d
+    min_articles: 5
+    min_negative: 3
+    min_lift: 1.5
+    significance: 0.01
+    severity: warning
+    cooldown: 6h
+    receivers: [default, slack]
+  - name: market_tone
+    scope: market
+"""
+
+
+def write_rules(tmp_path, text):
+    path = tmp_path / "alert_rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_rules_good_file(tmp_path):
+    rules = load_rules(write_rules(tmp_path, GOOD_RULES))
+    assert [r.name for r in rules] == ["ticker_negative_surge", "market_tone"]
+    first = rules[0]
+    assert (first.window, first.baseline, first.cooldown) == (
+        timedelta(days=1), timedelta(days=28), timedelta(hours=6))
+    assert first.receivers == ["default", "slack"]
+    defaults = rules[1]
+    assert (defaults.min_articles, defaults.significance, defaults.receivers) == (5, 0.01, ["default"])
+
+
+def test_load_rules_unknown_key(tmp_path):
+    path = write_rules(tmp_path, "rules:\n  - name: r\n    scope: ticker\n    treshold: 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+    assert str(path) in str(info.value) and "treshold" in str(info.value)
+
+
+def test_load_rules_baseline_shorter_than_window(tmp_path):
+    path = write_rules(tmp_path, "rules:\n  - name: r\n    scope: ticker\n    window: 7d\n"
+                                 "    baseline: 1d\n")
+    with pytest.raises(ConfigError, match="baseline must be at least as long as window"):
+        load_rules(path)
+
+
+def test_load_rules_duplicate_names(tmp_path):
+    path = write_rules(tmp_path, "rules:\n  - name: r\n    scope: ticker\n"
+                                 "  - name: r\n    scope: market\n")
+    with pytest.raises(ConfigError, match="duplicate rule names"):
+        load_rules(path)
+
+
+def test_load_rules_bad_duration_and_scope(tmp_path):
+    with pytest.raises(ConfigError, match="window"):
+        load_rules(write_rules(tmp_path, "rules:\n  - name: r\n    scope: ticker\n    window: soon\n"))
+    with pytest.raises(ConfigError, match="scope"):
+        load_rules(write_rules(tmp_path, "rules:\n  - name: r\n    scope: planet\n"))
+
+
+def test_load_rules_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_rules(tmp_path / "absent.yaml")
+
+
+# --- evaluate_rule ------------------------------------------------------------------------
+
+
+def counts(rows):
+    return pd.DataFrame(rows, columns=["entity", "n_stories", "n_negative"])
+
+
+def rule(**kw) -> AlertRule:
+    base = {"name": "ticker_negative_surge", "scope": "ticker", "min_articles": 5,
+            "min_negative": 3, "min_lift": 1.5, "significance": 0.01}
+    return AlertRule(**(base | kw))
+
+
+def by_entity(decisions):
+    return {d.entity: d for d in decisions}
+
+
+def test_clear_surge_fires():
+    decisions = evaluate_rule(rule(), counts([("ACME", 10, 8)]), counts([("ACME", 100, 10)]),
+                              market_share=0.1)
+    (d,) = decisions
+    assert d.status == "firing"
+    assert d.expected == pytest.approx((10 + PRIOR_STRENGTH * 0.1) / (100 + PRIOR_STRENGTH))
+    assert d.observed == pytest.approx(0.8)
+    assert d.p_value == pytest.approx(binomial_surge_pvalue(8, 10, d.expected))
+    assert d.q_value == pytest.approx(d.p_value)  # a family of one
+    assert (d.n_stories, d.n_negative, d.baseline_stories, d.baseline_negative) == (10, 8, 100, 10)
+    assert (d.rule, d.scope) == ("ticker_negative_surge", "ticker")
+
+
+def test_too_few_stories_is_insufficient_not_calm():
+    (d,) = evaluate_rule(rule(), counts([("ACME", 4, 4)]), counts([("ACME", 100, 10)]),
+                         market_share=0.1)
+    assert d.status == "insufficient"
+    assert d.p_value is None and d.q_value is None
+    assert d.observed == pytest.approx(1.0)
+
+
+def test_calm_window_is_calm():
+    (d,) = evaluate_rule(rule(), counts([("ACME", 20, 2)]), counts([("ACME", 100, 10)]),
+                         market_share=0.1)
+    assert d.status == "calm"
+    assert d.p_value > 0.1
+
+
+def test_min_negative_gates_firing():
+    window, baseline = counts([("ACME", 6, 5)]), counts([("ACME", 1000, 10)])
+    fired = evaluate_rule(rule(min_negative=5), window, baseline, market_share=0.01)
+    held = evaluate_rule(rule(min_negative=6), window, baseline, market_share=0.01)
+    assert fired[0].status == "firing"
+    assert held[0].status == "calm"
+    assert held[0].q_value <= 0.01  # significant, yet held back by the count
+
+
+def test_min_lift_gates_firing():
+    # 25% negative against a 20% baseline over many stories: significant, but a lift of 1.25.
+    window, baseline = counts([("MKT", 4000, 1000)]), counts([("MKT", 100000, 20000)])
+    (d,) = evaluate_rule(rule(scope="market"), window, baseline, market_share=0.2)
+    assert d.q_value < 1e-6
+    assert d.observed / d.expected == pytest.approx(1.25, rel=1e-3)
+    assert d.status == "calm"
+    (d2,) = evaluate_rule(rule(scope="market", min_lift=1.2), window, baseline, market_share=0.2)
+    assert d2.status == "firing"
+
+
+def test_benjamini_hochberg_across_entities():
+    # Alone, 5 negatives of 10 against a 10% baseline fires (p ~ 0.0016) ...
+    baseline_rows = [(f"T{i:02d}", 100, 10) for i in range(20)]
+    alone = evaluate_rule(rule(), counts([("T00", 10, 5)]), counts(baseline_rows),
+                          market_share=0.1)
+    assert alone[0].status == "firing"
+    p = alone[0].p_value
+    assert 0.001 < p < 0.01
+    # ... but tested together with 19 calm entities its q-value is p * 20 > 0.01.
+    window_rows = [("T00", 10, 5)] + [(f"T{i:02d}", 10, 1) for i in range(1, 20)]
+    decisions = by_entity(evaluate_rule(rule(), counts(window_rows), counts(baseline_rows),
+                                        market_share=0.1))
+    assert decisions["T00"].p_value == pytest.approx(p)
+    assert decisions["T00"].q_value == pytest.approx(p * 20)
+    assert all(d.status == "calm" for d in decisions.values())
+
+
+def test_many_moderate_pvalues_do_not_all_fire():
+    # Ten entities each with p ~ 0.013 at a 5% level plus ten calm ones: the family's
+    # q-values are 0.013 * 20 / 10 = 0.026 for the surges, so they fire at 5% but
+    # none would at 2%.
+    baseline_rows = [(f"T{i:02d}", 100, 10) for i in range(20)]
+    window_rows = ([(f"T{i:02d}", 10, 4) for i in range(10)]
+                   + [(f"T{i:02d}", 10, 0) for i in range(10, 20)])
+    strict = evaluate_rule(rule(significance=0.02), counts(window_rows), counts(baseline_rows),
+                           market_share=0.1)
+    assert all(d.p_value < 0.02 for d in strict[:10])  # each alone would pass 2%
+    assert not any(d.status == "firing" for d in strict)
+    loose = evaluate_rule(rule(significance=0.05), counts(window_rows), counts(baseline_rows),
+                          market_share=0.1)
+    assert [d.status for d in loose[:10]] == ["firing"] * 10
+    assert all(d.status == "calm" for d in loose[10:])
+
+
+def test_insufficient_entities_are_not_in_the_bh_family():
+    baseline_rows = [("A", 100, 10), ("B", 100, 10)]
+    window_rows = [("A", 10, 5)] + [(f"thin{i}", 2, 2) for i in range(30)]
+    decisions = by_entity(evaluate_rule(rule(), counts(window_rows), counts(baseline_rows),
+                                        market_share=0.1))
+    assert decisions["A"].q_value == pytest.approx(decisions["A"].p_value)
+    assert decisions["A"].status == "firing"
+    assert sum(d.status == "insufficient" for d in decisions.values()) == 30
+
+
+def test_entity_without_baseline_uses_market_share():
+    (d,) = evaluate_rule(rule(), counts([("NEW", 10, 1)]), counts([]), market_share=0.15)
+    assert (d.baseline_stories, d.baseline_negative) == (0, 0)
+    assert d.expected == pytest.approx(0.15)
+
+
+def test_empty_window_gives_no_decisions():
+    assert evaluate_rule(rule(), counts([]), counts([("A", 10, 1)]), market_share=0.1) == []
+
+
+def test_pvalues_are_probabilities():
+    decisions = evaluate_rule(rule(), counts([("A", 50, 0), ("B", 50, 50)]),
+                              counts([]), market_share=0.3)
+    for d in decisions:
+        assert 0.0 <= d.p_value <= 1.0 and 0.0 <= d.q_value <= 1.0
+    assert math.isclose(by_entity(decisions)["A"].p_value, 1.0)
