@@ -318,7 +318,7 @@ def detect(
         with one line per firing alert.
     """
     from pipeline.alerting.notifiers import configured_notifiers, expand_receivers
-    from pipeline.detection.rules import load_rules
+    from pipeline.detection.rules import evaluate_rule, load_rules
     from pipeline.detection.spikes import baseline_share
     from pipeline.detection.windows import story_counts, top_negative_headlines
     from pipeline.storage import alerts as alert_store
@@ -347,8 +347,6 @@ def detect(
                 m_n = int(market["n_stories"].sum()) if len(market) else 0
                 m_k = int(market["n_negative"].sum()) if len(market) else 0
                 market_share = baseline_share(m_k, m_n, reference=1 / 3)
-                from pipeline.detection.rules import evaluate_rule
-
                 decisions = evaluate_rule(rule, window, baseline, market_share=market_share)
                 firing_rows, calm_fps, queue = [], [], []
                 for d in decisions:
@@ -362,8 +360,13 @@ def detect(
                         continue
                     counts["firing"] += 1
                     alert_id = alert_store.alert_id_for(fp, w_start)
+                    entity_name = d.entity
+                    if d.scope == "source":
+                        names = con.execute("SELECT name FROM feeds WHERE feed_id = ?",
+                                            [d.entity]).fetchall()
+                        entity_name = names[0][0] if names else d.entity
                     explanation = {
-                        "entity_name": d.entity, "baseline_days": rule.baseline.days,
+                        "entity_name": entity_name, "baseline_days": rule.baseline.days,
                         "model_version": model_version,
                         "headlines": top_negative_headlines(
                             con, scope=rule.scope, entity=d.entity, start=w_start, end=at,
@@ -379,7 +382,7 @@ def detect(
                         "created_at": at, "resolved_at": None,
                     })
                     messages.append(
-                        f"FIRING {rule.name} {d.scope}={d.entity} window {w_start:%Y-%m-%d %H:%M}"
+                        f"FIRING {rule.name} {d.scope}={entity_name} window {w_start:%Y-%m-%d %H:%M}"
                         f"..{at:%Y-%m-%d %H:%M} UTC: {d.n_negative}/{d.n_stories} negative stories "
                         f"({d.observed:.0%} vs {d.expected:.0%} expected, q={d.q_value:.2g})")
                     if enqueue:
