@@ -9,12 +9,14 @@ never printed.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from pipeline.errors import ConfigError
 
@@ -46,7 +48,8 @@ class Settings(BaseSettings):
     )
     score_batch_size: int = Field(64, ge=1, le=4096, description="Sentences per forward pass.")
     max_length: int = Field(128, ge=8, le=512, description="Tokenizer truncation, in tokens.")
-    score_languages: list[str] = Field(
+    # NoDecode: accept "en,de" from the environment instead of requiring JSON.
+    score_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["en"], description="ISO 639-1 codes of languages to score."
     )
 
@@ -61,14 +64,19 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = ""
-    smtp_to: list[str] = Field(default_factory=list)
+    smtp_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     slack_webhook_url: SecretStr = SecretStr("")
 
     @field_validator("score_languages", "smtp_to", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         # Env vars arrive as strings; accept "en,de" as well as JSON lists.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list: {exc}") from exc
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
@@ -89,6 +97,8 @@ def load_settings(**overrides: Any) -> Settings:
     """
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise ConfigError(f"invalid setting: {exc}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "?"

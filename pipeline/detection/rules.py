@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,12 +33,25 @@ from pipeline.detection.spikes import baseline_share, benjamini_hochberg, binomi
 from pipeline.errors import ConfigError
 
 
+_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
 def parse_duration(value: str | int | float) -> timedelta:
-    """``"1d"``, ``"6h"``, ``"30min"``, ``"2w"`` (pandas Timedelta syntax) → timedelta > 0."""
-    try:
-        delta = pd.Timedelta(value if isinstance(value, str) else f"{value}s").to_pytimedelta()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 1d, 6h, 30min)") from exc
+    """``"1d"``, ``"6h"``, ``"30min"``, ``"2w"``, ``"90s"`` (or a number of seconds) → timedelta > 0.
+
+    Raises:
+        ValueError: not a duration, or not positive.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, (int, float)):
+        delta = timedelta(seconds=value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 1d, 6h, 30min, 2w)")
+        delta = timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
     if delta <= timedelta(0):
         raise ValueError(f"duration must be positive: {value!r}")
     return delta

@@ -50,27 +50,29 @@ DATEPARSER_LANGUAGES = ["en", "pt", "es", "de", "fr", "it", "nl"]
 _WS = re.compile(r"\s+")
 _POST_APPEARED = re.compile(r"\s*The post .{1,300}? appeared first on .{1,200}?\.?\s*$", re.S)
 _TITLE_TOKENS = re.compile(r"[^\w]+", re.U)
-_TZ_IN_RAW = re.compile(r"([+-]\d{2}:?\d{2}|\b(?:Z|UT|UTC|GMT|[ECMP][SD]T|[A-Z]{3,4})\s*$)", re.I)
+# A zone at the end of a date string: an offset, "Z" right after the time, or an upper-case
+# abbreviation (GMT, EST, CEST). Case-sensitive on purpose: "Uhr" or "hrs" are not zones.
+_TZ_IN_RAW = re.compile(r"([+-]\d{2}:?\d{2}|(?<=\d)Z|\b[A-Z]{2,5})\s*$")
+_TAG = re.compile(r"<[A-Za-z/!][^>]*>")
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
 def clean_text(value: str | None) -> str:
     """HTML fragment → plain text: tags removed, entities unescaped, whitespace collapsed, NFC.
 
-    Double-escaped input (``&amp;nbsp;``) is unescaped once more after tag removal.
+    Escaped markup (``&lt;br&gt;``) and double-escaped entities (``&amp;nbsp;``) are handled by
+    repeating the pass (at most three times) while tags or entities remain.
     """
     if not value:
         return ""
     text = value
-    if "<" in text or "&" in text:
+    for _ in range(3):
+        if not (_TAG.search(text) or _ENTITY.search(text)):
+            break
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            # get_text() also decodes entities, so each pass peels one level of escaping.
             text = BeautifulSoup(text, "html.parser").get_text(" ")
-    if "&" in text:
-        text = html.unescape(text)
-        if "<" in text:  # escaped markup: "&lt;br&gt;" became "<br>"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-                text = BeautifulSoup(text, "html.parser").get_text(" ")
     text = text.replace("\u00a0", " ")
     return unicodedata.normalize("NFC", _WS.sub(" ", text).strip())
 
@@ -222,7 +224,7 @@ def normalize_entries(
     id_counts = Counter(i for i in ids if i)
     n = len(parsed.entries)
     # An id shared by most entries of a fetch (some CMSs emit the channel URL) identifies nothing.
-    shared_ids = {i for i, c in id_counts.items() if c > 1 and c >= max(2, n // 2)}
+    shared_ids = {i for i, c in id_counts.items() if c > 1 and c > n / 2}
 
     rows = []
     dropped = 0

@@ -47,8 +47,8 @@ def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
             frame = pd.read_json(path, lines=True, dtype=False)
         elif suffix == ".txt":
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            rows = [line.rsplit("@", 1) for line in lines if "@" in line]
-            frame = pd.DataFrame(rows, columns=["text", "label"])
+            rows = [(*line.rsplit("@", 1), number) for number, line in enumerate(lines, 1) if "@" in line]
+            frame = pd.DataFrame(rows, columns=["text", "label", "_line"])
         else:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str,
                                 keep_default_na=False)
@@ -62,7 +62,11 @@ def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
     if label is None:
         raise TrainingError(f"{path}: no label column (looked for {LABEL_COLUMNS})")
     out = pd.DataFrame({"text": frame[text].astype(str), "raw_label": frame[label].astype(str)})
-    out["source_row"] = range(2, len(out) + 2)  # 1-based, after the header line
+    if "_line" in frame.columns:  # sentence@label: the real line numbers
+        out["source_row"] = frame["_line"].to_numpy()
+    else:  # 1-based line numbers; CSV/TSV have a header line, JSONL does not
+        first = 1 if suffix == ".jsonl" else 2
+        out["source_row"] = range(first, len(out) + first)
     out["source_file"] = str(path)
     return out
 

@@ -59,33 +59,16 @@ def test_languages_comma_separated_override(settings_env):
     assert load_settings(score_languages="en, de").score_languages == ["en", "de"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: pydantic-settings JSON-decodes list fields from env before the _split_csv "
-    "validator runs, so TONEWATCH_SCORE_LANGUAGES=en,de raises pydantic_settings.SettingsError "
-    "(not even a ConfigError); needs NoDecode on score_languages/smtp_to (config.py)",
-    strict=True,
-)
 def test_languages_comma_separated_env(settings_env, monkeypatch):
     monkeypatch.setenv("TONEWATCH_SCORE_LANGUAGES", "en,de")
     assert load_settings().score_languages == ["en", "de"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: same JSON-decoding cause: TONEWATCH_SMTP_TO=a@x.com,b@y.com raises "
-    "SettingsError instead of giving a list (config.py smtp_to)",
-    strict=True,
-)
 def test_smtp_to_comma_separated_env(settings_env, monkeypatch):
     monkeypatch.setenv("TONEWATCH_SMTP_TO", "ops@example.com,risk@example.com")
     assert load_settings().smtp_to == ["ops@example.com", "risk@example.com"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: an undecodable list env var escapes load_settings as SettingsError, not "
-    "ConfigError, so the CLI prints a traceback (config.py load_settings catches only "
-    "ValidationError)",
-    strict=True,
-)
 def test_malformed_list_env_is_config_error(settings_env, monkeypatch):
     monkeypatch.setenv("TONEWATCH_SCORE_LANGUAGES", "[en")
     with pytest.raises(ConfigError, match="TONEWATCH_SCORE_LANGUAGES"):

@@ -86,12 +86,6 @@ def test_unknown_label_names_file_and_row(tmp_path):
     assert "--label-map" not in str(info.value)  # the hint is for integer labels only
 
 
-@pytest.mark.xfail(
-    reason="BUG: source_row is index + 2 for every format (datasets.py _read_one, 'after the "
-    "header line'), but JSONL and PhraseBank .txt have no header, so the reported row is one "
-    "past the real line (and .txt also skips lines without '@')",
-    strict=True,
-)
 def test_unknown_label_row_in_jsonl_is_the_line_number(tmp_path):
     path = write(tmp_path / "d.jsonl", '{"text": "A fine day", "label": "neutral"}\n'
                                        '{"text": "Odd one", "label": "bad"}\n')

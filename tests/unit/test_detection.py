@@ -83,22 +83,12 @@ def test_parse_duration_invalid(value):
         parse_duration(value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: pd.Timedelta('') and pd.Timedelta('nan') return NaT, and NaT.to_pytimedelta() "
-    "raises AttributeError (rules.py parse_duration), which escapes load_rules as a traceback",
-    strict=True,
-)
 @pytest.mark.parametrize("value", ["", "nan", "NaT"])
 def test_parse_duration_empty_or_nat_is_value_error(value):
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: `window: \"\"` in alert_rules.yaml raises AttributeError instead of ConfigError "
-    "(same NaT cause in rules.py parse_duration)",
-    strict=True,
-)
 def test_load_rules_empty_duration_is_config_error(tmp_path):
     path = tmp_path / "alert_rules.yaml"
     path.write_text('rules:\n  - name: r\n    scope: ticker\n    window: ""\n', encoding="utf-8")
@@ -106,11 +96,6 @@ def test_load_rules_empty_duration_is_config_error(tmp_path):
         load_rules(path)
 
 
-@pytest.mark.xfail(
-    reason="BUG (latent): the documented '1d'/'2w' spellings rely on lower-case pandas units "
-    "that pandas 3 deprecates (Pandas4Warning) and pandas 4 will remove",
-    strict=True,
-)
 @pytest.mark.parametrize("value", ["1d", "2w"])
 def test_parse_duration_documented_units_are_not_deprecated(value):
     import warnings

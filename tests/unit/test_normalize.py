@@ -37,11 +37,6 @@ def test_clean_text_strips_escaped_markup_next_to_an_entity():
     assert clean_text("AT&amp;amp;T&lt;br&gt;falls") == "AT&T falls"
 
 
-@pytest.mark.xfail(
-    reason="BUG: clean_text only re-strips tags when an '&' survives the first BeautifulSoup "
-    "pass; 'a&lt;br&gt;b' becomes 'a<br>b' (normalize.py, `if \"&\" in text:` after get_text)",
-    strict=True,
-)
 def test_clean_text_strips_escaped_markup():
     assert clean_text("Line one&lt;br&gt;Line two") == "Line one Line two"
 
@@ -122,14 +117,14 @@ def test_parse_date_with_zone_is_exact(raw, expected, now):
     assert instant.utcoffset() == timedelta(0)
 
 
-@pytest.mark.xfail(
-    reason="BUG: RFC 3339 'Z' suffix not recognised as a zone: _TZ_IN_RAW needs a word boundary "
-    "before 'Z' but '00Z' has none, so the quality is 'zone_assumed' (value itself is right)",
-    strict=True,
-)
 def test_parse_date_rfc3339_zulu_is_exact(now):
     assert parse_date("2024-03-05T09:30:00Z", fetched_at=now) == (
         datetime(2024, 3, 5, 9, 30, tzinfo=UTC), "exact")
+
+
+def test_parse_date_trailing_word_is_not_a_zone(now):
+    assert parse_date("05.03.2024 09:30 Uhr", fetched_at=now, feed_timezone="Europe/Berlin") == (
+        datetime(2024, 3, 5, 8, 30, tzinfo=UTC), "zone_assumed")
 
 
 def test_parse_date_rfc3339_zulu_value_is_utc(now):
@@ -305,12 +300,6 @@ def test_normalize_entries_guid_key_is_per_feed(parsed_rss, source, now):
     assert frame.iloc[0]["article_id"] != again.iloc[0]["article_id"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: a guid repeated twice among 5 entries counts as 'shared by most entries' "
-    "(threshold c >= n // 2 in normalize_entries), so keying falls back to the link and both "
-    "versions of the article are kept",
-    strict=True,
-)
 def test_normalize_entries_repeated_guid_in_small_fetch_keeps_first(parsed_rss, source, now):
     items = [
         "<title>Acme Robotics cuts outlook (updated)</title>"
