@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SHARED_FEEDS := $(wildcard ../shared/real_feeds/*.xml)
-DEMO_FEEDS ?= tests/fixtures/feeds/*.xml $(if $(SHARED_FEEDS),../shared/real_feeds/*.xml,)
+DEMO_FEEDS ?= tests/fixtures/feeds/* $(if $(SHARED_FEEDS),../shared/real_feeds/*.xml,)
 PORT ?= 8501
 
 .PHONY: demo test install model run dashboard clean-data help
