@@ -48,10 +48,12 @@ from airflow.sdk import Param, dag, get_current_context, task
 log = logging.getLogger(__name__)
 
 # Parse-time knobs: plain env reads, no settings object, no I/O (the dag-processor re-imports
-# this file every few seconds).
+# this file periodically, every 30 s by default).
 _schedule_env = os.environ.get("TONEWATCH_DAILY_SCHEDULE", "30 6 * * *").strip()
 SCHEDULE: str | None = None if _schedule_env.lower() in ("", "none") else _schedule_env
-DUCKDB_POOL: str | None = os.environ.get("TONEWATCH_DUCKDB_POOL", "tonewatch_duckdb").strip() or None
+DUCKDB_POOL: str | None = (
+    os.environ.get("TONEWATCH_DUCKDB_POOL", "tonewatch_duckdb").strip() or None
+)
 SCORE_QUEUE: str | None = os.environ.get("TONEWATCH_SCORE_QUEUE", "").strip() or None
 
 # Only pass pool/queue when set, so "unset" means Airflow's own default (default_pool, the

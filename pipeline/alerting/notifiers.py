@@ -131,6 +131,10 @@ class EmailNotifier:
             raise AlertDeliveryError(f"email: authentication failed for {self.user!r} at "
                                      f"{self.host}:{self.port}", receiver="email",
                                      retryable=False) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise AlertDeliveryError(f"email: {self.host}:{self.port} does not offer AUTH "
+                                     "(check the port and TLS settings)", receiver="email",
+                                     retryable=False) from exc
         except smtplib.SMTPResponseException as exc:
             raise AlertDeliveryError(f"email: {self.host}:{self.port} replied {exc.smtp_code}",
                                      receiver="email", retryable=400 <= exc.smtp_code < 500) from exc

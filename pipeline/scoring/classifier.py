@@ -67,6 +67,10 @@ class SentimentClassifier:
         local = Path(model).is_dir()
         if not local and (Path(model).is_absolute() or str(model).startswith(".")):
             raise ModelNotFoundError(f"model directory not found: {model}")
+        from transformers.utils import logging as hf_logging
+
+        # Loading reports and per-tensor progress bars are noise in a scheduled job's log.
+        hf_logging.disable_progress_bar()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
             self.model = AutoModelForSequenceClassification.from_pretrained(self.model_path)

@@ -22,11 +22,13 @@ from types import SimpleNamespace
 import pytest
 
 # Importing airflow creates $AIRFLOW_HOME/logs (default ~/airflow): point it at a scratch dir
-# unless the caller chose one. Only when airflow is installed, so the skip path changes nothing.
-if importlib.util.find_spec("airflow") is not None and "AIRFLOW_HOME" not in os.environ:
-    _scratch_home = tempfile.mkdtemp(prefix="tonewatch-airflow-home-")
-    atexit.register(shutil.rmtree, _scratch_home, ignore_errors=True)
-    os.environ["AIRFLOW_HOME"] = _scratch_home
+# unless the caller chose one, and keep example DAGs out of the DagBag (Airflow < 3.3 adds them).
+# Only when airflow is installed, so the skip path changes nothing.
+if importlib.util.find_spec("airflow") is not None:
+    if "AIRFLOW_HOME" not in os.environ:
+        _scratch_home = tempfile.mkdtemp(prefix="tonewatch-airflow-home-")
+        atexit.register(shutil.rmtree, _scratch_home, ignore_errors=True)
+        os.environ["AIRFLOW_HOME"] = _scratch_home
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 pytest.importorskip("airflow")
