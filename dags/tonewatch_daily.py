@@ -29,8 +29,8 @@ scheduler log line saying why).
 | variable | default | meaning |
 |---|---|---|
 | `TONEWATCH_DAILY_SCHEDULE` | `30 6 * * *` | cron in UTC; `none` or empty = manual runs only |
-| `TONEWATCH_DUCKDB_POOL` | `tonewatch_duckdb` | pool of the DuckDB writers; empty = Airflow's `default_pool` |
-| `TONEWATCH_SCORE_QUEUE` | unset | Celery queue of `score` (the compose stack sets `gpu`) |
+| `TONEWATCH_DUCKDB_POOL` | `tonewatch_duckdb` | DuckDB writers' pool; empty = `default_pool` |
+| `TONEWATCH_SCORE_QUEUE` | unset | Celery queue of `score` (`gpu` on a GPU compose host) |
 
 Runtime settings (data dir, model, receivers, secrets) are `TONEWATCH_*` variables read by
 `pipeline.config.load_settings()` inside the tasks, on the worker.
@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -69,8 +69,8 @@ class StageFailedError(RuntimeError):
 def _as_utc(value: datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime (naive values are taken to be UTC)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def resolve_at(context: Any) -> datetime:
@@ -124,7 +124,7 @@ def finish(result: Any) -> dict[str, Any]:
     dag_id="tonewatch_daily",
     schedule=SCHEDULE,
     # Fixed and in the past; its UTC tzinfo also makes the cron string a UTC schedule.
-    start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
     catchup=False,  # ingestion reads what feeds serve now; old intervals cannot be re-fetched
     max_active_runs=1,
     doc_md=__doc__,

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -138,7 +138,9 @@ def test_daily_dag_shape(dagbag):
     assert dag.max_active_runs == 1
     assert dag.tags and dag.doc_md
     assert Path(dag.fileloc).stem == dag.dag_id
-    expression = getattr(dag.timetable, "expression", None) or getattr(dag.timetable, "_expression", None)
+    # CronTriggerTimetable: `expression` from 3.3 on (Task SDK class), `_expression` before.
+    timetable = dag.timetable
+    expression = getattr(timetable, "expression", None) or getattr(timetable, "_expression", None)
     assert expression == "30 6 * * *"
     assert str(dag.timezone) == "UTC"
 
@@ -150,7 +152,6 @@ def test_daily_dag_shape(dagbag):
     assert dag.get_task("ingest").execution_timeout == timedelta(minutes=30)
 
 
-UTC = timezone.utc
 INTERVAL_END = datetime(2025, 6, 2, 6, 30, tzinfo=UTC)
 
 
