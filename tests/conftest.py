@@ -17,13 +17,19 @@ SHARED = ROOT.parent / "shared"
 
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory) -> Path:
-    """A registry holding the default model, fine-tuned once per test session (about 2 min on 2 CPU cores)."""
+    """A registry holding the default model, fine-tuned once per test session.
+
+    The real recipe on the real corpus, cut to 3 epochs: the tests check the pipeline's
+    behaviour, not the last point of accuracy (that is the benchmark's job).
+    """
+    from pipeline.training.finetune import TrainingArguments
     from pipeline.training.registry import Registry
     from pipeline.training.train import ensure_default_model
 
     root = tmp_path_factory.mktemp("registry")
     ensure_default_model(registry=Registry(root), corpus=ROOT / "models" / "corpus", base="",
-                         now=datetime(2026, 1, 1, tzinfo=UTC), progress=False)
+                         now=datetime(2026, 1, 1, tzinfo=UTC), progress=False,
+                         args=TrainingArguments(epochs=3))
     return root
 
 

@@ -100,13 +100,17 @@ def train_model(
 
 
 def ensure_default_model(
-    *, registry: Registry, corpus: Path, base: str, now: datetime, progress: bool = True
+    *, registry: Registry, corpus: Path, base: str, now: datetime, progress: bool = True,
+    args: TrainingArguments | None = None,
 ) -> tuple[ModelRecord, bool]:
     """Return the production model, building and promoting the default one if none exists.
 
     The default is the embedded MiniLM fine-tuned on the project's own corpus. Promotion is
     automatic only here, when the registry has no production model at all (a bootstrap);
     replacing a production model stays a human step (``tonewatch model promote``).
+
+    Args:
+        args: training arguments (default: :class:`TrainingArguments` defaults).
 
     Returns:
         ``(record, built)`` where ``built`` says whether a model was trained by this call.
@@ -116,5 +120,5 @@ def ensure_default_model(
     except ModelNotFoundError:
         pass
     record = train_model(data=corpus, base=base, name=DEFAULT_NAME, registry=registry, now=now,
-                         progress=progress)
+                         progress=progress, args=args)
     return registry.set_stage(record.model_version, "production"), True
