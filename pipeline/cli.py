@@ -28,7 +28,8 @@ app = typer.Typer(help="tonewatch: financial-news sentiment monitor.", no_args_i
 model_app = typer.Typer(help="Model registry: list, show, promote, build the default.",
                         no_args_is_help=True)
 app.add_typer(model_app, name="model")
-out = Console(soft_wrap=True)
+# Tables are wide; when output goes to a pipe or log, rich would otherwise wrap at 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 AtOption = Annotated[Optional[str], typer.Option(
@@ -42,8 +43,8 @@ NoConfigOption = Annotated[bool, typer.Option(
     "--no-config", help="Ignore the configured feeds file; ingest only the given sources.")]
 
 
-def parse_instant(value: str | None) -> datetime:
-    """CLI ``--at`` value → aware UTC datetime (now when None).
+def parse_instant(value: str | None, option: str = "--at") -> datetime:
+    """CLI ``--at`` (or ``option``) value → aware UTC datetime (now when None).
 
     Raises:
         ConfigError: not an ISO-8601 date/time.
@@ -53,7 +54,7 @@ def parse_instant(value: str | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ConfigError(f"--at {value!r} is not an ISO-8601 date or date-time") from exc
+        raise ConfigError(f"{option} {value!r} is not an ISO-8601 date or date-time") from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -71,8 +72,16 @@ def _feed_line(line: str) -> None:
     err.print(f"  {line}", highlight=False, markup=False)
 
 
-@app.callback()
+def _score_progress():
+    """Per-chunk progress lines for logs; on a terminal the progress bar does this job."""
+    if sys.stderr.isatty():
+        return None
+    return lambda done, total: err.print(f"  scored {done}/{total}", highlight=False)
+
+
+@app.callback(invoke_without_command=True)
 def _main(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
@@ -80,6 +89,9 @@ def _main(
                         format="%(levelname)s %(name)s: %(message)s")
     if version:
         out.print(f"tonewatch {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
         raise typer.Exit()
 
 
@@ -95,7 +107,7 @@ def run(sources: SourcesArg = None, feeds: FeedsOption = None, at: AtOption = No
               highlight=False)
     run_pipeline(settings, at=instant, extra_sources=[*(feeds or []), *(sources or [])],
                  use_config=not no_config, on_stage=_print_result, on_feed=_feed_line,
-                 progress=sys.stderr.isatty())
+                 progress=sys.stderr.isatty(), on_progress=_score_progress())
 
 
 @app.command()
@@ -116,7 +128,7 @@ def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
     from pipeline.run import score as score_stage
 
     _print_result(score_stage(_settings(), at=parse_instant(at), model=model,
-                              progress=sys.stderr.isatty()))
+                              progress=sys.stderr.isatty(), on_progress=_score_progress()))
 
 
 @app.command()
@@ -137,7 +149,7 @@ def detect(
     if not backfill:
         _print_result(detect_stage(settings, at=until))
         return
-    instants = backfill_instants(settings, since=parse_instant(since) if since else None, until=until)
+    instants = backfill_instants(settings, since=parse_instant(since, "--since") if since else None, until=until)
     totals: dict[str, int] = {}
     for instant in instants:
         result = detect_stage(settings, at=instant, enqueue=False)
@@ -182,11 +194,19 @@ def feeds() -> None:
             "SELECT name, last_status, http_status, entries_seen, entries_new,"
             " consecutive_failures, last_success_at, error_message FROM feeds ORDER BY name").df()
     table = Table("feed", "status", "http", "seen", "new", "fails", "last success (UTC)", "error")
-    for r in frame.itertuples():
-        table.add_row(str(r.name)[:50], str(r.last_status), "" if r.http_status != r.http_status or r.http_status is None else str(int(r.http_status)),
-                      str(r.entries_seen), str(r.entries_new), str(r.consecutive_failures),
-                      "" if r.last_success_at is None or r.last_success_at != r.last_success_at else f"{r.last_success_at:%Y-%m-%d %H:%M}",
-                      str(r.error_message or "")[:80])
+    for column in table.columns:
+        column.no_wrap = True
+        column.overflow = "ellipsis"
+    table.columns[0].max_width = 40
+    frame = frame.astype(object).where(frame.notna(), None)
+    for r in frame.to_dict("records"):
+        success = r["last_success_at"]
+        table.add_row(str(r["name"])[:50], str(r["last_status"] or ""),
+                      "" if r["http_status"] is None else str(int(r["http_status"])),
+                      str(r["entries_seen"] or 0), str(r["entries_new"] or 0),
+                      str(r["consecutive_failures"] or 0),
+                      "" if success is None else f"{success:%Y-%m-%d %H:%M}",
+                      str(r["error_message"] or "")[:100])
     out.print(table)
 
 

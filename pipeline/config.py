@@ -132,4 +132,7 @@ def validation_message(path: Path, exc: ValidationError) -> str:
     """Format the first pydantic error of a config file as one line naming file and field."""
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
-    return f"{path}: {loc}: {first['msg']} (got {first.get('input')!r})"
+    where = f"{path}: {loc}" if loc else str(path)
+    got = repr(first.get("input"))
+    got = got if len(got) <= 80 else got[:77] + "..."
+    return f"{where}: {first['msg']} (got {got})"

@@ -19,7 +19,7 @@ import httpx
 
 from pipeline.config import Settings
 from pipeline.domain import FeedSource, StageResult
-from pipeline.errors import FeedError, TonewatchError
+from pipeline.errors import ConfigError, FeedError, TonewatchError
 from pipeline.storage.db import connect
 from pipeline.storage.runs import record_run
 
@@ -27,7 +27,13 @@ log = logging.getLogger("tonewatch")
 
 
 class AllFeedsFailedError(FeedError):
-    """Every feed of an ingest run failed: a systemic problem the scheduler should retry."""
+    """Every feed of an ingest run failed: a systemic problem the scheduler should retry.
+
+    Attributes:
+        result: the ingest stage's result (counts per outcome), already recorded.
+    """
+
+    result: StageResult | None = None
 
 
 def _require_utc(at: datetime) -> datetime:
@@ -128,6 +134,9 @@ def ingest(
     note = on_feed or (lambda line: log.info(line))
     for problem in problems:
         note(problem)
+    if not sources:
+        reasons = ([f"{settings.feeds_file} lists none"] if use_config else []) + problems
+        raise ConfigError("no feeds to ingest" + (f": {'; '.join(reasons)}" if reasons else ""))
     with _recorded("ingest", settings, at, run_id) as run:
         with connect(settings.db_path) as con:
             states = feed_states(con)
@@ -153,7 +162,7 @@ def ingest(
                                            last_modified=row["last_modified"],
                                            max_bytes=settings.http_max_bytes)
                     else:
-                        result = read_file(source)
+                        result = read_file(source, max_bytes=settings.http_max_bytes)
                     row.update(http_status=result.status_code, etag=result.etag or row["etag"],
                                last_modified=result.last_modified or row["last_modified"])
                     if result.not_modified:
@@ -176,6 +185,8 @@ def ingest(
                     counts["feeds_ok"] += 1
                     counts["entries"] += len(frame)
                     counts["dropped"] += dropped
+                    note(f"ok: {source.url}: {len(frame)} entries"
+                         + (f", {dropped} dropped (no title and no link)" if dropped else ""))
                     for warning in parsed.warnings:
                         note(f"warning: {warning}")
                 except FeedError as exc:
@@ -212,7 +223,9 @@ def ingest(
             status = "failed"
         result = run.finish(StageResult("ingest", status, counts))
     if status == "failed":
-        raise AllFeedsFailedError(f"all {len(sources)} feeds failed; see `tonewatch feeds`")
+        error = AllFeedsFailedError(f"all {len(sources)} feeds failed; see `tonewatch feeds`")
+        error.result = result
+        raise error
     return result
 
 
@@ -247,6 +260,7 @@ def load_classifier(settings: Settings, model: str | None = None):
 def score(
     settings: Settings, *, at: datetime, model: str | None = None, classifier=None,
     run_id: str | None = None, chunk_size: int = 2048, progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> StageResult:
     """Score every stored article that has no score from the model for its current content.
 
@@ -257,6 +271,7 @@ def score(
         classifier: an already loaded classifier (tests, long-lived workers).
         chunk_size: articles scored and written per transaction (bounds memory).
         progress: show a progress bar.
+        on_progress: called with ``(scored_so_far, total)`` after each chunk is stored.
 
     Returns:
         counts ``{model_version, pending, scored}``.
@@ -279,6 +294,8 @@ def score(
                               classifier.model_version, at)
             with connect(settings.db_path) as con:
                 scored += upsert_scores(con, rows)
+            if on_progress:
+                on_progress(scored, len(todo))
         counts = {"model_version": classifier.model_version, "pending": len(todo), "scored": scored}
         return run.finish(StageResult("score", "ok", counts))
 
@@ -401,17 +418,27 @@ def detect(
 
 
 def backfill_instants(settings: Settings, *, since: datetime | None, until: datetime) -> list[datetime]:
-    """UTC midnights from the day after ``since`` (default: the earliest article) to ``until``."""
+    """Window ends for a detection backfill: each UTC midnight after a day that has articles.
+
+    Days without a stored article give windows with nothing to evaluate, so they are skipped
+    (a feed with one item from years ago would otherwise add thousands of empty windows).
+
+    Args:
+        since: earliest window end to include (default: no lower bound).
+        until: latest window end to include.
+
+    Returns:
+        sorted aware UTC datetimes.
+    """
     with connect(settings.db_path) as con:
-        first = con.execute("SELECT min(published_at) FROM articles").fetchall()[0][0]
-    start = since or first
-    if start is None:
-        return []
-    day = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=1)
+        days = con.execute(
+            "SELECT DISTINCT date_trunc('day', published_at) + INTERVAL 1 DAY AS window_end"
+            " FROM articles ORDER BY 1").fetchall()
     out = []
-    while day <= until:
-        out.append(day)
-        day += timedelta(days=1)
+    for (end,) in days:
+        end = end.astimezone(UTC)
+        if (since is None or end >= since) and end <= until:
+            out.append(end)
     return out
 
 
@@ -429,10 +456,10 @@ def notify(settings: Settings, *, at: datetime, notifiers=None, run_id: str | No
 
     at = _require_utc(at)
     with _recorded("notify", settings, at, run_id) as run:
-        counts = deliver_pending(settings.db_path, notifiers or configured_notifiers(settings),
-                                 at=at, sleep=sleep)
+        counts, problems = deliver_pending(
+            settings.db_path, notifiers or configured_notifiers(settings), at=at, sleep=sleep)
         status = "ok" if counts["failed"] == 0 and counts["deferred"] == 0 else "partial"
-        return run.finish(StageResult("notify", status, counts))
+        return run.finish(StageResult("notify", status, counts, messages=problems))
 
 
 # ------------------------------------------------------------------------------------ full pass
@@ -442,6 +469,7 @@ def run_pipeline(
     client: httpx.Client | None = None, classifier=None, notifiers=None,
     on_stage: Callable[[StageResult], None] | None = None,
     on_feed: Callable[[str], None] | None = None, progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[StageResult]:
     """One pass: ingest → score → detect → notify, all for the instant ``at``.
 
@@ -465,8 +493,9 @@ def run_pipeline(
                     client=client, run_id=run_id, on_feed=on_feed))
     except AllFeedsFailedError as exc:
         deferred = exc
-        done(StageResult("ingest", "failed", {"feeds": "all failed"}, messages=[str(exc)]))
-    done(score(settings, at=at, classifier=classifier, run_id=run_id, progress=progress))
+        done(exc.result or StageResult("ingest", "failed", messages=[str(exc)]))
+    done(score(settings, at=at, classifier=classifier, run_id=run_id, progress=progress,
+               on_progress=on_progress))
     done(detect(settings, at=at, run_id=run_id))
     done(notify(settings, at=at, notifiers=notifiers, run_id=run_id))
     if deferred is not None:

@@ -61,7 +61,7 @@ def _escape(text: str) -> str:
 def deliver_pending(
     db_path: Path, notifiers: dict[str, Notifier], *, at: datetime,
     sleep: Callable[[float], None] | None = None,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], list[str]]:
     """Send every pending notification once (with in-run retries) and record each outcome.
 
     The database is not held open while sending: pending rows are read, then each outcome is
@@ -74,13 +74,15 @@ def deliver_pending(
         sleep: injected for tests (default ``time.sleep``) to skip real backoff waits.
 
     Returns:
-        counts ``{sent, failed, deferred}``.
+        ``(counts, problems)``: counts ``{sent, failed, deferred}`` and one line per
+        notification that was not sent (receiver and reason).
     """
     import time
 
     with connect(db_path) as con:
         pending = pending_notifications(con)
     counts = {"sent": 0, "failed": 0, "deferred": 0}
+    problems: list[str] = []
     for row in pending.to_dict("records"):
         receiver = row["receiver"]
         notifier = notifiers.get(receiver)
@@ -102,4 +104,7 @@ def deliver_pending(
         with connect(db_path) as con:
             record_delivery(con, row["idempotency_key"], status=status, at=at, error=error)
         counts["sent" if status == "sent" else "failed" if status == "failed" else "deferred"] += 1
-    return counts
+        if error:
+            what = "will retry" if status == "pending" else "gave up"
+            problems.append(f"{receiver} ({what}): {error} [alert {row['rule']} {row['entity']}]")
+    return counts, problems

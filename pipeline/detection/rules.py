@@ -57,6 +57,10 @@ def parse_duration(value: str | int | float) -> timedelta:
     return delta
 
 
+#: Receiver names a rule may use; ``default`` is console plus every configured channel.
+RECEIVERS = ("default", "console", "email", "slack")
+
+
 class AlertRule(BaseModel):
     """One alert rule (see the module docstring for the YAML shape)."""
 
@@ -74,6 +78,14 @@ class AlertRule(BaseModel):
     severity: Literal["info", "warning", "critical"] = "warning"
     cooldown: timedelta = timedelta(days=1)
     receivers: list[str] = Field(default_factory=lambda: ["default"])
+
+    @field_validator("receivers")
+    @classmethod
+    def _known_receivers(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r not in RECEIVERS]
+        if unknown:
+            raise ValueError(f"unknown receiver(s) {unknown}; use any of {list(RECEIVERS)}")
+        return value
 
     @field_validator("window", "baseline", "cooldown", mode="before")
     @classmethod

@@ -80,14 +80,22 @@ def _wait(state: RetryCallState) -> float:
     return min(MAX_RETRY_AFTER_S, hinted) if hinted is not None else backoff
 
 
-def read_file(source: FeedSource) -> FetchResult:
+def read_file(source: FeedSource, *, max_bytes: int | None = None) -> FetchResult:
     """Read a local feed file.
 
+    Args:
+        source: the feed (its ``url`` is the path).
+        max_bytes: files larger than this are refused, as HTTP bodies are.
+
     Raises:
-        FeedFetchError: the file does not exist or cannot be read.
+        FeedFetchError: the file does not exist, cannot be read, or is too large.
     """
     path = Path(source.url)
     try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise FeedFetchError(f"{path}: file of {size} bytes exceeds the {max_bytes} byte limit "
+                                 "(TONEWATCH_HTTP_MAX_BYTES)", source=source.url)
         content = path.read_bytes()
     except FileNotFoundError as exc:
         raise FeedFetchError(f"file not found: {path}", source=source.url) from exc
