@@ -197,7 +197,9 @@ def feeds() -> None:
     for column in table.columns:
         column.no_wrap = True
         column.overflow = "ellipsis"
-    table.columns[0].max_width = 40
+    for column, (low, high) in zip(table.columns, [(20, 40), (14, 14), (4, 4), (4, 6), (4, 6),
+                                                   (5, 5), (16, 16), (20, 70)], strict=True):
+        column.min_width, column.max_width = low, high
     frame = frame.astype(object).where(frame.notna(), None)
     for r in frame.to_dict("records"):
         success = r["last_success_at"]

@@ -48,6 +48,12 @@ def test_run_on_fixture_feeds_stores_scores_alerts_and_is_idempotent(env, tmp_pa
     assert after == before
     assert "ALERT" not in second.stdout  # no notification sent twice
 
+    # Replaying detection over the stored history finds the same surge, queues nothing new.
+    backfill = cli(env, "detect", "--backfill", "--at", AT)
+    assert backfill.returncode == 0, backfill.stderr
+    assert "ticker=ACME" in backfill.stdout and "queued=0" in backfill.stdout
+    assert query(db, "SELECT count(*) FROM notifications")[0][0] == before["notifications"]
+
 
 def test_rerun_repairs_a_half_done_run(env, tmp_path):
     """A run killed after storing articles but before scoring is completed by the next run."""

@@ -103,3 +103,43 @@ def test_bad_at_value(env):
     result = cli(env, "detect", "--at", "yesterday-ish")
     assert result.returncode == 1
     assert _error_lines(result.stderr) == ["tonewatch: error: --at 'yesterday-ish' is not an ISO-8601 date or date-time"]
+
+
+def test_glob_matching_nothing_is_an_error(env):
+    result = cli(env, "run", "--no-config", "--feeds", "/nonexistent/dir/*.xml")
+    assert result.returncode == 1
+    assert _error_lines(result.stderr) == [
+        "tonewatch: error: no feeds to ingest: /nonexistent/dir/*.xml: no file matches this pattern"]
+
+
+def test_unknown_receiver_in_rules_is_a_config_error(stored, tmp_path):
+    env, _, _ = stored
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: r1\n    scope: market\n    receivers: [pager]\n",
+                     encoding="utf-8")
+    result = cli(dict(env, TONEWATCH_ALERT_RULES_FILE=str(rules)), "detect")
+    assert result.returncode == 1
+    (line,) = _error_lines(result.stderr)
+    assert "unknown receiver" in line and "pager" in line
+
+
+def test_oversized_local_file_is_refused(stored, tmp_path):
+    env, db, n = stored
+    from pathlib import Path
+
+    limit = Path(GOOD).stat().st_size + 100
+    big = tmp_path / "big.xml"
+    big.write_bytes(b"<rss version='2.0'><channel>" + b" " * limit + b"</channel></rss>")
+    result = cli(dict(env, TONEWATCH_HTTP_MAX_BYTES=str(limit)), "ingest", "--no-config", GOOD, str(big))
+    assert result.returncode == 0, result.stderr
+    assert f"exceeds the {limit} byte limit" in result.stderr
+    assert query(db, "SELECT count(*) FROM articles")[0][0] == n
+
+
+def test_feeds_table_and_version(stored):
+    env, _, _ = stored
+    result = cli(env, "feeds")
+    assert result.returncode == 0, result.stderr
+    assert "Example Securities Commission" in result.stdout and "ok" in result.stdout
+    version = cli(env, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("tonewatch ")
