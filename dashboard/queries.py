@@ -54,7 +54,7 @@ _DAILY_COLUMNS = ["day", "n_articles", "n_scored", "n_negative", "negative_share
 _ALERT_COLUMNS = [
     "alert_id", "rule", "scope", "entity", "window_start", "window_end", "state", "observed",
     "expected", "p_value", "q_value", "severity", "n_stories", "n_negative", "created_at",
-    "resolved_at",
+    "resolved_at", "entity_name",
 ]
 _HEADLINE_COLUMNS = [
     "published_at", "feed", "title", "url", "label", "p_negative", "p_neutral", "p_positive",
@@ -172,7 +172,8 @@ def negative_share_daily(db_path: str) -> pd.DataFrame:
     day), ``n_scored`` (of those, scored by the production model), ``n_negative`` (labelled
     ``negative``), ``negative_share`` (``n_negative / n_scored`` in [0, 1]; NaN when nothing was
     scored), ``mean_sentiment`` (mean ``sentiment_score`` in [-1, 1]; NaN likewise). Counts are
-    per article, not per de-duplicated story as the alert rules count them.
+    per article, not per de-duplicated story as the alert rules count them. Articles whose
+    date was inferred (no usable date in the feed) are left out.
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
@@ -195,6 +196,9 @@ def negative_share_daily(db_path: str) -> pd.DataFrame:
                END AS negative_share,
                avg(s.sentiment_score) AS mean_sentiment
         FROM articles a LEFT JOIN prod_scores s USING (article_id)
+        -- An inferred date is the fetch time, not publication: it would pile undated items
+        -- onto the day of the run, so the timeline leaves them out.
+        WHERE a.date_quality <> 'inferred'
         GROUP BY day
         ORDER BY day
     """
@@ -205,7 +209,8 @@ def negative_share_daily(db_path: str) -> pd.DataFrame:
 def latest_alerts(db_path: str, limit: int = 50) -> pd.DataFrame:
     """Return the newest alerts, newest first (by ``created_at``, then ``window_start``).
 
-    Columns: ``alert_id``, ``rule``, ``scope``, ``entity``, ``window_start``, ``window_end``,
+    Columns: ``alert_id``, ``rule``, ``scope``, ``entity``, ``entity_name`` (display name, e.g.
+    the feed's name for source alerts), ``window_start``, ``window_end``,
     ``state`` (``firing`` | ``resolved``), ``observed`` and ``expected`` (negative shares in
     [0, 1]), ``p_value``, ``q_value``, ``severity``, ``n_stories``, ``n_negative``,
     ``created_at``, ``resolved_at``. Instants are tz-aware UTC.
@@ -218,7 +223,8 @@ def latest_alerts(db_path: str, limit: int = 50) -> pd.DataFrame:
         StorageError: the database cannot be read.
     """
     sql = f"""
-        SELECT {", ".join(_ALERT_COLUMNS)}
+        SELECT {", ".join(c for c in _ALERT_COLUMNS if c != "entity_name")},
+               coalesce(json_extract_string(explanation, '$.entity_name'), entity) AS entity_name
         FROM alerts
         ORDER BY created_at DESC, window_start DESC, alert_id
         LIMIT ?

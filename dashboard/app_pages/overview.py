@@ -140,7 +140,7 @@ def live_panels(db_path: str, tz: str) -> None:
     table = pd.DataFrame({
         "rule": alerts["rule"],
         "scope": alerts["scope"],
-        "entity": alerts["entity"],
+        "entity": alerts["entity_name"],
         "window": [_window_text(s, e) for s, e in zip(start, end, strict=True)],
         "observed": alerts["observed"],
         "expected": alerts["expected"],
@@ -163,6 +163,10 @@ def live_panels(db_path: str, tz: str) -> None:
     )
 
 
+#: Timeline periods, counted back from the latest day with data (None = everything).
+_PERIODS = {"30 days": 30, "90 days": 90, "1 year": 365, "all": None}
+
+
 def sentiment_timeline(db_path: str, tz: str) -> None:
     """Daily negative share over article volume, with alert rules at window starts."""
     st.subheader("Negative share by day")
@@ -171,6 +175,13 @@ def sentiment_timeline(db_path: str, tz: str) -> None:
     if daily.empty:
         st.caption("No articles yet.")
         return
+    # Feeds carry stray items from years ago; by default show the recent stretch of data.
+    period = st.segmented_control("Period", list(_PERIODS), default="1 year",
+                                  key="timeline_period")
+    days_back = _PERIODS.get(period or "1 year")
+    if days_back is not None:
+        daily = daily[daily["day"] >= daily["day"].max() - pd.Timedelta(days=days_back)]
+        alerts = alerts[alerts["window_start"] >= daily["day"].min()]
 
     days = daily.assign(
         day_end=daily["day"] + pd.Timedelta(days=1),
