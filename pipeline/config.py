@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     )
     score_batch_size: int = Field(64, ge=1, le=4096, description="Sentences per forward pass.")
     max_length: int = Field(128, ge=8, le=512, description="Tokenizer truncation, in tokens.")
+    score_chunk_size: int = Field(
+        2048, ge=1, description="Articles scored and written per transaction (bounds memory)."
+    )
     # NoDecode: accept "en,de" from the environment instead of requiring JSON.
     score_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["en"], description="ISO 639-1 codes of languages to score."

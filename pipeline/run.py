@@ -11,6 +11,8 @@ tests call these same functions.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,7 +23,7 @@ from pipeline.config import Settings
 from pipeline.domain import FeedSource, StageResult
 from pipeline.errors import ConfigError, FeedError, TonewatchError
 from pipeline.storage.db import connect
-from pipeline.storage.runs import record_run
+from pipeline.storage.runs import mark_interrupted, record_run
 
 log = logging.getLogger("tonewatch")
 
@@ -42,6 +44,16 @@ def _require_utc(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
               window_start: datetime | None = None):
     """Context for writing a ``runs`` row at start (status running) and at finish."""
@@ -52,10 +64,12 @@ def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
             self.started = datetime.now(UTC)
 
         def __enter__(self):
+            host = socket.gethostname()
             with connect(settings.db_path) as con:
+                mark_interrupted(con, host=host, at=self.started, is_alive=_pid_alive)
                 record_run(con, run_id=self.run_id, stage=stage, window_start=window_start,
                            window_end=at, started_at=self.started, finished_at=None,
-                           status="running", counts=None)
+                           status="running", counts={"pid": os.getpid(), "host": host})
             return self
 
         def finish(self, result: StageResult) -> StageResult:
@@ -259,7 +273,7 @@ def load_classifier(settings: Settings, model: str | None = None):
 
 def score(
     settings: Settings, *, at: datetime, model: str | None = None, classifier=None,
-    run_id: str | None = None, chunk_size: int = 2048, progress: bool = False,
+    run_id: str | None = None, chunk_size: int | None = None, progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> StageResult:
     """Score every stored article that has no score from the model for its current content.
@@ -269,7 +283,8 @@ def score(
         at: run instant (UTC), stored as ``scored_at``.
         model: override of ``settings.model``.
         classifier: an already loaded classifier (tests, long-lived workers).
-        chunk_size: articles scored and written per transaction (bounds memory).
+        chunk_size: articles scored and written per transaction (bounds memory); default
+            ``settings.score_chunk_size``.
         progress: show a progress bar.
         on_progress: called with ``(scored_so_far, total)`` after each chunk is stored.
 
@@ -287,6 +302,7 @@ def score(
             sync_model_versions(con, Registry(settings.model_registry))
             todo = unscored_articles(con, classifier.model_version, settings.score_languages)
         scored = 0
+        chunk_size = chunk_size or settings.score_chunk_size
         for start in range(0, len(todo), chunk_size):
             chunk = todo.iloc[start:start + chunk_size]
             probs = classifier.predict_probs(list(chunk["text"]), progress=progress)
