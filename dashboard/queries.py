@@ -17,21 +17,19 @@ in production, the ``model_version`` with the most recent ``scores.scored_at`` i
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
-from pipeline.errors import StorageError
+from pipeline.storage.db import connect
 
 #: Seconds a cached query result is reused before the database is read again.
 CACHE_TTL_S = 30
 
-#: Pauses between connection attempts while a writer holds the lock, seconds (about 3 s total).
-_RETRY_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.5)
+#: How long a page waits for a writer to release the file lock, seconds.
+READ_LOCK_TIMEOUT_S = 3.0
 
 # One CTE shared by every score query, so all panels agree on the model they show.
 _PRODUCTION_MODEL_CTE = """
@@ -82,35 +80,16 @@ def database_exists(db_path: str) -> bool:
 def _read(db_path: str, sql: str, params: list[Any] | None, columns: list[str]) -> pd.DataFrame:
     """Run one query on a fresh read-only connection and return its rows.
 
-    Retries for about 3 s on ``duckdb.IOException`` (a writer holds the file lock, or the file
-    is being replaced), then gives up.
+    Uses the library's :func:`pipeline.storage.db.connect`, which retries while a writer holds
+    the file lock (up to :data:`READ_LOCK_TIMEOUT_S`) and sets ``TimeZone='UTC'``.
 
     Raises:
         StorageError: the database stayed locked, or the query failed (e.g. tables missing).
     """
     if not database_exists(db_path):
         return pd.DataFrame(columns=columns)
-    for attempt, delay in enumerate((*_RETRY_DELAYS_S, None)):
-        try:
-            con = duckdb.connect(db_path, read_only=True)
-        except duckdb.IOException as exc:
-            if delay is None:
-                raise StorageError(
-                    f"database {db_path} is busy (locked by a writer); gave up after "
-                    f"{attempt + 1} tries: {exc}"
-                ) from exc
-            time.sleep(delay)
-            continue
-        except duckdb.Error as exc:
-            raise StorageError(f"cannot open database {db_path}: {exc}") from exc
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            return con.execute(sql, params or []).df()
-        except duckdb.Error as exc:
-            raise StorageError(f"database {db_path}: {exc}") from exc
-        finally:
-            con.close()
-    raise AssertionError("unreachable")  # the loop returns or raises
+    with connect(Path(db_path), read_only=True, lock_timeout_s=READ_LOCK_TIMEOUT_S) as con:
+        return con.execute(sql, params or []).df()
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

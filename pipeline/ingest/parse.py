@@ -98,10 +98,10 @@ def parse_feed(
 
 
 def _is_syntax_error(exc: Exception) -> bool:
-    # Encoding overrides and undefined entities are recoverable; SAX parse errors are not.
-    return type(exc).__name__ in {"SAXParseException", "SAXException"} or not isinstance(
-        exc, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-    ) and "undefined entity" not in str(exc)
+    """True unless the problem is one feedparser recovers from (encoding override, undefined entity)."""
+    if isinstance(exc, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)):
+        return False
+    return "undefined entity" not in str(exc)
 
 
 def _one_line(exc: Exception) -> str:

@@ -75,7 +75,6 @@ def train_model(
     base_path = resolve_base(base)
     result = finetune(frame, base=base_path, args=args, progress=progress)
 
-    from pipeline.scoring.classifier import SentimentClassifier  # noqa: F401 (same code path)
     import numpy as np
     import torch
 
