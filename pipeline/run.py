@@ -11,8 +11,6 @@ tests call these same functions.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,9 +21,14 @@ from pipeline.config import Settings
 from pipeline.domain import FeedSource, StageResult
 from pipeline.errors import ConfigError, FeedError, TonewatchError
 from pipeline.storage.db import connect
-from pipeline.storage.runs import mark_interrupted, record_run
+from pipeline.scoring.classifier import load_classifier
+from pipeline.storage.runs import StageRun
+from pipeline.storage.scores import current_model_version
 
 log = logging.getLogger("tonewatch")
+
+__all__ = ["AllFeedsFailedError", "backfill_instants", "current_model_version", "detect", "ingest",
+           "load_classifier", "notify", "resolve_sources", "run_pipeline", "score"]
 
 
 class AllFeedsFailedError(FeedError):
@@ -44,57 +47,10 @@ def _require_utc(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
 def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
-              window_start: datetime | None = None):
-    """Context for writing a ``runs`` row at start (status running) and at finish."""
-
-    class _Run:
-        def __init__(self):
-            self.run_id = run_id or uuid.uuid4().hex[:12]
-            self.started = datetime.now(UTC)
-
-        def __enter__(self):
-            host = socket.gethostname()
-            with connect(settings.db_path) as con:
-                mark_interrupted(con, host=host, at=self.started, is_alive=_pid_alive)
-                record_run(con, run_id=self.run_id, stage=stage, window_start=window_start,
-                           window_end=at, started_at=self.started, finished_at=None,
-                           status="running", counts={"pid": os.getpid(), "host": host})
-            return self
-
-        def finish(self, result: StageResult) -> StageResult:
-            self.finished = True
-            result.window_start, result.window_end = window_start, at
-            with connect(settings.db_path) as con:
-                record_run(con, run_id=self.run_id, stage=stage, window_start=window_start,
-                           window_end=at, started_at=self.started,
-                           finished_at=datetime.now(UTC), status=result.status,
-                           counts=result.counts)
-            return result
-
-        def __exit__(self, exc_type, exc, tb):
-            if exc_type is not None and not getattr(self, "finished", False):
-                try:  # leave a trace of the failure; the original error is what matters
-                    with connect(settings.db_path) as con:
-                        record_run(con, run_id=self.run_id, stage=stage, window_start=window_start,
-                                   window_end=at, started_at=self.started,
-                                   finished_at=datetime.now(UTC), status="failed",
-                                   counts={"error": str(exc)[:500]})
-                except TonewatchError:
-                    pass  # the database itself is the problem; the caller reports exc
-            return False
-
-    return _Run()
+              window_start: datetime | None = None) -> StageRun:
+    return StageRun(settings.db_path, stage=stage, run_id=run_id or uuid.uuid4().hex[:12],
+                    window_start=window_start, window_end=at)
 
 
 # --------------------------------------------------------------------------------------- ingest
@@ -245,32 +201,6 @@ def ingest(
 
 # ---------------------------------------------------------------------------------------- score
 
-def load_classifier(settings: Settings, model: str | None = None):
-    """Load the scoring model named by ``model`` (default ``settings.model``).
-
-    ``production`` or a registry version resolves through the registry; anything else is a local
-    directory or a hub id.
-
-    Raises:
-        ModelNotFoundError: nothing loadable under that name.
-    """
-    from pathlib import Path
-
-    from pipeline.scoring.classifier import SentimentClassifier
-    from pipeline.training.registry import Registry
-
-    name = model or settings.model
-    registry = Registry(settings.model_registry)
-    if name == "production" or (not Path(name).exists() and registry.root.is_dir()
-                                and any(r.model_version == name for r in registry.list())):
-        record = registry.get(name)
-        return SentimentClassifier(record.path, model_version=record.model_version,
-                                   max_length=settings.max_length,
-                                   batch_size=settings.score_batch_size)
-    return SentimentClassifier(name, max_length=settings.max_length,
-                               batch_size=settings.score_batch_size)
-
-
 def score(
     settings: Settings, *, at: datetime, model: str | None = None, classifier=None,
     run_id: str | None = None, chunk_size: int | None = None, progress: bool = False,
@@ -317,18 +247,6 @@ def score(
 
 
 # --------------------------------------------------------------------------------------- detect
-
-def current_model_version(con) -> str | None:
-    """The model whose scores detection uses: production in ``model_versions``, else the latest scorer."""
-    rows = con.execute(
-        "SELECT model_version FROM model_versions WHERE stage = 'production'"
-        " AND model_version IN (SELECT DISTINCT model_version FROM scores)"
-        " ORDER BY created_at DESC LIMIT 1").fetchall()
-    if not rows:
-        rows = con.execute(
-            "SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1").fetchall()
-    return rows[0][0] if rows else None
-
 
 def detect(
     settings: Settings, *, at: datetime, rules=None, enqueue: bool = True,

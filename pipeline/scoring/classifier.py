@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from pipeline.config import Settings
 from pipeline.errors import ModelNotFoundError, ScoringError
 from pipeline.scoring.labels import label_permutation
 
@@ -127,3 +128,26 @@ class SentimentClassifier:
         finally:
             bar.close()
         return out
+
+
+def load_classifier(settings: Settings, model: str | None = None) -> SentimentClassifier:
+    """Load the scoring model named by ``model`` (default ``settings.model``).
+
+    ``production`` or a registry version resolves through the registry; anything else is a local
+    directory or a hub id.
+
+    Raises:
+        ModelNotFoundError: nothing loadable under that name.
+    """
+    from pipeline.training.registry import Registry
+
+    name = model or settings.model
+    registry = Registry(settings.model_registry)
+    if name == "production" or (not Path(name).exists() and registry.root.is_dir()
+                                and any(r.model_version == name for r in registry.list())):
+        record = registry.get(name)
+        return SentimentClassifier(record.path, model_version=record.model_version,
+                                   max_length=settings.max_length,
+                                   batch_size=settings.score_batch_size)
+    return SentimentClassifier(name, max_length=settings.max_length,
+                               batch_size=settings.score_batch_size)

@@ -48,3 +48,15 @@ def upsert_scores(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
     cols = ["label", "p_negative", "p_neutral", "p_positive", "sentiment_score", "content_hash",
             "scored_at"]
     return upsert_frame(con, "scores", frame, ["article_id", "model_version"], cols)
+
+
+def current_model_version(con) -> str | None:
+    """The model whose scores detection uses: production in ``model_versions``, else the latest scorer."""
+    rows = con.execute(
+        "SELECT model_version FROM model_versions WHERE stage = 'production'"
+        " AND model_version IN (SELECT DISTINCT model_version FROM scores)"
+        " ORDER BY created_at DESC LIMIT 1").fetchall()
+    if not rows:
+        rows = con.execute(
+            "SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
