@@ -35,7 +35,7 @@ dashboard: install
 	$(BIN)/tonewatch dashboard --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest -q
+	AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/python -m pytest -q
 
 clean-data:
 	rm -rf data
