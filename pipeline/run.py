@@ -148,7 +148,7 @@ def ingest(
                                                        entities=entities)
                     if parsed.title and row["name"] in (source.url, source.name) and not source.is_remote:
                         row["name"] = parsed.title
-                    frames.append(frame)
+                    frames.append((row, frame))
                     row.update(last_status="ok", last_success_at=fetched_at,
                                consecutive_failures=0, entries_seen=len(frame),
                                entries_dropped=dropped)
@@ -173,18 +173,13 @@ def ingest(
 
         with connect(settings.db_path) as con:
             con.execute("BEGIN TRANSACTION")
-            for frame in frames:
+            for row, frame in frames:
                 new, changed = upsert_articles(con, frame)
                 counts["articles_new"] += new
                 counts["articles_changed"] += changed
-            # Per-feed "new" counts need the insert results, so compute them from first_seen_at.
-            for row in health:
-                if row.get("last_status") == "ok":
-                    row["entries_new"] = con.execute(
-                        "SELECT count(*) FROM articles WHERE feed_id = ? AND first_seen_at >= ?",
-                        [row["feed_id"], row["last_attempt_at"]]).fetchall()[0][0]
-                    if row["entries_new"] == 0:
-                        row["last_status"] = "no_new_entries" if row["entries_seen"] else "ok"
+                row["entries_new"] = new
+                if new == 0 and row["entries_seen"]:
+                    row["last_status"] = "no_new_entries"
             upsert_feed_health(con, health)
             con.execute("COMMIT")
 
