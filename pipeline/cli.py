@@ -20,7 +20,7 @@ from rich.table import Table
 
 from pipeline import __version__
 from pipeline.config import Settings, load_settings
-from pipeline.domain import StageResult
+from pipeline.domain import LABELS, StageResult
 from pipeline.errors import ConfigError, TonewatchError
 
 app = typer.Typer(help="tonewatch: financial-news sentiment monitor.", no_args_is_help=True,
@@ -132,6 +132,60 @@ def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
 
 
 @app.command()
+def rescore(
+    model: Annotated[str, typer.Option(help="Candidate: a registry version, a local dir or a hub id.")],
+    since: Annotated[Optional[str], typer.Option(help="Only articles published since (ISO date, UTC).")] = None,
+    against: Annotated[Optional[str], typer.Option(
+        help="Version to compare with (default: the one detection uses, i.e. production's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The comparison as one JSON object on stdout.")] = False,
+) -> None:
+    """Score stored articles with another model version and show how labels and alerts would change.
+
+    Earlier versions' scores are kept; detection keeps using production's until a promotion.
+    """
+    from pipeline.run import current_model_version, score as score_stage
+    from pipeline.shadow import compare_versions
+    from pipeline.storage.db import connect
+
+    settings = _settings()
+    now = datetime.now(UTC)
+    start = parse_instant(since, "--since") if since else None
+    result = score_stage(settings, at=now, model=model, since=start,
+                         progress=sys.stderr.isatty(), on_progress=_score_progress())
+    candidate = result.counts["model_version"]
+    if against is None:
+        with connect(settings.db_path, read_only=True) as con:
+            against = current_model_version(con)
+    if not against or against == candidate:
+        _print_result(result)
+        err.print("nothing to compare with: no other model version has scores", highlight=False)
+        return
+    report = compare_versions(settings, baseline=against, candidate=candidate, since=start, until=now)
+    if as_json:
+        sys.stdout.write(json.dumps({"rescore": result.counts, **report.to_dict()}) + "\n")
+        return
+    _print_result(result)
+    n = report.articles_compared
+    out.print(f"shadow comparison on {n} articles{f' since {since}' if since else ''}: "
+              f"{report.labels_changed} labels change ({report.labels_changed / n:.1%})" if n else
+              "shadow comparison: no article scored by both versions")
+    table = Table(f"{against} \\ {candidate}", *LABELS)
+    for label in LABELS:
+        table.add_row(label, *(str(report.transitions[label][b]) for b in LABELS))
+    out.print(table)
+    out.print(f"negative share: {report.negative_share[against]:.1%} → "
+              f"{report.negative_share[candidate]:.1%}")
+    out.print(f"alerts over {report.windows_replayed} daily windows: {report.alerts_baseline} with "
+              f"{against}, {report.alerts_candidate} with {candidate}")
+    for title, items in (("only with " + against, report.only_baseline),
+                         ("only with " + candidate, report.only_candidate)):
+        for rule, scope, entity, end in items[:20]:
+            out.print(f"  {title}: {rule} {scope}={entity} window ending {end[:16]}", highlight=False)
+        if len(items) > 20:
+            out.print(f"  {title}: ... and {len(items) - 20} more")
+
+
+@app.command()
 def detect(
     at: AtOption = None,
     backfill: Annotated[bool, typer.Option(
@@ -220,7 +274,9 @@ def train(
     config: Annotated[Optional[Path], typer.Option(help="Training arguments as JSON.")] = None,
     text_col: Annotated[Optional[str], typer.Option(help="Text column if not text/sentence/...")] = None,
     label_map: Annotated[Optional[str], typer.Option(help="e.g. 0=negative,1=positive,2=neutral")] = None,
-    promote: Annotated[bool, typer.Option(help="Promote the new model to production.")] = False,
+    peft: Annotated[Optional[str], typer.Option(
+        help="'lora' trains low-rank adapters instead of all weights (overrides the config).")] = None,
+    promote: Annotated[bool, typer.Option(help="Promote the new model to production (canary must pass).")] = False,
 ) -> None:
     """Fine-tune a model and register it as a candidate."""
     from pipeline.training.datasets import parse_label_map
@@ -230,12 +286,17 @@ def train(
 
     settings = _settings()
     args = TrainingArguments.from_json(config) if config else TrainingArguments()
+    if peft is not None:
+        args = TrainingArguments(**{**args.to_dict(), "peft": peft})
     registry = Registry(settings.model_registry)
     record = train_model(data=data, base=base or settings.base_model, name=name, registry=registry,
                          now=datetime.now(UTC), args=args, text_col=text_col,
                          label_map=parse_label_map(label_map))
     if promote:
-        record = registry.set_stage(record.model_version, "production")
+        from pipeline.training.train import promote_model
+
+        record, canary = promote_model(registry, record.model_version)
+        out.print(canary.summary())
     m = record.metrics
     out.print(f"registered {record.model_version} ({record.stage}) at {record.path}: "
               f"validation accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, n={m['n']}")
@@ -247,16 +308,23 @@ def evaluate(
     data: Annotated[Path, typer.Option(help="Labelled CSV/TSV/JSONL file or folder.")],
     label_map: Annotated[Optional[str], typer.Option(help="e.g. 0=negative,1=positive,2=neutral")] = None,
     text_col: Annotated[Optional[str], typer.Option(help="Text column name.")] = None,
+    model_labels: Annotated[Optional[str], typer.Option(
+        help="Model output labels when id2label says LABEL_0..: LABEL_0=negative,LABEL_1=neutral,...")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Measure a model on labelled data: accuracy, macro-F1, per-class scores, confusion."""
     from pipeline.run import load_classifier
+    from pipeline.scoring.canary import run_canary
     from pipeline.training.datasets import load_labelled, parse_label_map
     from pipeline.training.evaluate import evaluate_classifier
 
     settings = _settings()
     frame = load_labelled(data, text_col=text_col, label_map=parse_label_map(label_map))
-    metrics = evaluate_classifier(load_classifier(settings, model), frame)
+    # Evaluation measures any model, including one that fails the canary (reported, not refused).
+    classifier = load_classifier(settings, model, canary=False, model_labels=model_labels)
+    metrics = evaluate_classifier(classifier, frame)
+    canary = run_canary(classifier)
+    metrics["canary"] = {"correct": canary.correct, "total": canary.total, "passed": canary.passed}
     if as_json:
         sys.stdout.write(json.dumps(metrics) + "\n")
         return
@@ -264,6 +332,7 @@ def evaluate(
     out.print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
               f"majority baseline {metrics['majority_baseline_accuracy']:.4f}  "
               f"{metrics['sentences_per_s']} sentences/s")
+    out.print(canary.summary(), highlight=False)
     table = Table("class", "precision", "recall", "f1", "support")
     for label, v in metrics["per_class"].items():
         table.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
@@ -301,8 +370,10 @@ def model_promote(version: Annotated[str, typer.Argument(help="Version to promot
     """Make a version the production model (the previous one is archived)."""
     from pipeline.training.registry import Registry
 
-    record = Registry(_settings().model_registry).set_stage(version, "production")
-    out.print(f"{record.model_version} is now production")
+    from pipeline.training.train import promote_model
+
+    record, canary = promote_model(Registry(_settings().model_registry), version)
+    out.print(f"{canary.summary()}; {record.model_version} is now production")
 
 
 @model_app.command("ensure-default")

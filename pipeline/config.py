@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         "production",
         description="Scoring model: 'production', a registry version, a local dir or a hub id.",
     )
+    model_labels: str = Field(
+        "",
+        description="Explicit output-label map for checkpoints labelled LABEL_0.., e.g. "
+        "'LABEL_0=negative,LABEL_1=neutral,LABEL_2=positive'; empty = use config.id2label.",
+    )
     base_model: str = Field(
         "", description="Base encoder for training; empty = the embedded MiniLM package."
     )
@@ -81,6 +86,18 @@ class Settings(BaseSettings):
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"not a JSON list: {exc}") from exc
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("model_labels")
+    @classmethod
+    def _label_spec(cls, value: str) -> str:
+        from pipeline.errors import LabelMappingError
+        from pipeline.scoring.labels import parse_label_spec
+
+        try:
+            parse_label_spec(value)
+        except LabelMappingError as exc:
+            raise ValueError(str(exc)) from exc
         return value
 
     @property

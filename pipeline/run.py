@@ -199,9 +199,12 @@ def ingest(
 def score(
     settings: Settings, *, at: datetime, model: str | None = None, classifier=None,
     run_id: str | None = None, chunk_size: int | None = None, progress: bool = False,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None, since: datetime | None = None,
 ) -> StageResult:
     """Score every stored article that has no score from the model for its current content.
+
+    Scores of other model versions are left alone (one row per article and version), which is
+    what a rescore with a candidate model relies on.
 
     Args:
         settings: settings (model, batch size, languages).
@@ -212,6 +215,7 @@ def score(
             ``settings.score_chunk_size``.
         progress: show a progress bar.
         on_progress: called with ``(scored_so_far, total)`` after each chunk is stored.
+        since: only articles published at or after this UTC instant.
 
     Returns:
         counts ``{model_version, pending, scored}``.
@@ -225,7 +229,8 @@ def score(
         classifier = classifier or load_classifier(settings, model)
         with connect(settings.db_path) as con:
             sync_model_versions(con, Registry(settings.model_registry))
-            todo = unscored_articles(con, classifier.model_version, settings.score_languages)
+            todo = unscored_articles(con, classifier.model_version, settings.score_languages,
+                                     since=since)
         scored = 0
         chunk_size = chunk_size or settings.score_chunk_size
         for start in range(0, len(todo), chunk_size):
@@ -264,9 +269,8 @@ def detect(
         with one line per firing alert.
     """
     from pipeline.alerting.notifiers import configured_notifiers, expand_receivers
-    from pipeline.detection.rules import evaluate_rule, load_rules
-    from pipeline.detection.spikes import baseline_share
-    from pipeline.detection.windows import story_counts, top_negative_headlines
+    from pipeline.detection.rules import load_rules
+    from pipeline.detection.windows import rule_decisions, top_negative_headlines
     from pipeline.storage import alerts as alert_store
 
     at = _require_utc(at)
@@ -283,17 +287,8 @@ def detect(
                 return run.finish(StageResult("detect", "ok", counts, messages=messages))
             con.execute("BEGIN TRANSACTION")
             for rule in rules:
-                w_start, b_start = at - rule.window, at - rule.window - rule.baseline
-                window = story_counts(con, scope=rule.scope, start=w_start, end=at,
-                                      model_version=model_version)
-                baseline = story_counts(con, scope=rule.scope, start=b_start, end=w_start,
-                                        model_version=model_version)
-                market = story_counts(con, scope="market", start=b_start, end=w_start,
-                                      model_version=model_version)
-                m_n = int(market["n_stories"].sum()) if len(market) else 0
-                m_k = int(market["n_negative"].sum()) if len(market) else 0
-                market_share = baseline_share(m_k, m_n, reference=1 / 3)
-                decisions = evaluate_rule(rule, window, baseline, market_share=market_share)
+                w_start = at - rule.window
+                decisions = rule_decisions(con, rule, at=at, model_version=model_version)
                 firing_rows, calm_fps, queue = [], [], []
                 for d in decisions:
                     counts["evaluated"] += 1

@@ -82,3 +82,35 @@ def top_negative_headlines(
          "published_at": pd.Timestamp(r.published_at).isoformat(), "p_negative": round(float(r.p_negative), 4)}
         for r in frame.itertuples()
     ]
+
+
+def rule_decisions(con: duckdb.DuckDBPyConnection, rule, *, at: datetime, model_version: str) -> list:
+    """Evaluate ``rule`` for the window ``[at - rule.window, at)`` with ``model_version``'s scores.
+
+    The baseline is the ``rule.baseline`` period before the window; the market-wide baseline
+    share (prior of thin histories) is shrunk towards 1/3, see
+    :func:`pipeline.detection.spikes.baseline_share`. Reads only; writes nothing.
+
+    Args:
+        con: any connection.
+        rule: an :class:`~pipeline.detection.rules.AlertRule`.
+        at: window end, aware UTC.
+        model_version: whose scores count.
+
+    Returns:
+        the :class:`~pipeline.detection.rules.Decision` list of
+        :func:`~pipeline.detection.rules.evaluate_rule`.
+    """
+    from pipeline.detection.rules import evaluate_rule
+    from pipeline.detection.spikes import baseline_share
+
+    w_start, b_start = at - rule.window, at - rule.window - rule.baseline
+    window = story_counts(con, scope=rule.scope, start=w_start, end=at, model_version=model_version)
+    baseline = story_counts(con, scope=rule.scope, start=b_start, end=w_start,
+                            model_version=model_version)
+    market = story_counts(con, scope="market", start=b_start, end=w_start,
+                          model_version=model_version)
+    m_n = int(market["n_stories"].sum()) if len(market) else 0
+    m_k = int(market["n_negative"].sum()) if len(market) else 0
+    market_share = baseline_share(m_k, m_n, reference=1 / 3)
+    return evaluate_rule(rule, window, baseline, market_share=market_share)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from pipeline.config import Settings
 from pipeline.errors import ModelNotFoundError, ScoringError
 from pipeline.scoring.labels import label_permutation
+from pipeline.scoring.preprocess import model_input
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -45,6 +46,8 @@ class SentimentClassifier:
         max_length: tokenizer truncation, tokens (headlines and a summary fit in 128).
         batch_size: sentences per forward pass.
         device: ``"cpu"``, ``"cuda"``…; default CUDA when available.
+        label_map: explicit output-label map for checkpoints labelled ``LABEL_0``... (see
+            :func:`pipeline.scoring.labels.label_permutation`).
 
     Raises:
         ModelNotFoundError: nothing loadable at ``model`` (missing dir, or hub unreachable).
@@ -59,6 +62,7 @@ class SentimentClassifier:
         max_length: int = 128,
         batch_size: int = 64,
         device: str | None = None,
+        label_map: dict[str, str] | None = None,
     ):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -76,11 +80,17 @@ class SentimentClassifier:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
             self.model = AutoModelForSequenceClassification.from_pretrained(self.model_path)
         except OSError as exc:
-            where = "local directory" if local else "Hugging Face hub id (hub unreachable or no such repo)"
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if local:
+                raise ModelNotFoundError(
+                    f"cannot load model directory {self.model_path!r}: {first}") from exc
             raise ModelNotFoundError(
-                f"cannot load model {self.model_path!r} as a {where}: {str(exc).splitlines()[0]}"
+                f"cannot load {self.model_path!r} from the Hugging Face hub (offline, or no such "
+                f"repository): {first}. Without the hub, download it where the hub is reachable "
+                f"(`hf download {self.model_path} --local-dir DIR`, or save_pretrained) and pass "
+                "the directory: --model DIR or TONEWATCH_MODEL=DIR"
             ) from exc
-        self.perm = label_permutation(self.model.config.id2label)
+        self.perm = label_permutation(self.model.config.id2label, label_map)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if self.device == "cpu":
             configure_cpu_threads()
@@ -93,7 +103,8 @@ class SentimentClassifier:
         """Class probabilities for each text.
 
         Args:
-            texts: n strings (empty strings are allowed and scored as such).
+            texts: n strings (empty strings are allowed and scored as such); links are removed
+                first (:func:`pipeline.scoring.preprocess.model_input`).
             progress: show a tqdm progress bar (sentences/s, ETA).
 
         Returns:
@@ -105,7 +116,7 @@ class SentimentClassifier:
         out = np.zeros((n, 3), dtype=np.float32)
         if n == 0:
             return out
-        texts = [t if isinstance(t, str) else "" for t in texts]
+        texts = [model_input(t) for t in texts]
         lengths = self.tokenizer(
             list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True,
             return_length=True,
@@ -130,24 +141,40 @@ class SentimentClassifier:
         return out
 
 
-def load_classifier(settings: Settings, model: str | None = None) -> SentimentClassifier:
+def load_classifier(
+    settings: Settings, model: str | None = None, *, canary: bool = True,
+    model_labels: str | None = None,
+) -> SentimentClassifier:
     """Load the scoring model named by ``model`` (default ``settings.model``).
 
     ``production`` or a registry version resolves through the registry; anything else is a local
-    directory or a hub id.
+    directory or a hub id. The canary set (:mod:`pipeline.scoring.canary`) runs right after
+    loading, so a checkpoint with shuffled labels never scores an article.
+
+    Args:
+        canary: run the canary and refuse a model that fails it.
+        model_labels: explicit output-label map spec (default ``settings.model_labels``).
 
     Raises:
         ModelNotFoundError: nothing loadable under that name.
+        LabelMappingError: labels that cannot be mapped.
+        CanaryFailedError: the model mislabels the canary set.
     """
+    from pipeline.scoring.canary import require_canary
+    from pipeline.scoring.labels import parse_label_spec
     from pipeline.training.registry import Registry
 
     name = model or settings.model
     registry = Registry(settings.model_registry)
+    label_map = parse_label_spec(model_labels if model_labels is not None else settings.model_labels)
+    common = dict(max_length=settings.max_length, batch_size=settings.score_batch_size,
+                  label_map=label_map or None)
     if name == "production" or (not Path(name).exists() and registry.root.is_dir()
                                 and any(r.model_version == name for r in registry.list())):
         record = registry.get(name)
-        return SentimentClassifier(record.path, model_version=record.model_version,
-                                   max_length=settings.max_length,
-                                   batch_size=settings.score_batch_size)
-    return SentimentClassifier(name, max_length=settings.max_length,
-                               batch_size=settings.score_batch_size)
+        classifier = SentimentClassifier(record.path, model_version=record.model_version, **common)
+    else:
+        classifier = SentimentClassifier(name, **common)
+    if canary:
+        require_canary(classifier, what=classifier.model_version)
+    return classifier

@@ -23,11 +23,17 @@ def canonical_label(name: str) -> str | None:
     return SYNONYMS.get(str(name).strip().lower())
 
 
-def label_permutation(id2label: Mapping[int | str, str]) -> list[int]:
+def label_permutation(
+    id2label: Mapping[int | str, str], label_map: Mapping[str, str] | None = None
+) -> list[int]:
     """Indices that reorder a model's output columns into :data:`LABELS` order.
 
     Args:
         id2label: the checkpoint's mapping from output index to label name.
+        label_map: explicit ``{model label or output index: negative|neutral|positive}`` for
+            checkpoints whose labels carry no meaning (``LABEL_0``...), e.g.
+            ``{"LABEL_0": "negative", "LABEL_1": "neutral", "LABEL_2": "positive"}``; it wins
+            over the names in ``id2label``.
 
     Returns:
         ``perm`` such that ``logits[:, perm]`` has columns negative, neutral, positive.
@@ -36,12 +42,16 @@ def label_permutation(id2label: Mapping[int | str, str]) -> list[int]:
         LabelMappingError: a label is unknown (e.g. ``LABEL_0``), a class is missing or repeated.
     """
     mapping: dict[str, int] = {}
+    explicit = {str(k).strip(): v for k, v in (label_map or {}).items()}
     for index, name in id2label.items():
-        label = canonical_label(name)
+        given = explicit.get(str(name)) or explicit.get(str(index))
+        label = canonical_label(given) if given else canonical_label(name)
         if label is None:
             raise LabelMappingError(
                 f"model label {name!r} (index {index}) is not one of negative/neutral/positive "
-                "or a known synonym; fix config.id2label of the checkpoint"
+                "or a known synonym; give an explicit map (--model-labels "
+                "LABEL_0=negative,LABEL_1=neutral,LABEL_2=positive, or TONEWATCH_MODEL_LABELS) "
+                "or fix config.id2label of the checkpoint"
             )
         if label in mapping:
             raise LabelMappingError(f"model labels map two outputs onto {label!r}: {dict(id2label)}")
@@ -50,3 +60,24 @@ def label_permutation(id2label: Mapping[int | str, str]) -> list[int]:
     if missing:
         raise LabelMappingError(f"model has no output for {missing}: id2label={dict(id2label)}")
     return [mapping[label] for label in LABELS]
+
+
+def parse_label_spec(spec: str | None) -> dict[str, str]:
+    """``"0=negative,1=positive,2=neutral"`` → ``{"0": "negative", "1": "positive", "2": "neutral"}``.
+
+    Used for data labels (``--label-map``) and model output labels (``--model-labels``).
+
+    Raises:
+        LabelMappingError: a pair without ``=`` or a target that is not a known label.
+    """
+    if not spec or not spec.strip():
+        return {}
+    mapping = {}
+    for pair in spec.split(","):
+        key, sep, value = pair.partition("=")
+        label = canonical_label(value)
+        if not sep or not key.strip() or label is None:
+            raise LabelMappingError(
+                f"bad label map entry {pair.strip()!r}: expected RAW=negative|neutral|positive")
+        mapping[key.strip()] = label
+    return mapping

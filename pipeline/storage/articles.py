@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pandas as pd
 
@@ -40,7 +42,8 @@ def upsert_articles(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tupl
 
 
 def unscored_articles(
-    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str]
+    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str],
+    since: datetime | None = None,
 ) -> pd.DataFrame:
     """Articles with no score from ``model_version`` for their current content.
 
@@ -48,6 +51,7 @@ def unscored_articles(
         con: any connection.
         model_version: the scoring model's version id.
         languages: ISO 639-1 codes to score; articles of unknown language are included.
+        since: only articles published at or after this instant (aware UTC); None = all.
 
     Returns:
         DataFrame ``(article_id, text, content_hash)`` ordered by ``published_at``.
@@ -57,6 +61,7 @@ def unscored_articles(
         " LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?"
         " WHERE (s.article_id IS NULL OR s.content_hash <> a.content_hash)"
         "   AND (a.language IS NULL OR list_contains(?, a.language))"
+        "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)"
         " ORDER BY a.published_at",
-        [model_version, languages],
+        [model_version, languages, since, since],
     ).df()

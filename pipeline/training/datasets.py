@@ -20,6 +20,9 @@ from pipeline.scoring.labels import canonical_label
 TEXT_COLUMNS = ("text", "sentence", "content", "headline", "title")
 LABEL_COLUMNS = ("label", "sentiment", "labels", "class")
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".txt")
+#: Accepted spellings of an optional ``split`` column.
+SPLITS = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
+          "val": "validation", "dev": "validation"}
 
 
 def parse_label_map(spec: str | None) -> dict[str, str]:
@@ -28,16 +31,13 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
     Raises:
         TrainingError: malformed pair or a target that is not a known label.
     """
-    if not spec:
-        return {}
-    mapping = {}
-    for pair in spec.split(","):
-        key, sep, value = pair.partition("=")
-        label = canonical_label(value)
-        if not sep or label is None:
-            raise TrainingError(f"bad --label-map entry {pair!r}: expected RAW=negative|neutral|positive")
-        mapping[key.strip()] = label
-    return mapping
+    from pipeline.errors import LabelMappingError
+    from pipeline.scoring.labels import parse_label_spec
+
+    try:
+        return parse_label_spec(spec)
+    except LabelMappingError as exc:
+        raise TrainingError(f"--label-map: {exc}") from exc
 
 
 def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
@@ -62,6 +62,13 @@ def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
     if label is None:
         raise TrainingError(f"{path}: no label column (looked for {LABEL_COLUMNS})")
     out = pd.DataFrame({"text": frame[text].astype(str), "raw_label": frame[label].astype(str)})
+    if "split" in columns:
+        out["split"] = frame[columns["split"]].astype(str).str.strip().str.lower().map(SPLITS)
+        bad = out["split"].isna()
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise TrainingError(f"{path}: unknown split {frame[columns['split']].iloc[row]!r} in "
+                                f"data row {row + 1}; use train or validation")
     if "_line" in frame.columns:  # sentence@label: the real line numbers
         out["source_row"] = frame["_line"].to_numpy()
     else:  # 1-based line numbers; CSV/TSV have a header line, JSONL does not
@@ -82,8 +89,9 @@ def load_labelled(
         label_map: raw label → canonical label (required for integer labels).
 
     Returns:
-        DataFrame ``(text, label)`` with label in :data:`pipeline.domain.LABELS`; blank texts
-        dropped, exact duplicate (text, label) pairs dropped.
+        DataFrame ``(text, label)`` with label in :data:`pipeline.domain.LABELS`, plus ``split``
+        (train / validation) when a file has a split column (rows of files without one are
+        train); blank texts dropped, exact duplicate (text, label) pairs dropped.
 
     Raises:
         TrainingError: no file, unknown label (message has file and row), or no rows.
@@ -106,7 +114,10 @@ def load_labelled(
     frame = frame[frame["text"] != ""].drop_duplicates(subset=["text", "label"])
     if frame.empty:
         raise TrainingError(f"{path}: no labelled rows")
-    return frame[["text", "label"]].reset_index(drop=True)
+    if "split" in frame.columns:
+        frame["split"] = frame["split"].fillna("train")
+    columns = ["text", "label", "split"] if "split" in frame.columns else ["text", "label"]
+    return frame[columns].reset_index(drop=True)
 
 
 def data_hash(frame: pd.DataFrame) -> str:

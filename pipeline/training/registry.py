@@ -132,11 +132,12 @@ class Registry:
         if stage == "production":
             for record in self.list():
                 if record.stage == "production" and record.model_version != target.model_version:
-                    self._update(record, stage="archived")
-        self._update(target, stage=stage)
+                    self.update(record, stage="archived")
+        self.update(target, stage=stage)
         return self.get(target.model_version)
 
-    def _update(self, record: ModelRecord, **changes: Any) -> None:
+    def update(self, record: ModelRecord, **changes: Any) -> None:
+        """Merge ``changes`` into a version's ``registry.json`` (atomic rewrite)."""
         info = dict(record.info, **changes)
         _write_json(record.path / "registry.json", info)
 

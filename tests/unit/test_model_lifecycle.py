@@ -1,0 +1,206 @@
+"""Model life cycle on tiny random BERTs: label orders, training, LoRA, registry, canary, promotion."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.domain import LABELS
+from pipeline.errors import ConfigError, LabelMappingError, ModelNotFoundError, TrainingError
+from pipeline.scoring.canary import CANARY, CanaryFailedError, run_canary
+from pipeline.scoring.classifier import SentimentClassifier
+from pipeline.training.finetune import TrainingArguments, finetune
+from pipeline.training.registry import Registry
+from pipeline.training.train import promote_model, train_model
+from tests.unit.tiny_bert import save_tiny_bert
+
+TEXTS = [
+    "shares plunge after profit misses", "bank fund cuts dividend", "stock tumble on recall",
+    "company files bankruptcy", "analyst downgrade sell target", "shares soar on record profit",
+    "bank raises dividend", "analyst upgrade buy target", "stock jump after approval",
+    "profit beats guidance", "board appoints new chief financial officer", "annual meeting report",
+    "company publishes results call transcript", "central bank publishes minutes", "insurer files report",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny checkpoint in tonewatch's own order (negative, neutral, positive)."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny") / "canonical",
+                          {0: "negative", 1: "neutral", 2: "positive"})
+
+
+def _reordered(tmp_path, tiny, names_in_order, folder):
+    """Save the same network with its output rows permuted into ``names_in_order``.
+
+    ``names_in_order[i]`` is what output i means; it is spelled as the checkpoint spells it, and
+    ``meaning[i]`` is the tonewatch label of output i.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    truth = {"Bullish": "positive", "Bearish": "negative", "Neutral": "neutral",
+             "LABEL_0": "negative", "LABEL_1": "neutral", "LABEL_2": "positive"}
+    meaning = [truth.get(n, n.lower()) for n in names_in_order]
+    state = AutoModelForSequenceClassification.from_pretrained(tiny).state_dict()
+    rows = [LABELS.index(m) for m in meaning]
+    state = dict(state)
+    state["classifier.weight"] = state["classifier.weight"][rows].clone()
+    state["classifier.bias"] = state["classifier.bias"][rows].clone()
+    del torch
+    return save_tiny_bert(tmp_path / folder, dict(enumerate(names_in_order)), state=state)
+
+
+@pytest.mark.parametrize("order", [
+    ["positive", "negative", "neutral"],   # ProsusAI/finbert
+    ["neutral", "positive", "negative"],   # yiyanghkust/finbert-tone
+    ["Bearish", "Bullish", "Neutral"],     # bearish/bullish spelling, capitalised
+    ["NEGATIVE", "NEUTRAL", "POSITIVE"],
+])
+def test_any_label_order_gives_the_same_probabilities(tmp_path, tiny, order):
+    reference = SentimentClassifier(tiny).predict_probs(TEXTS)
+    other = SentimentClassifier(_reordered(tmp_path, tiny, order, "m")).predict_probs(TEXTS)
+    np.testing.assert_allclose(other, reference, atol=1e-5)
+    assert reference.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(reference.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_generic_labels_need_and_accept_an_explicit_map(tmp_path, tiny):
+    path = _reordered(tmp_path, tiny, ["LABEL_2", "LABEL_0", "LABEL_1"], "generic")
+    with pytest.raises(LabelMappingError, match="--model-labels"):
+        SentimentClassifier(path)
+    mapped = SentimentClassifier(
+        path, label_map={"LABEL_0": "negative", "LABEL_1": "neutral", "LABEL_2": "positive"})
+    np.testing.assert_allclose(mapped.predict_probs(TEXTS),
+                               SentimentClassifier(tiny).predict_probs(TEXTS), atol=1e-5)
+
+
+def test_unmappable_and_two_class_models_are_refused(tmp_path):
+    with pytest.raises(LabelMappingError, match="'spam'"):
+        SentimentClassifier(save_tiny_bert(tmp_path / "spam", {0: "spam", 1: "ham", 2: "neutral"}))
+    with pytest.raises(LabelMappingError, match="neutral"):
+        SentimentClassifier(save_tiny_bert(tmp_path / "two", {0: "negative", 1: "positive"}))
+
+
+def test_missing_directory_and_offline_hub_id_are_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        SentimentClassifier(tmp_path / "nope")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="--model DIR"):
+        SentimentClassifier("tonewatch-tests/no-such-model")
+
+
+def _data(n_per_class: int = 12) -> pd.DataFrame:
+    neg = ["shares plunge after loss", "analyst downgrade sell", "company files bankruptcy",
+           "stock tumble on recall", "bank cuts dividend", "profit misses forecast"]
+    neu = ["annual meeting report", "board appoints officer", "results call transcript",
+           "central bank publishes minutes", "insurer files report", "company report next month"]
+    pos = ["shares soar on record profit", "analyst upgrade buy", "bank raises dividend",
+           "stock jump after approval", "profit beats guidance", "sales surge to record high"]
+    rows = []
+    for label, texts in (("negative", neg), ("neutral", neu), ("positive", pos)):
+        for i in range(n_per_class):
+            rows.append((f"{texts[i % len(texts)]} {'the a an of to in'.split()[i % 6]}", label))
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+FAST = dict(epochs=2, batch_size=8, eval_batch_size=16, max_length=16, patience=5, seed=7)
+
+
+def test_finetune_smoke_and_same_seed_same_metrics(tiny):
+    first = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    again = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    assert [h["epoch"] for h in first.history] == [1, 2]
+    assert first.history == again.history  # same data + seed → same losses and metrics
+    assert first.model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    assert first.trainable_parameters == first.total_parameters > 0
+    assert 0 < len(first.validation) < len(_data())
+
+
+def test_lora_trains_only_adapters_and_saves_a_plain_model(tiny, tmp_path):
+    result = finetune(_data(), base=str(tiny),
+                      args=TrainingArguments(**FAST, peft="lora", lora_r=4, learning_rate=1e-3),
+                      progress=False)
+    assert 0 < result.trainable_parameters < result.total_parameters / 2
+    result.model.save_pretrained(tmp_path / "merged")
+    result.tokenizer.save_pretrained(tmp_path / "merged")
+    assert not (tmp_path / "merged" / "adapter_config.json").exists()
+    probs = SentimentClassifier(tmp_path / "merged").predict_probs(TEXTS[:3])
+    assert probs.shape == (3, 3)
+
+
+def test_split_column_is_used_for_validation(tiny):
+    data = _data()
+    data["split"] = ["validation" if i % 4 == 0 else "train" for i in range(len(data))]
+    result = finetune(data, base=str(tiny), args=TrainingArguments(**{**FAST, "epochs": 1}),
+                      progress=False)
+    assert sorted(result.validation["text"]) == sorted(data[data["split"] == "validation"]["text"])
+    assert result.split == "the data's own split column"
+
+
+def test_bad_training_inputs_are_refused(tiny, tmp_path):
+    with pytest.raises(TrainingError, match="at least 2 examples"):
+        finetune(_data().iloc[:13], base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    with pytest.raises(ModelNotFoundError):
+        finetune(_data(), base=str(tmp_path / "missing"), args=TrainingArguments(**FAST), progress=False)
+    with pytest.raises(ConfigError, match="peft"):
+        TrainingArguments(peft="qlora")
+    (tmp_path / "args.json").write_text(json.dumps({"epochs": 2, "learnig_rate": 1e-4}))
+    with pytest.raises(ConfigError, match="learnig_rate"):
+        TrainingArguments.from_json(tmp_path / "args.json")
+    (tmp_path / "ok.json").write_text(json.dumps({"epochs": 2, "learning_rate": 1e-4, "peft": "lora"}))
+    assert TrainingArguments.from_json(tmp_path / "ok.json").peft == "lora"
+
+
+def test_registry_round_trip_and_canary_gates_promotion(tiny, tmp_path):
+    csv = tmp_path / "data.csv"
+    _data().to_csv(csv, index=False)
+    registry = Registry(tmp_path / "registry")
+    record = train_model(data=csv, base=str(tiny), name="tiny", registry=registry,
+                         now=datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+                         args=TrainingArguments(**FAST), progress=False)
+    assert record.model_version == "tiny-20260301-093000" and record.stage == "candidate"
+    files = {p.name for p in record.path.iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.json", "training_args.json",
+            "registry.json", "README.md"} <= files
+    assert any(name.startswith("tokenizer") for name in files)
+    info = json.loads((record.path / "registry.json").read_text())
+    assert len(info["data_hash"]) == 64 and info["base"] == str(tiny)
+    assert json.loads((record.path / "training_args.json").read_text())["seed"] == 7
+    assert json.loads((record.path / "metrics.json").read_text())["n"] == record.metrics["n"]
+    assert "Base encoder" in (record.path / "README.md").read_text()
+    assert registry.get(record.model_version).path == record.path
+    # A random tiny network cannot label the canary: promotion is refused, nothing changes.
+    with pytest.raises(CanaryFailedError, match="canary"):
+        promote_model(registry, record.model_version)
+    assert registry.get(record.model_version).stage == "candidate"
+    with pytest.raises(ModelNotFoundError):
+        registry.get("production")
+
+
+class _Oracle:
+    """A fake classifier that answers the canary from a lookup (optionally with swapped labels)."""
+
+    def __init__(self, swap: bool = False):
+        self.answers = {text: label for text, label in CANARY}
+        self.swap = swap
+
+    def predict_probs(self, texts):
+        out = np.zeros((len(texts), 3))
+        for i, text in enumerate(texts):
+            k = LABELS.index(self.answers[text])
+            out[i, 2 - k if self.swap else k] = 1.0
+        return out
+
+
+def test_canary_passes_a_correct_model_and_catches_swapped_labels():
+    ok = run_canary(_Oracle())
+    assert ok.passed and ok.correct == ok.total == len(CANARY) >= 20
+    swapped = run_canary(_Oracle(swap=True))  # negative <-> positive, as a wrong id2label would
+    assert not swapped.passed and swapped.correct == sum(1 for _, label in CANARY if label == "neutral")
+    assert "FAILED" in swapped.summary()
+    assert {label for _, label in CANARY} == set(LABELS)
