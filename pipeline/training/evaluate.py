@@ -50,13 +50,15 @@ def evaluate_classifier(classifier, data: pd.DataFrame) -> dict[str, Any]:
         data: rows ``(text, label)``.
 
     Returns:
-        :func:`classification_metrics` plus ``model_version``, ``seconds`` and
-        ``sentences_per_s`` (wall clock of scoring, this machine).
+        :func:`classification_metrics` plus ``model_version``, ``seconds``,
+        ``sentences_per_s`` and ``latency_ms_per_sentence`` (wall clock of batched scoring on
+        this machine, milliseconds per sentence).
     """
     started = time.perf_counter()
     probs = classifier.predict_probs(list(data["text"]))
     seconds = time.perf_counter() - started
     metrics = classification_metrics(np.array(label_ids(data["label"])), probs.argmax(axis=1))
     metrics.update(model_version=classifier.model_version, seconds=round(seconds, 3),
-                   sentences_per_s=round(len(data) / seconds, 1) if seconds > 0 else None)
+                   sentences_per_s=round(len(data) / seconds, 1) if seconds > 0 else None,
+                   latency_ms_per_sentence=round(1000 * seconds / len(data), 3) if len(data) else None)
     return metrics

@@ -41,6 +41,8 @@ class TrainingArguments:
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps of linear warmup."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW decoupled weight decay."})
     class_weighting: bool = field(default=True, metadata={"help": "Inverse-frequency class weights in the loss."})
+    group_by_length: bool = field(default=True, metadata={
+        "help": "Batch examples of similar token length together (less padding, faster on CPU)."})
     patience: int = field(default=2, metadata={"help": "Epochs without macro-F1 gain before stopping."})
     validation_fraction: float = field(default=0.15, metadata={"help": "Stratified held-out share for early stopping."})
     seed: int = field(default=13, metadata={"help": "Seed for split, initialisation and shuffling."})
@@ -102,6 +104,30 @@ class TrainResult:
     trainable_parameters: int = 0
     total_parameters: int = 0
     split: str = ""
+
+
+def _epoch_batches(n: int, lengths, args: "TrainingArguments", generator) -> list:
+    """Index tensors of one epoch's batches (``ceil(n / batch_size)`` of them): random, or
+    random but length-grouped.
+
+    Length grouping (as ``group_by_length`` in Hugging Face's Trainer): shuffle, cut into
+    mega-batches of 50 batches, sort each mega-batch by length, cut into batches and shuffle the
+    batches. Batches then hold similar lengths, so dynamic padding wastes little compute, while
+    batch composition stays random from epoch to epoch.
+    """
+    import torch
+
+    order = torch.randperm(n, generator=generator)
+    if not args.group_by_length:
+        return list(torch.split(order, args.batch_size))
+    mega = 50 * args.batch_size
+    batches = []
+    for start in range(0, n, mega):
+        chunk = order[start:start + mega]
+        chunk = chunk[torch.argsort(lengths[chunk], descending=True, stable=True)]
+        batches.extend(chunk[i:i + args.batch_size] for i in range(0, len(chunk), args.batch_size))
+    shuffled = torch.randperm(len(batches), generator=generator)
+    return [batches[i] for i in shuffled]
 
 
 def _with_lora(model, args: TrainingArguments):
@@ -201,6 +227,7 @@ def finetune(
     train_enc, train_y = encode(train_df)
     val_enc, val_y = encode(val_df)
     n_train = len(train_y)
+    lengths = train_enc["attention_mask"].sum(dim=1)
     steps_per_epoch = math.ceil(n_train / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
 
@@ -243,10 +270,9 @@ def finetune(
     bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress)
     model.train()
     for epoch in range(1, args.epochs + 1):
-        order = torch.randperm(n_train, generator=generator)
+        batches = _epoch_batches(n_train, lengths, args, generator)
         running = 0.0
-        for step in range(steps_per_epoch):
-            idx = order[step * args.batch_size:(step + 1) * args.batch_size]
+        for step, idx in enumerate(batches):
             batch = {k: v[idx] for k, v in train_enc.items()}
             # Trim padding to the longest example in this batch (dynamic padding).
             width = int(batch["attention_mask"].sum(dim=1).max())

@@ -204,3 +204,21 @@ def test_canary_passes_a_correct_model_and_catches_swapped_labels():
     assert not swapped.passed and swapped.correct == sum(1 for _, label in CANARY if label == "neutral")
     assert "FAILED" in swapped.summary()
     assert {label for _, label in CANARY} == set(LABELS)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_epoch_batches_cover_every_example_once(grouped):
+    import torch
+
+    from pipeline.training.finetune import _epoch_batches
+
+    n, args = 1030, TrainingArguments(batch_size=16, group_by_length=grouped)
+    lengths = torch.randint(4, 64, (n,), generator=torch.Generator().manual_seed(1))
+    batches = _epoch_batches(n, lengths, args, torch.Generator().manual_seed(2))
+    assert len(batches) == -(-n // 16)
+    assert sorted(torch.cat(batches).tolist()) == list(range(n))
+    padded = sum(len(b) * int(lengths[b].max()) for b in batches)
+    if grouped:  # similar lengths together: far less padding than random batches
+        random = _epoch_batches(n, lengths, TrainingArguments(batch_size=16, group_by_length=False),
+                                torch.Generator().manual_seed(2))
+        assert padded < 0.8 * sum(len(b) * int(lengths[b].max()) for b in random)

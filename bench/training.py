@@ -1,0 +1,125 @@
+"""Benchmark of the fine-tuning recipe and the default model (run by hand; never in the tests).
+
+Scenarios, each a real ``tonewatch train`` / ``tonewatch evaluate`` subprocess against a scratch
+registry, with wall time and peak resident memory (``wait4`` rusage of that process):
+
+- ``recipe``:  train on ``../shared/data/tfns/train.csv`` (full fine-tuning, bench/configs/recipe.json),
+  evaluate on ``../shared/data/tfns/valid.csv``.
+- ``lora``:    the same data with low-rank adapters (bench/configs/lora.json).
+- ``default``: the default model (project corpus only, the recipe ``make demo`` uses), evaluated on
+  the same ``valid.csv``.
+
+``valid.csv`` is only ever evaluated on: hyper-parameters were chosen on the validation split that
+``tonewatch train`` carves out of the training data.
+
+Usage::
+
+    .venv/bin/python bench/training.py [--only recipe,lora,default] [--out bench/results/training.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TFNS = ROOT.parent / "shared" / "data" / "tfns"
+TFNS_LABELS = "0=negative,1=positive,2=neutral"
+
+
+def run_measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, float, float]:
+    """Run ``cmd``; return ``(exit status, wall seconds, peak RSS in MiB)`` of that process."""
+    started = time.perf_counter()
+    with log.open("w") as handle:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024  # KiB → MiB
+
+
+def tonewatch(*args: str) -> list[str]:
+    """The CLI as a subprocess command line (same interpreter)."""
+    return [sys.executable, "-m", "pipeline.cli", *args]
+
+
+def scenario(name: str, train_args: list[str], registry: Path, logs: Path) -> dict:
+    """Train, then evaluate the new version on tfns valid; return the measurements."""
+    env = {**os.environ, "TONEWATCH_MODEL_REGISTRY": str(registry), "HF_HUB_OFFLINE": "1"}
+    rc, train_s, train_mib = run_measured(tonewatch("train", "--name", name, *train_args), env,
+                                          logs / f"{name}-train.log")
+    if rc != 0:
+        raise SystemExit(f"{name}: training failed, see {logs / f'{name}-train.log'}")
+    version = sorted(p.name for p in (registry / name).iterdir() if not p.name.startswith("."))[-1]
+    info = json.loads((registry / name / version / "registry.json").read_text())
+    eval_log = logs / f"{name}-eval.json"
+    rc, eval_s, eval_mib = run_measured(
+        tonewatch("evaluate", "--model", version, "--data", str(TFNS / "valid.csv"),
+                  "--label-map", TFNS_LABELS, "--json"), env, eval_log)
+    if rc != 0:
+        raise SystemExit(f"{name}: evaluation failed, see {eval_log}")
+    metrics = json.loads(eval_log.read_text().strip().splitlines()[-1])
+    return {
+        "scenario": name, "model_version": version, "train_data": info["data_path"],
+        "train_examples": info["n_examples"], "best_epoch": info["best_epoch"],
+        "history": info["history"], "peft": info.get("peft", "none"),
+        "trainable_parameters": info.get("trainable_parameters"),
+        "internal_validation": {k: info["metrics"][k] for k in ("n", "accuracy", "macro_f1")},
+        "train_wall_s": round(train_s, 1), "train_peak_rss_mib": round(train_mib),
+        "valid": {k: metrics[k] for k in ("n", "accuracy", "macro_f1", "majority_baseline_accuracy",
+                                          "per_class", "confusion", "sentences_per_s", "canary")},
+        "eval_wall_s": round(eval_s, 1), "eval_peak_rss_mib": round(eval_mib),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="recipe,lora,default",
+                        help="comma-separated scenarios: recipe, lora, default")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "training.json")
+    opts = parser.parse_args()
+    if not (TFNS / "train.csv").exists():
+        print(f"skipped: {TFNS} is absent (the benchmark needs ../shared)", file=sys.stderr)
+        return 0
+    wanted = [s.strip() for s in opts.only.split(",") if s.strip()]
+    plans = {
+        "recipe": ["--data", str(TFNS / "train.csv"), "--label-map", TFNS_LABELS,
+                   "--config", str(ROOT / "bench" / "configs" / "recipe.json")],
+        "lora": ["--data", str(TFNS / "train.csv"), "--label-map", TFNS_LABELS,
+                 "--config", str(ROOT / "bench" / "configs" / "lora.json")],
+        "default": ["--data", str(ROOT / "models" / "corpus")],
+    }
+    unknown = [w for w in wanted if w not in plans]
+    if unknown:
+        parser.error(f"unknown scenario(s) {unknown}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="tonewatch-bench-") as tmp:
+        registry, logs = Path(tmp) / "registry", Path(tmp) / "logs"
+        logs.mkdir()
+        for name in wanted:
+            print(f"[{datetime.now(UTC):%H:%M:%S}] {name}: training...", file=sys.stderr, flush=True)
+            result = scenario(name, plans[name], registry, logs)
+            results.append(result)
+            v = result["valid"]
+            print(f"{name:8s} valid.csv accuracy {v['accuracy']:.4f} macro-F1 {v['macro_f1']:.4f} "
+                  f"(n={v['n']}, majority {v['majority_baseline_accuracy']:.4f}); train "
+                  f"{result['train_wall_s']:.0f} s, peak RSS {result['train_peak_rss_mib']} MiB; "
+                  f"best epoch {result['best_epoch']}", flush=True)
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+               "results": results}
+    opts.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {opts.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
