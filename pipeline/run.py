@@ -126,6 +126,7 @@ def ingest(
                        "http_status": None, "error_class": None, "error_message": None,
                        "entries_seen": 0, "entries_new": 0, "entries_dropped": 0,
                        "consecutive_failures": int(state.get("consecutive_failures") or 0)}
+                phase = "fetch_failed"
                 try:
                     if source.is_remote:
                         result = fetch_url(source, client, etag=row["etag"],
@@ -142,6 +143,7 @@ def ingest(
                         note(f"{source.url}: not modified")
                         health.append(row)
                         continue
+                    phase = "parse_error"
                     parsed = parse_feed(result.content, source=source.url,
                                         content_type=result.content_type, base_url=result.final_url)
                     frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
@@ -166,6 +168,13 @@ def ingest(
                     counts["feeds_failed"] += 1
                     counts["not_a_feed"] += exc.status == "not_a_feed"
                     note(f"{exc.status}: {exc}")
+                except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others
+                    log.exception("unexpected error on feed %s", source.url)
+                    row.update(last_status=phase, error_class=type(exc).__name__,
+                               error_message=f"unexpected {type(exc).__name__}: {exc}"[:500],
+                               consecutive_failures=row["consecutive_failures"] + 1)
+                    counts["feeds_failed"] += 1
+                    note(f"{phase}: {source.url}: unexpected {type(exc).__name__}: {exc}")
                 health.append(row)
         finally:
             if own_client:

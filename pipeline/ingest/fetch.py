@@ -9,6 +9,7 @@ other 4xx are final.
 from __future__ import annotations
 
 import email.utils
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,9 +68,14 @@ def _retry_after_s(response: httpx.Response | None) -> float | None:
         return None
     if value.strip().isdigit():
         return float(value)
-    when = email.utils.parsedate_to_datetime(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # a malformed header is ignored: fall back to exponential backoff
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000" means UTC with no information about local time (RFC 5322)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
@@ -78,6 +84,64 @@ def _wait(state: RetryCallState) -> float:
     hinted = _retry_after_s(exc.response) if isinstance(exc, _Retryable) else None
     backoff = wait_exponential(multiplier=0.5, max=10)(state)
     return min(MAX_RETRY_AFTER_S, hinted) if hinted is not None else backoff
+
+
+class _BoundedBody:
+    """Collect a response body, decoding gzip/deflate ourselves with a cap on the *output*.
+
+    httpx decodes each network chunk in full, so one 64 KiB chunk of a gzip bomb can expand to
+    tens of megabytes before any size check runs. Reading the raw stream and inflating with
+    ``zlib``'s ``max_length`` keeps memory within ``max_bytes`` whatever the compression ratio.
+    """
+
+    def __init__(self, encoding: str, max_bytes: int, url: str, status: int):
+        import zlib
+
+        encoding = encoding.strip().lower()
+        self.inflater = None
+        if encoding in ("gzip", "x-gzip"):
+            self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self.inflater = zlib.decompressobj()
+        elif encoding not in ("", "identity"):
+            raise FeedFetchError(f"{url}: unsupported Content-Encoding {encoding!r}",
+                                 source=url, http_status=status)
+        self.body = bytearray()
+        self.max_bytes, self.url, self.status = max_bytes, url, status
+
+    def _too_big(self) -> FeedFetchError:
+        return FeedFetchError(f"{self.url}: body exceeds the {self.max_bytes} byte limit "
+                              "(TONEWATCH_HTTP_MAX_BYTES)", source=self.url, http_status=self.status)
+
+    def feed(self, raw: bytes) -> None:
+        import zlib
+
+        if self.inflater is None:
+            self.body.extend(raw)
+        else:
+            data = raw
+            try:
+                while data:
+                    room = self.max_bytes - len(self.body) + 1
+                    self.body.extend(self.inflater.decompress(data, room))
+                    if len(self.body) > self.max_bytes:
+                        raise self._too_big()
+                    data = self.inflater.unconsumed_tail
+            except zlib.error as exc:
+                raise FeedFetchError(f"{self.url}: corrupt compressed body ({exc})",
+                                     source=self.url, http_status=self.status) from exc
+        if len(self.body) > self.max_bytes:
+            raise self._too_big()
+
+
+def _raw_chunks(response: httpx.Response, body: _BoundedBody):
+    """The raw (still encoded) body chunks; a response built in memory (tests' mock transports)
+    has no raw stream left, so its decoded content is used as is."""
+    try:
+        yield from response.iter_raw()
+    except httpx.StreamConsumed:
+        body.inflater = None
+        yield response.content
 
 
 def read_file(source: FeedSource, *, max_bytes: int | None = None) -> FetchResult:
@@ -112,6 +176,7 @@ def fetch_url(
     last_modified: str | None = None,
     max_bytes: int = 10_000_000,
     attempts: int = 3,
+    total_timeout_s: float | None = 60.0,
 ) -> FetchResult:
     """GET a feed URL with conditional headers, size cap and retries.
 
@@ -122,6 +187,9 @@ def fetch_url(
         etag, last_modified: validators stored from the previous successful fetch.
         max_bytes: bodies larger than this are refused.
         attempts: total tries for retryable failures (timeouts, connection resets, 429, 5xx).
+        total_timeout_s: limit on one attempt's whole body transfer, seconds (the client's read
+            timeout bounds each read only, so a server trickling bytes could hold a fetch for
+            ever); None = no limit.
 
     Raises:
         FeedFetchError: network failure after retries, an HTTP error status, or a body over
@@ -162,16 +230,17 @@ def fetch_url(
                         f"{source.url}: body of {declared} bytes exceeds the {max_bytes} byte limit",
                         source=source.url, http_status=response.status_code,
                     )
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    if len(body) > max_bytes:
+                body = _BoundedBody(response.headers.get("content-encoding", ""), max_bytes,
+                                    source.url, response.status_code)
+                deadline = time.monotonic() + total_timeout_s if total_timeout_s else None
+                for chunk in _raw_chunks(response, body):
+                    body.feed(chunk)
+                    if deadline is not None and time.monotonic() > deadline:
                         raise FeedFetchError(
-                            f"{source.url}: body exceeds the {max_bytes} byte limit",
-                            source=source.url, http_status=response.status_code,
-                        )
+                            f"{source.url}: body not received within {total_timeout_s:.0f} s",
+                            source=source.url, http_status=response.status_code)
                 return FetchResult(
-                    bytes(body), response.status_code,
+                    bytes(body.body), response.status_code,
                     response.headers.get("content-type"), str(response.url),
                     response.headers.get("etag"), response.headers.get("last-modified"),
                 )
@@ -189,6 +258,8 @@ def fetch_url(
         ) from exc
     except httpx.HTTPError as exc:
         raise FeedFetchError(f"{source.url}: {_describe(exc)}", source=source.url) from exc
+    except httpx.InvalidURL as exc:
+        raise FeedFetchError(f"{source.url}: invalid URL ({exc})", source=source.url) from exc
 
 
 def _describe(exc: httpx.HTTPError) -> str:
@@ -205,6 +276,8 @@ def make_client(*, timeout_s: float, user_agent: str) -> httpx.Client:
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
         follow_redirects=True,
         max_redirects=5,
-        headers={"User-Agent": user_agent, "Accept": "application/rss+xml, application/atom+xml, "
+        # Only encodings _BoundedBody can inflate with a size cap are offered.
+        headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate",
+                 "Accept": "application/rss+xml, application/atom+xml, "
                  "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
     )

@@ -97,6 +97,7 @@ def test_hub_model_offline_is_a_clear_error(stored):
     assert result.returncode == 1
     (line,) = _error_lines(result.stderr)
     assert "ProsusAI/finbert" in line and "Traceback" not in result.stderr
+    assert "--model DIR" in line  # says how to use a local copy instead
 
 
 def test_bad_at_value(env):
@@ -143,3 +144,30 @@ def test_feeds_table_and_version(stored):
     assert "Example Securities Commission" in result.stdout and "ok" in result.stdout
     version = cli(env, "--version")
     assert version.returncode == 0 and version.stdout.startswith("tonewatch ")
+
+
+def test_an_unexpected_error_in_one_feed_spares_the_others(tmp_path, monkeypatch):
+    """A bug or unforeseen input while normalising one feed is recorded on that feed only."""
+    from datetime import UTC, datetime
+
+    import pipeline.ingest.normalize as normalize
+    from pipeline.config import load_settings
+    from pipeline.run import ingest
+
+    real = normalize.normalize_entries
+
+    def flaky(parsed, source, **kwargs):
+        if source.url.endswith("central_bank.rss"):
+            raise KeyError("surprise")
+        return real(parsed, source, **kwargs)
+
+    monkeypatch.setattr(normalize, "normalize_entries", flaky)
+    settings = load_settings(data_dir=tmp_path / "data")
+    result = ingest(settings, at=datetime(2026, 3, 6, tzinfo=UTC), use_config=False,
+                    extra_sources=[GOOD, str(FIXTURE_FEEDS / "central_bank.rss")])
+    assert result.status == "partial"
+    assert result.counts["feeds_ok"] == 1 and result.counts["feeds_failed"] == 1
+    rows = dict(query(settings.db_path, "SELECT url, last_status || ' ' || error_class FROM feeds"))
+    bank = next(v for k, v in rows.items() if k.endswith("central_bank.rss"))
+    assert bank == "parse_error KeyError"
+    assert query(settings.db_path, "SELECT count(*) FROM articles")[0][0] > 0

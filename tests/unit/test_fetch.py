@@ -213,3 +213,61 @@ def test_read_file_missing_path(tmp_path):
 def test_read_file_on_a_directory(tmp_path):
     with pytest.raises(FeedFetchError, match="cannot read"):
         read_file(FeedSource("dir", "dir", str(tmp_path)))
+
+
+@pytest.mark.parametrize("header", ["soon", "Tue, 05 Mar 2024 09:30:00 -0000", "Mon, 99 Foo 20"])
+def test_malformed_or_zoneless_retry_after_falls_back_to_backoff(source, sleeps, header):
+    handler = Recorder(httpx.Response(429, headers={"Retry-After": header}),
+                       httpx.Response(200, content=BODY))
+    assert fetch_url(source, client_for(handler)).content == BODY
+    assert len(sleeps) == 1 and 0.0 <= sleeps[0] <= MAX_RETRY_AFTER_S
+
+
+def test_invalid_url_is_a_feed_error(sleeps):
+    bad = FeedSource("bad-1", "Bad", "http://[::1/feed")
+    with pytest.raises(FeedFetchError, match="invalid URL|InvalidURL|Invalid"):
+        fetch_url(bad, httpx.Client())
+
+
+def _gzip_bomb(size: int) -> bytes:
+    import gzip
+    import io
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9) as handle:
+        block = b"\0" * (1 << 20)
+        for _ in range(size // len(block)):
+            handle.write(block)
+    return buffer.getvalue()
+
+
+def test_gzip_bomb_is_refused_with_bounded_memory(source, sleeps):
+    import tracemalloc
+
+    bomb = _gzip_bomb(1 << 30)  # 1 GiB of zeros, about 1 MB compressed
+    assert len(bomb) < 2_000_000
+    handler = Recorder(httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                      stream=httpx.ByteStream(bomb)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(FeedFetchError, match="byte limit"):
+            fetch_url(source, client_for(handler), max_bytes=5_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40_000_000  # a few times the 5 MB cap, far below the 1 GiB it inflates to
+
+
+def test_gzip_body_within_limit_is_inflated(source):
+    import gzip
+
+    handler = Recorder(httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                      stream=httpx.ByteStream(gzip.compress(BODY))))
+    assert fetch_url(source, client_for(handler)).content == BODY
+
+
+def test_corrupt_gzip_body_is_a_feed_error(source):
+    handler = Recorder(httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                      stream=httpx.ByteStream(b"\x1f\x8b\x08\x00garbage-not-deflate")))
+    with pytest.raises(FeedFetchError, match="corrupt compressed body"):
+        fetch_url(source, client_for(handler))
