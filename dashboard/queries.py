@@ -177,7 +177,7 @@ def negative_share_daily(db_path: str) -> pd.DataFrame:
         FROM articles a LEFT JOIN prod_scores s USING (article_id)
         -- An inferred date is the fetch time, not publication: it would pile undated items
         -- onto the day of the run, so the timeline leaves them out.
-        WHERE a.date_quality <> 'inferred'
+        WHERE a.date_quality NOT IN ('inferred', 'out_of_range')
         GROUP BY day
         ORDER BY day
     """

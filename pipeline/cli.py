@@ -245,24 +245,30 @@ def feeds() -> None:
 
     with connect(_settings().db_path, read_only=True) as con:
         frame = con.execute(
-            "SELECT name, last_status, http_status, entries_seen, entries_new,"
-            " consecutive_failures, last_success_at, error_message FROM feeds ORDER BY name").df()
-    table = Table("feed", "status", "http", "seen", "new", "fails", "last success (UTC)", "error")
+            "SELECT name, last_status, http_status, entries_seen, entries_new, entries_dropped,"
+            " consecutive_failures, last_attempt_at, last_success_at, error_class, error_message,"
+            " warnings FROM feeds ORDER BY name").df()
+    table = Table("feed", "status", "http", "seen", "new", "drop", "fails", "last attempt (UTC)",
+                  "last success (UTC)", "error / warnings")
     for column in table.columns:
         column.no_wrap = True
         column.overflow = "ellipsis"
-    for column, (low, high) in zip(table.columns, [(20, 40), (14, 14), (4, 4), (4, 6), (4, 6),
-                                                   (5, 5), (16, 16), (20, 70)], strict=True):
+    widths = [(20, 36), (14, 14), (4, 4), (4, 5), (4, 5), (4, 4), (5, 5), (16, 16), (16, 16), (20, 70)]
+    for column, (low, high) in zip(table.columns, widths, strict=True):
         column.min_width, column.max_width = low, high
     frame = frame.astype(object).where(frame.notna(), None)
+
+    def when(value) -> str:
+        return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
     for r in frame.to_dict("records"):
-        success = r["last_success_at"]
+        problem = (f"{r['error_class']}: {r['error_message']}" if r["error_class"]
+                   else f"warning: {r['warnings']}" if r["warnings"] else "")
         table.add_row(str(r["name"])[:50], str(r["last_status"] or ""),
                       "" if r["http_status"] is None else str(int(r["http_status"])),
                       str(r["entries_seen"] or 0), str(r["entries_new"] or 0),
-                      str(r["consecutive_failures"] or 0),
-                      "" if success is None else f"{success:%Y-%m-%d %H:%M}",
-                      str(r["error_message"] or "")[:100])
+                      str(r["entries_dropped"] or 0), str(r["consecutive_failures"] or 0),
+                      when(r["last_attempt_at"]), when(r["last_success_at"]), problem[:120])
     out.print(table)
 
 

@@ -125,7 +125,8 @@ def ingest(
                        "last_attempt_at": fetched_at, "last_success_at": state.get("last_success_at"),
                        "http_status": None, "error_class": None, "error_message": None,
                        "entries_seen": 0, "entries_new": 0, "entries_dropped": 0,
-                       "consecutive_failures": int(state.get("consecutive_failures") or 0)}
+                       "consecutive_failures": int(state.get("consecutive_failures") or 0),
+                       "warnings": None}
                 phase = "fetch_failed"
                 try:
                     if source.is_remote:
@@ -161,6 +162,7 @@ def ingest(
                          + (f", {dropped} dropped (no title and no link)" if dropped else ""))
                     for warning in parsed.warnings:
                         note(f"warning: {warning}")
+                    row["warnings"] = "; ".join(parsed.warnings)[:1000] or None
                 except FeedError as exc:
                     row.update(last_status=exc.status, error_class=type(exc).__name__,
                                error_message=str(exc), http_status=exc.http_status,
@@ -187,7 +189,7 @@ def ingest(
                 counts["articles_new"] += new
                 counts["articles_changed"] += changed
                 row["entries_new"] = new
-                if new == 0 and row["entries_seen"]:
+                if new == 0:  # a valid feed with nothing new (or no items at all): "no news"
                     row["last_status"] = "no_new_entries"
             upsert_feed_health(con, health)
             con.execute("COMMIT")
@@ -227,9 +229,11 @@ def score(
         since: only articles published at or after this UTC instant.
 
     Returns:
-        counts ``{model_version, pending, scored}``.
+        counts ``{model_version, pending, scored, truncated, skipped_language}``: ``truncated``
+        texts were longer than the model's ``max_length`` (only their start was scored);
+        ``skipped_language`` stored articles are in a language outside ``score_languages``.
     """
-    from pipeline.storage.articles import unscored_articles
+    from pipeline.storage.articles import skipped_language_count, unscored_articles
     from pipeline.storage.scores import score_rows, upsert_scores
     from pipeline.training.registry import Registry, sync_model_versions
 
@@ -240,18 +244,21 @@ def score(
             sync_model_versions(con, Registry(settings.model_registry))
             todo = unscored_articles(con, classifier.model_version, settings.score_languages,
                                      since=since)
-        scored = 0
+            skipped = skipped_language_count(con, settings.score_languages, since=since)
+        scored = truncated = 0
         chunk_size = chunk_size or settings.score_chunk_size
         for start in range(0, len(todo), chunk_size):
             chunk = todo.iloc[start:start + chunk_size]
-            probs = classifier.predict_probs(list(chunk["text"]), progress=progress)
+            probs, cut = classifier.predict(list(chunk["text"]), progress=progress)
+            truncated += int(cut.sum())
             rows = score_rows(list(chunk["article_id"]), list(chunk["content_hash"]), probs,
-                              classifier.model_version, at)
+                              classifier.model_version, at, truncated=cut)
             with connect(settings.db_path) as con:
                 scored += upsert_scores(con, rows)
             if on_progress:
                 on_progress(scored, len(todo))
-        counts = {"model_version": classifier.model_version, "pending": len(todo), "scored": scored}
+        counts = {"model_version": classifier.model_version, "pending": len(todo), "scored": scored,
+                  "truncated": truncated, "skipped_language": skipped}
         return run.finish(StageResult("score", "ok", counts))
 
 

@@ -9,8 +9,9 @@ Rules (each is a decision an analyst relies on):
 * Identity: the article key is the entry id when it is meaningful (present and not shared by
   most entries of the fetch), else the canonical link, else a hash of feed + normalised title.
 * Dates: the raw string is kept; the instant is UTC; ``date_quality`` is ``exact`` (zone given),
-  ``zone_assumed`` (no zone: the feed's timezone or UTC applied) or ``inferred`` (no usable
-  date, or one in the future / before the horizon: the fetch time is used).
+  ``zone_assumed`` (no zone: the feed's timezone or UTC applied), ``inferred`` (no usable
+  date: the fetch time is used) or ``out_of_range`` (a date in the future or before the feed's
+  horizon, replaced by the fetch time).
 * Story: copies of one story (syndication) share ``story_id``, a hash of the normalised title.
 """
 
@@ -139,20 +140,23 @@ def parse_date(
         horizon: dates older than ``fetched_at - horizon`` are treated as unusable.
 
     Returns:
-        ``(instant_utc, quality)`` with quality ``exact``, ``zone_assumed`` or ``inferred``.
-        Dates more than a day in the future are replaced by ``fetched_at`` (``inferred``).
+        ``(instant_utc, quality)`` with quality ``exact`` (zone given), ``zone_assumed``,
+        ``inferred`` (no usable date: ``fetched_at``) or ``out_of_range`` (a date more than a
+        day in the future or older than ``horizon``, replaced by ``fetched_at``).
     """
     if not raw or not raw.strip():
         return fetched_at, "inferred"
     zone = feed_timezone or "UTC"
     fast = _parse_standard(raw.strip())
-    if fast is not None:
+    # email.utils knows only the RFC 822 zone names; "CET", "BST", "MEZ"... come back naive as
+    # if zone-less, so such strings go to dateparser, which knows them.
+    if fast is not None and not (fast.tzinfo is None and _NAMED_ZONE.search(raw.strip())):
         if fast.tzinfo is None:
             instant, quality = fast.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), "zone_assumed"
         else:
             instant, quality = fast.astimezone(UTC), "exact"
         if instant > fetched_at + FUTURE_TOLERANCE or instant < fetched_at - horizon:
-            return fetched_at, "inferred"
+            return fetched_at, "out_of_range"
         return instant, quality
     # Localised or unusual forms ("Seg, 24 Set 2018 19:22:00 -0300"): dateparser is slower
     # (milliseconds per call) but knows month and day names in many languages.
@@ -175,8 +179,12 @@ def parse_date(
         aware = value.replace(tzinfo=ZoneInfo(zone))
     instant = aware.astimezone(UTC)
     if instant > fetched_at + FUTURE_TOLERANCE or instant < fetched_at - horizon:
-        return fetched_at, "inferred"
+        return fetched_at, "out_of_range"
     return instant, "exact" if has_zone else "zone_assumed"
+
+
+# A trailing alphabetic zone abbreviation (CET, BST, MEZ, AEST...), not an RFC 822 numeric offset.
+_NAMED_ZONE = re.compile(r"\b[A-Z]{2,5}$")
 
 
 def _parse_standard(raw: str) -> datetime | None:

@@ -100,7 +100,11 @@ class SentimentClassifier:
         self.batch_size = batch_size
 
     def predict_probs(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Class probabilities for each text.
+        """Class probabilities for each text: :meth:`predict` without the truncation flags."""
+        return self.predict(texts, progress=progress)[0]
+
+    def predict(self, texts: Sequence[str], *, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities for each text, and which texts the tokenizer truncated.
 
         Args:
             texts: n strings (empty strings are allowed and scored as such); links are removed
@@ -108,19 +112,23 @@ class SentimentClassifier:
             progress: show a tqdm progress bar (sentences/s, ETA).
 
         Returns:
-            float32 array of shape ``(n, 3)``: columns negative, neutral, positive; rows sum to 1.
+            ``(probs, truncated)``: float32 ``(n, 3)`` probabilities with columns negative,
+            neutral, positive (rows sum to 1), and a bool ``(n,)`` array, True where the text
+            was longer than ``max_length`` tokens and its tail was not seen by the model.
         """
         import torch
 
         n = len(texts)
         out = np.zeros((n, 3), dtype=np.float32)
         if n == 0:
-            return out
+            return out, np.zeros(0, dtype=bool)
         texts = [model_input(t) for t in texts]
-        lengths = self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, add_special_tokens=True,
-            return_length=True,
-        )["length"]
+        full = np.asarray(self.tokenizer(
+            list(texts), truncation=False, add_special_tokens=True, return_length=True,
+            verbose=False,
+        )["length"])
+        truncated = full > self.max_length
+        lengths = np.minimum(full, self.max_length)
         order = np.argsort(lengths, kind="stable")
         bar = tqdm(total=n, unit="sent", desc="scoring", disable=not progress, leave=False)
         try:
@@ -138,7 +146,7 @@ class SentimentClassifier:
             raise ScoringError(f"scoring failed with model {self.model_path}: {exc}") from exc
         finally:
             bar.close()
-        return out
+        return out, truncated
 
 
 def load_classifier(

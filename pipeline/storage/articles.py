@@ -65,3 +65,14 @@ def unscored_articles(
         " ORDER BY a.published_at",
         [model_version, languages, since, since],
     ).df()
+
+
+def skipped_language_count(
+    con: duckdb.DuckDBPyConnection, languages: list[str], since: datetime | None = None
+) -> int:
+    """Stored articles whose detected language is not in ``languages`` (never scored)."""
+    return int(con.execute(
+        "SELECT count(*) FROM articles WHERE language IS NOT NULL"
+        " AND NOT list_contains(?, language)"
+        " AND (?::TIMESTAMPTZ IS NULL OR published_at >= ?::TIMESTAMPTZ)",
+        [languages, since, since]).fetchall()[0][0])

@@ -10,7 +10,7 @@ from pipeline.storage.db import upsert_frame
 HEALTH_COLUMNS = [
     "feed_id", "name", "url", "category", "etag", "last_modified", "last_attempt_at",
     "last_success_at", "last_status", "http_status", "error_class", "error_message",
-    "entries_seen", "entries_new", "entries_dropped", "consecutive_failures",
+    "entries_seen", "entries_new", "entries_dropped", "consecutive_failures", "warnings",
 ]
 
 

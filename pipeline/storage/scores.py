@@ -14,7 +14,7 @@ from pipeline.storage.db import upsert_frame
 
 def score_rows(
     article_ids: list[str], content_hashes: list[str], probs: np.ndarray, model_version: str,
-    scored_at: datetime,
+    scored_at: datetime, truncated: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Build ``scores`` rows from probabilities.
 
@@ -23,6 +23,7 @@ def score_rows(
         probs: array of shape ``(n, 3)`` in :data:`pipeline.domain.LABELS` order, rows sum to 1.
         model_version: the model that produced ``probs``.
         scored_at: UTC instant.
+        truncated: per row, whether the model saw only the first ``max_length`` tokens.
 
     Returns:
         DataFrame with the ``scores`` columns; ``sentiment_score = p_positive - p_negative``.
@@ -39,6 +40,8 @@ def score_rows(
             "sentiment_score": probs[:, 2] - probs[:, 0],
             "content_hash": content_hashes,
             "scored_at": pd.Timestamp(scored_at),
+            "truncated": (np.zeros(len(probs), dtype=bool) if truncated is None
+                          else np.asarray(truncated, dtype=bool)),
         }
     )
 
@@ -46,7 +49,7 @@ def score_rows(
 def upsert_scores(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
     """Write score rows; a re-score of changed content replaces the earlier row of that version."""
     cols = ["label", "p_negative", "p_neutral", "p_positive", "sentiment_score", "content_hash",
-            "scored_at"]
+            "scored_at", "truncated"]
     return upsert_frame(con, "scores", frame, ["article_id", "model_version"], cols)
 
 

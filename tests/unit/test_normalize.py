@@ -150,7 +150,7 @@ def test_parse_date_portuguese_rfc822(now):
 
 def test_parse_date_in_the_future_falls_back_to_fetch_time(now):
     future = (now + timedelta(days=3)).strftime("%a, %d %b %Y %H:%M:%S +0000")
-    assert parse_date(future, fetched_at=now) == (now, "inferred")
+    assert parse_date(future, fetched_at=now) == (now, "out_of_range")
 
 
 def test_parse_date_slightly_ahead_is_tolerated(now):
@@ -159,9 +159,21 @@ def test_parse_date_slightly_ahead_is_tolerated(now):
     assert parse_date(ahead, fetched_at=now) == (now + timedelta(hours=3), "exact")
 
 
-def test_parse_date_older_than_horizon_is_inferred(now):
+def test_parse_date_older_than_horizon_is_flagged(now):
     assert parse_date("Tue, 05 Mar 2024 09:30:00 GMT", fetched_at=now,
-                      horizon=timedelta(hours=1)) == (now, "inferred")
+                      horizon=timedelta(hours=1)) == (now, "out_of_range")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Tue, 05 Mar 2024 09:30:00 CET", datetime(2024, 3, 5, 8, 30, tzinfo=UTC)),
+    ("Di, 05 Mär 2024 09:30:00 MEZ", datetime(2024, 3, 5, 8, 30, tzinfo=UTC)),
+    ("Tue, 05 Mar 2024 09:30:00 EST", datetime(2024, 3, 5, 14, 30, tzinfo=UTC)),
+    ("mar., 05 mars 2024 09:30:00 +0100", datetime(2024, 3, 5, 8, 30, tzinfo=UTC)),
+    ("martes, 5 de marzo de 2024 09:30 -0300", datetime(2024, 3, 5, 12, 30, tzinfo=UTC)),
+])
+def test_parse_date_named_zones_beyond_rfc822_and_other_languages(raw, expected, now):
+    """CET/MEZ are not RFC 822 names; they must not be read as zone-less UTC."""
+    assert parse_date(raw, fetched_at=now) == (expected, "exact")
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "not a date at all", "32/13/2024 99:99"])
