@@ -95,6 +95,7 @@ def ingest(
     from pipeline.ingest.fetch import fetch_url, make_client, read_file
     from pipeline.ingest.normalize import normalize_entries
     from pipeline.ingest.parse import parse_feed
+    from pipeline.ingest.stories import assign_story_ids
     from pipeline.storage.articles import upsert_articles
     from pipeline.storage.feeds import feed_states, upsert_feed_health
 
@@ -185,7 +186,7 @@ def ingest(
         with connect(settings.db_path) as con:
             con.execute("BEGIN TRANSACTION")
             for row, frame in frames:
-                new, changed = upsert_articles(con, frame)
+                new, changed = upsert_articles(con, assign_story_ids(con, frame))
                 counts["articles_new"] += new
                 counts["articles_changed"] += changed
                 row["entries_new"] = new

@@ -7,12 +7,14 @@ Rules (each is a decision an analyst relies on):
   model's text drops them, and drops "The post ... appeared first on ..." trailers. A summary that
   is empty or repeats the title is not scored (the title alone is).
 * Identity: the article key is the entry id when it is meaningful (present and not shared by
-  most entries of the fetch), else the canonical link, else a hash of feed + normalised title.
+  most entries of the fetch), else the canonical link, else a hash of feed + normalised title +
+  the raw date string.
 * Dates: the raw string is kept; the instant is UTC; ``date_quality`` is ``exact`` (zone given),
   ``zone_assumed`` (no zone: the feed's timezone or UTC applied), ``inferred`` (no usable
   date: the fetch time is used) or ``out_of_range`` (a date in the future or before the feed's
   horizon, replaced by the fetch time).
-* Story: copies of one story (syndication) share ``story_id``, a hash of the normalised title.
+* Story: each article starts with ``story_id`` = hash of its normalised title; near-duplicate
+  titles from other feeds are merged into one story at store time (:mod:`pipeline.ingest.stories`).
 """
 
 from __future__ import annotations
@@ -284,13 +286,13 @@ def normalize_entries(
         text = model_title if not summary_for_model else f"{model_title}. {summary_for_model}"
         text = text or summary
 
+        raw_date = entry.get("published") or entry.get("updated") or entry.get("dc_date")
         if entry_id and entry_id not in shared_ids:
             key = _sha1("id", source.feed_id, entry_id)
         elif link:
             key = _sha1("url", link)
-        else:
-            key = _sha1("title", source.feed_id, story_key(title))
-        raw_date = entry.get("published") or entry.get("updated") or entry.get("dc_date")
+        else:  # the raw date string, not the parsed instant: a missing date must not change per fetch
+            key = _sha1("title", source.feed_id, story_key(title), (raw_date or "").strip())
         published_at, quality = parse_date(
             raw_date, fetched_at=fetched_at, feed_timezone=source.timezone
         )
