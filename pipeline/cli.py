@@ -121,6 +121,33 @@ def ingest(sources: SourcesArg = None, feeds: FeedsOption = None, at: AtOption =
                                use_config=not no_config, on_feed=_feed_line))
 
 
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="CSV/TSV/JSONL archives of headlines.")],
+    timezone: Annotated[Optional[str], typer.Option(
+        help="IANA zone for dates without one (default UTC), e.g. America/New_York.")] = None,
+) -> None:
+    """Import historical headlines (backfill): columns title/headline and date/published, optional url, summary, id, source.
+
+    Then `tonewatch score` and `tonewatch detect --backfill` treat them like fetched news.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from pipeline.domain import FeedSource
+    from pipeline.ingest.sources import feed_id_for
+    from pipeline.run import ingest as ingest_stage
+
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"--timezone {timezone!r} is not an IANA time zone") from exc
+    sources = [FeedSource(feed_id_for(str(f)), f"import: {f.name}", str(f.resolve()),
+                          "import", timezone, kind="import") for f in files]
+    _print_result(ingest_stage(_settings(), at=datetime.now(UTC), extra_sources=sources,
+                               use_config=False, on_feed=_feed_line))
+
+
 @app.command()
 def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
         help="Model: 'production', a registry version, a local dir or a hub id.")] = None) -> None:

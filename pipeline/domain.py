@@ -25,6 +25,8 @@ class FeedSource:
         url: ``http(s)://`` URL, or a local path.
         category: free text (regulator, central_bank, wire, markets, company).
         timezone: IANA zone applied to zone-less dates (None = UTC).
+        kind: ``feed`` (RSS/Atom document) or ``import`` (a CSV/JSONL archive of headlines,
+            see :mod:`pipeline.ingest.importer`).
     """
 
     feed_id: str
@@ -32,6 +34,7 @@ class FeedSource:
     url: str
     category: str | None = None
     timezone: str | None = None
+    kind: str = "feed"
 
     @property
     def is_remote(self) -> bool:

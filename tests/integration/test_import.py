@@ -1,0 +1,60 @@
+"""`tonewatch import`: historical headlines from CSV/JSONL become articles like fetched entries."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tests.conftest import cli, query
+
+
+def _env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
+    return env | {"TONEWATCH_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_import_csv_and_jsonl_with_bad_files_isolated(tmp_path):
+    csv = tmp_path / "archive.csv"
+    csv.write_text(
+        "headline,date,url,source\n"
+        '"Acme Robotics cuts outlook, shares fall 9%",2024-03-04 14:05,https://example.com/a?utm_source=x,Wire\n'
+        "Borealis Bank raises dividend by 10%,2024-03-04T09:00:00Z,,\n"
+        ",2024-03-05,,\n"
+        "Quarterly results due next week,05 mars 2024 10:00,,\n", encoding="utf-8")
+    jsonl = tmp_path / "archive.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in [
+        {"title": "Cobalt Mining files for bankruptcy", "published": "2024-03-05T08:00:00+01:00", "id": "x1"},
+        {"title": "Cobalt Mining files for bankruptcy protection", "published": "2024-03-05T09:00:00+01:00", "id": "x2"},
+    ]) + "\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    env = _env(tmp_path)
+
+    out = cli(env, "import", str(csv), str(jsonl), str(bad), "--timezone", "America/New_York")
+    assert out.returncode == 0, out.stderr
+    assert "articles_new=5" in out.stdout and "dropped=1" in out.stdout
+    assert "bad.csv: no title or date column" in out.stderr
+    db = tmp_path / "data" / "tonewatch.duckdb"
+    rows = {t: (str(p), q, u) for t, p, q, u in query(
+        db, "SELECT title, published_at, date_quality, url FROM articles")}
+    # Zone-less dates take --timezone (EST in March 2024: UTC-5); canonical URL without utm_*.
+    assert rows["Acme Robotics cuts outlook, shares fall 9%"] == (
+        "2024-03-04 19:05:00+00:00", "zone_assumed", "https://example.com/a")
+    assert rows["Borealis Bank raises dividend by 10%"][1] == "exact"
+    stories = query(db, "SELECT count(DISTINCT story_id) FROM articles WHERE title LIKE 'Cobalt%'")
+    assert stories == [(1,)]  # two wordings of one story
+    status = dict(query(db, "SELECT name, last_status FROM feeds"))
+    assert status == {"import: archive.csv": "ok", "import: archive.jsonl": "ok",
+                      "import: bad.csv": "parse_error"}
+
+    again = cli(env, "import", str(csv), str(jsonl))
+    assert again.returncode == 0 and "articles_new=0" in again.stdout  # idempotent
+
+
+def test_import_only_bad_files_exits_nonzero_and_bad_timezone_is_one_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n", encoding="utf-8")
+    out = cli(_env(tmp_path), "import", str(bad))
+    assert out.returncode != 0 and "bad.jsonl" in out.stderr and "Traceback" not in out.stderr
+    tz = cli(_env(tmp_path), "import", str(bad), "--timezone", "Mars/Olympus")
+    assert tz.returncode == 1 and "Mars/Olympus" in tz.stderr and "Traceback" not in tz.stderr
