@@ -27,6 +27,10 @@ class FeedSource:
         timezone: IANA zone applied to zone-less dates (None = UTC).
         kind: ``feed`` (RSS/Atom document) or ``import`` (a CSV/JSONL archive of headlines,
             see :mod:`pipeline.ingest.importer`).
+        horizon_days: dates older than this many days before the fetch are out of range
+            (None = 30 years).
+        ticker: the company a per-company feed is about; stamped on its items unless an item
+            names other companies and not this one.
     """
 
     feed_id: str
@@ -35,6 +39,8 @@ class FeedSource:
     category: str | None = None
     timezone: str | None = None
     kind: str = "feed"
+    horizon_days: int | None = None
+    ticker: str | None = None
 
     @property
     def is_remote(self) -> bool:

@@ -71,3 +71,29 @@ class EntityIndex:
         if pattern is not None:
             found |= {self.names[m] for m in pattern.findall(text)}
         return sorted(found)
+
+    def tickers_in_categories(self, terms: list[str]) -> list[str]:
+        """Tickers among a feed entry's category terms: ``$ACME``, ``NYSE:ACME``, or a bare
+        symbol that the gazetteer knows (a bare ``AI`` or ``CEO`` tag is not a ticker)."""
+        known = set(self.names.values())
+        found: set[str] = set()
+        for term in terms:
+            term = (term or "").strip()
+            found |= set(self.tickers_in(term))
+            if term.isupper() and term.isalpha() and term in known:
+                found.add(term)
+        return sorted(found)
+
+    def tickers_for_feed_item(self, text: str, categories: list[str], feed_ticker: str | None) -> list[str]:
+        """Tickers of one item: from its text and categories, plus the feed's own ticker for a
+        per-company feed unless the item names other companies and not that one.
+
+        Args:
+            text: title and summary.
+            categories: the entry's category terms.
+            feed_ticker: the ticker configured for the feed, or None.
+        """
+        found = set(self.tickers_in(text)) | set(self.tickers_in_categories(categories))
+        if feed_ticker and (not found or feed_ticker in found):
+            found.add(feed_ticker)
+        return sorted(found)

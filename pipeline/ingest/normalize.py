@@ -274,17 +274,17 @@ def normalize_entries(
             dropped += 1
             continue
         summary = clean_text(entry.get("summary") or entry.get("description"))
-        summary = _POST_APPEARED.sub("", summary).strip()
+        summary_scored = _POST_APPEARED.sub("", summary).strip()  # trailer kept for display only
         entry_source = (entry.get("source") or {}).get("title", "") if entry.get("source") else ""
         model_title = strip_source_suffix(title, [entry_source, parsed.title])
-        if summary and story_key(summary).startswith(story_key(model_title)[:80]) and len(
-            story_key(summary)
+        if summary_scored and story_key(summary_scored).startswith(story_key(model_title)[:80]) and len(
+            story_key(summary_scored)
         ) <= len(story_key(model_title)) + 20:
             summary_for_model = ""  # the summary repeats the title
         else:
-            summary_for_model = summary
+            summary_for_model = summary_scored
         text = model_title if not summary_for_model else f"{model_title}. {summary_for_model}"
-        text = text or summary
+        text = text or summary_scored
 
         raw_date = entry.get("published") or entry.get("updated") or entry.get("dc_date")
         if entry_id and entry_id not in shared_ids:
@@ -294,7 +294,8 @@ def normalize_entries(
         else:  # the raw date string, not the parsed instant: a missing date must not change per fetch
             key = _sha1("title", source.feed_id, story_key(title), (raw_date or "").strip())
         published_at, quality = parse_date(
-            raw_date, fetched_at=fetched_at, feed_timezone=source.timezone
+            raw_date, fetched_at=fetched_at, feed_timezone=source.timezone,
+            horizon=timedelta(days=source.horizon_days) if source.horizon_days else DEFAULT_HORIZON,
         )
         language = detect_language(text)
         rows.append(
@@ -313,7 +314,9 @@ def normalize_entries(
                 "language": language,
                 "content_hash": _sha1(text),
                 "story_id": _sha1(story_key(model_title) or key),
-                "tickers": entities.tickers_in(f"{title} {summary}"),
+                "tickers": entities.tickers_for_feed_item(
+                    f"{title} {summary}", [t.get("term", "") for t in entry.get("tags") or []],
+                    source.ticker),
             }
         )
     frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)

@@ -8,6 +8,8 @@ feedparser is lenient: it returns *something* for any input. The decisions here:
   has no feed version → :class:`NotAFeedError` (a broken source that would otherwise look like
   "no news");
 * no entries and an XML syntax error → :class:`FeedParseError`;
+* a document declaring XML entities (``<!ENTITY``: entity expansion, external entities) →
+  :class:`FeedParseError` before any parsing;
 * a well-formed feed with zero entries → an empty feed (no news).
 """
 
@@ -23,6 +25,8 @@ from pipeline.errors import FeedParseError, NotAFeedError
 
 _HTML_START = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.I | re.S)
 _SITEMAP_ROOT = re.compile(rb"<(urlset|sitemapindex)[\s>]", re.I)
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.I)
+_PROLOG_BYTES = 1 << 16  # a DOCTYPE's internal subset sits before the root element
 
 
 @dataclass
@@ -58,6 +62,12 @@ def parse_feed(
         NotAFeedError: an HTML page, a sitemap, or a document with no feed structure.
         FeedParseError: malformed XML from which no entry could be recovered.
     """
+    if _ENTITY_DECLARATION.search(content[:_PROLOG_BYTES]):
+        # Feeds have no use for DTD entities; declaring them is how entity-expansion ("billion
+        # laughs") and external-entity (XXE) attacks work, so such documents are refused unread.
+        raise FeedParseError(
+            f"{source}: refused: the document declares XML entities (<!ENTITY>), which feeds do "
+            "not need and entity-expansion / external-entity attacks use", source=source)
     headers = {}
     if content_type:
         headers["content-type"] = content_type
@@ -73,6 +83,8 @@ def parse_feed(
     bozo_exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
     head = content[:4096]
 
+    if not version and not any(e.get("title") or e.get("link") for e in entries):
+        entries = []  # XML that merely has <item> elements: no feed structure, nothing usable
     if not entries:
         if _HTML_START.search(head):
             raise NotAFeedError(f"{source}: not a feed (an HTML page)", source=source)

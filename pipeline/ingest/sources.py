@@ -7,6 +7,8 @@
         url: https://www.sec.gov/news/pressreleases.rss   # required: http(s) URL or local path
         category: regulator               # optional free text
         timezone: America/New_York        # optional IANA zone for zone-less dates
+        horizon_days: 3650                # optional: older dates are out of range (default 30 years)
+        ticker: ACME                      # optional: a per-company feed's ticker (see entities)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config import read_yaml, validation_message
 from pipeline.domain import FeedSource
@@ -34,6 +36,8 @@ class FeedConfig(BaseModel):
     url: str
     category: str | None = None
     timezone: str | None = None
+    horizon_days: int | None = Field(None, gt=0)
+    ticker: str | None = Field(None, pattern=r"^[A-Za-z]{1,5}(\.[A-Za-z])?$")
     enabled: bool = True
 
     @field_validator("timezone")
@@ -79,7 +83,8 @@ def load_feeds(path: Path) -> list[FeedSource]:
     except ValidationError as exc:
         raise ConfigError(validation_message(path, exc)) from exc
     return [
-        FeedSource(feed_id_for(f.url), f.name, f.url, f.category, f.timezone)
+        FeedSource(feed_id_for(f.url), f.name, f.url, f.category, f.timezone,
+                   horizon_days=f.horizon_days, ticker=f.ticker.upper() if f.ticker else None)
         for f in doc.feeds
         if f.enabled
     ]
