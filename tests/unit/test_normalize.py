@@ -358,13 +358,13 @@ def test_normalize_entries_suffix_kept_when_source_differs(parsed_rss, source, n
     assert frame.iloc[0]["story_id"] != frame.iloc[1]["story_id"]
 
 
-def test_normalize_entries_drops_post_appeared_trailer(parsed_rss, source, now):
+def test_normalize_entries_drops_post_appeared_trailer_for_scoring_only(parsed_rss, source, now):
     items = ["<title>Acme Robotics cuts full-year outlook</title>"
              "<link>https://wire.example.com/z</link>"
              "<description>Orders fell 20% in the quarter. The post Acme Robotics cuts "
              "full-year outlook appeared first on Example Wire.</description>"]
     frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
-    assert frame.iloc[0]["summary"] == "Orders fell 20% in the quarter."
+    assert frame.iloc[0]["summary"].endswith("appeared first on Example Wire.")  # displayed as is
     assert frame.iloc[0]["text"] == (
         "Acme Robotics cuts full-year outlook. Orders fell 20% in the quarter.")
 
