@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from datetime import UTC, datetime
@@ -19,10 +20,27 @@ FEED = (FIXTURE_FEEDS / "regulator_atom.xml").read_bytes()
 ETAG = '"v1"'
 
 
+def _gzip_bomb(megabytes: int) -> bytes:
+    """``megabytes`` MiB of zeros, gzip-compressed (about 1 KB per MiB), built block by block."""
+    import io
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9) as handle:
+        block = b"\0" * (1 << 20)
+        for _ in range(megabytes):
+            handle.write(block)
+    return buffer.getvalue()
+
+
+BOMB = _gzip_bomb(200)
+
+
 @pytest.fixture
 def feed_server():
     """Loopback server: /feed (ETag/304), /moved (301 to /feed), /flaky (503 once), /gone (404),
-    /slow (sleeps past the client timeout), /page (HTML). Yields (base_url, hit counts)."""
+    /slow (sleeps past the client timeout), /page (HTML), /gzip (gzip body), /error (500),
+    /limited (429 with Retry-After once), /bomb (gzip bomb), /trickle (slow body).
+    Yields (base_url, hit counts)."""
     hits: dict[str, int] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -46,6 +64,28 @@ def feed_server():
                 self._send(200, FEED, "application/atom+xml", {})
             elif self.path == "/page":
                 self._send(200, b"<!doctype html><html><body>Sign in</body></html>", "text/html", {})
+            elif self.path == "/gzip":
+                self._send(200, gzip.compress(FEED), "application/atom+xml", {"Content-Encoding": "gzip"})
+            elif self.path == "/error":
+                self._send(500, b"boom", "text/plain", {})
+            elif self.path == "/limited":
+                if hits[self.path] == 1:
+                    self._send(429, b"slow down", "text/plain", {"Retry-After": "1"})
+                else:
+                    self._send(200, FEED, "application/atom+xml", {})
+            elif self.path == "/bomb":
+                self._send(200, BOMB, "application/rss+xml", {"Content-Encoding": "gzip"})
+            elif self.path == "/trickle":  # each byte arrives before the read timeout
+                self.send_response(200)
+                self.send_header("Content-Type", "application/atom+xml")
+                self.end_headers()
+                try:
+                    for i in range(0, len(FEED), 64):
+                        self.wfile.write(FEED[i:i + 64])
+                        self.wfile.flush()
+                        time.sleep(0.4)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
             else:
                 self._send(404, b"not found", "text/plain", {})
 
@@ -116,3 +156,27 @@ def test_every_url_failing_raises_after_recording(tmp_path, feed_server):
         ingest(settings, at=AT, extra_sources=[f"{base}/gone", f"{base}/page"], use_config=False)
     assert info.value.result.counts["feeds_failed"] == 2
     assert {r["last_status"] for r in _feeds(settings.db_path).values()} == {"fetch_failed", "not_a_feed"}
+
+
+def test_gzip_server_errors_rate_limit_bomb_and_trickle(tmp_path, feed_server, monkeypatch):
+    import pipeline.ingest.fetch as fetch
+
+    base, hits = feed_server
+    real = fetch.fetch_url
+    # A short whole-body deadline so the trickling route (about 12 s) trips it quickly.
+    monkeypatch.setattr(fetch, "fetch_url", lambda *a, **k: real(*a, **{**k, "total_timeout_s": 2}))
+    settings = load_settings(data_dir=tmp_path, http_timeout_s=1.0, http_max_bytes=5_000_000)
+    urls = [f"{base}/{p}" for p in ("gzip", "error", "limited", "bomb", "trickle")]
+    result = ingest(settings, at=AT, extra_sources=urls, use_config=False)
+    feeds = _feeds(settings.db_path)
+    assert feeds["gzip"]["last_status"] == "ok" and feeds["gzip"]["entries_seen"] == 15
+    assert feeds["error"]["last_status"] == "fetch_failed" and feeds["error"]["http_status"] == 500
+    assert hits["/error"] == 3  # 5xx retried, then given up
+    assert feeds["limited"]["last_status"] in ("ok", "no_new_entries") and hits["/limited"] == 2
+    assert feeds["bomb"]["last_status"] == "fetch_failed"
+    assert feeds["trickle"]["last_status"] == "fetch_failed"
+    assert result.counts["feeds_failed"] == 3
+    with connect(settings.db_path, read_only=True) as con:
+        (message,) = con.execute("SELECT error_message FROM feeds WHERE url LIKE '%/bomb'").fetchall()[0]
+        (slow,) = con.execute("SELECT error_message FROM feeds WHERE url LIKE '%/trickle'").fetchall()[0]
+    assert "byte limit" in message and "within 2 s" in slow
