@@ -82,15 +82,17 @@ def clean_text(value: str | None) -> str:
 
 
 def strip_source_suffix(title: str, source_names: list[str]) -> str:
-    """Remove a trailing `` - Publisher`` when it names the entry's or the feed's source."""
-    for name in source_names:
-        name = (name or "").strip()
-        if not name:
-            continue
-        for sep in (" - ", " – ", " — ", " | "):
-            suffix = f"{sep}{name}"
-            if title.endswith(suffix) and len(title) > len(suffix) + 10:
-                return title[: -len(suffix)].rstrip()
+    """Remove trailing `` - Publisher`` suffixes (repeated ones too) naming the entry's or the
+    feed's source, unless that would leave 10 characters or fewer (the title is kept whole)."""
+    names = [n.strip() for n in source_names if n and n.strip()]
+    changed = True
+    while changed:
+        changed = False
+        for name in names:
+            for sep in (" - ", " – ", " — ", " | "):
+                suffix = f"{sep}{name}"
+                if title.endswith(suffix) and len(title) > len(suffix) + 10:
+                    title, changed = title[: -len(suffix)].rstrip(), True
     return title
 
 

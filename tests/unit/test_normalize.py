@@ -77,6 +77,11 @@ def test_strip_source_suffix_keeps_unrelated_suffix_and_short_titles():
     assert strip_source_suffix("Stocks - Reuters", ["Reuters"]) == "Stocks - Reuters"
 
 
+def test_strip_source_suffix_repeated():
+    assert strip_source_suffix("Markets transcript - Reuters - Reuters", ["Reuters"]) == (
+        "Markets transcript")
+
+
 # --- canonical_url ------------------------------------------------------------------------
 
 
