@@ -25,8 +25,9 @@ class FeedSource:
         url: ``http(s)://`` URL, or a local path.
         category: free text (regulator, central_bank, wire, markets, company).
         timezone: IANA zone applied to zone-less dates (None = UTC).
-        kind: ``feed`` (RSS/Atom document) or ``import`` (a CSV/JSONL archive of headlines,
-            see :mod:`pipeline.ingest.importer`).
+        kind: ``feed`` (RSS/Atom document), ``import`` (a CSV/JSONL archive of headlines,
+            see :mod:`pipeline.ingest.importer`) or ``json_api`` (a paged JSON news API, see
+            :mod:`pipeline.ingest.newsapi`; its settings are in ``api``).
         horizon_days: dates older than this many days before the fetch are out of range
             (None = 30 years).
         ticker: the company a per-company feed is about; stamped on its items unless an item
@@ -41,6 +42,7 @@ class FeedSource:
     kind: str = "feed"
     horizon_days: int | None = None
     ticker: str | None = None
+    api: Any = field(default=None, compare=False, hash=False)
 
     @property
     def is_remote(self) -> bool:

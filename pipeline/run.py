@@ -14,7 +14,6 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 
@@ -94,11 +93,10 @@ def ingest(
         AllFeedsFailedError: there were feeds and every one failed (after recording health).
         ConfigError: the feeds file is invalid. StorageError: the database is unusable.
     """
+    from pipeline.ingest.acquire import UNITS, read_source
     from pipeline.ingest.entities import EntityIndex
-    from pipeline.ingest.fetch import fetch_url, make_client, read_file
+    from pipeline.ingest.fetch import make_client
     from pipeline.ingest.normalize import normalize_entries
-    from pipeline.ingest.importer import read_import_file
-    from pipeline.ingest.parse import parse_feed
     from pipeline.ingest.stories import assign_story_ids
     from pipeline.storage.articles import upsert_articles
     from pipeline.storage.feeds import feed_states, upsert_feed_health
@@ -131,46 +129,20 @@ def ingest(
                        "http_status": None, "error_class": None, "error_message": None,
                        "entries_seen": 0, "entries_new": 0, "entries_dropped": 0,
                        "consecutive_failures": int(state.get("consecutive_failures") or 0),
-                       "warnings": None}
-                phase = "fetch_failed"
+                       "last_status": None, "warnings": None}
                 try:
-                    if source.kind == "import":
-                        phase = "parse_error"
-                        parsed = read_import_file(Path(source.url))
-                        frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
-                                                           entities=entities)
-                        frames.append((row, frame))
-                        row.update(last_status="ok", last_success_at=fetched_at,
-                                   consecutive_failures=0, entries_seen=len(frame),
-                                   entries_dropped=dropped)
-                        counts["feeds_ok"] += 1
-                        counts["entries"] += len(frame)
-                        counts["dropped"] += dropped
-                        note(f"ok: {source.url}: {len(frame)} rows imported"
-                             + (f", {dropped} dropped (no title and no link)" if dropped else ""))
-                        health.append(row)
-                        continue
-                    if source.is_remote:
-                        result = fetch_url(source, client, etag=row["etag"],
-                                           last_modified=row["last_modified"],
-                                           max_bytes=settings.http_max_bytes)
-                    else:
-                        result = read_file(source, max_bytes=settings.http_max_bytes)
-                    row.update(http_status=result.status_code, etag=result.etag or row["etag"],
-                               last_modified=result.last_modified or row["last_modified"])
-                    if result.not_modified:
+                    parsed = read_source(source, client, settings, row)
+                    if parsed is None:
                         row.update(last_status="not_modified", last_success_at=fetched_at,
                                    consecutive_failures=0)
                         counts["feeds_ok"] += 1
                         note(f"{source.url}: not modified")
                         health.append(row)
                         continue
-                    phase = "parse_error"
-                    parsed = parse_feed(result.content, source=source.url,
-                                        content_type=result.content_type, base_url=result.final_url)
                     frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
                                                        entities=entities)
-                    if parsed.title and row["name"] in (source.url, source.name) and not source.is_remote:
+                    if (parsed.title and row["name"] in (source.url, source.name)
+                            and source.kind == "feed" and not source.is_remote):
                         row["name"] = parsed.title
                     frames.append((row, frame))
                     row.update(last_status="ok", last_success_at=fetched_at,
@@ -179,7 +151,7 @@ def ingest(
                     counts["feeds_ok"] += 1
                     counts["entries"] += len(frame)
                     counts["dropped"] += dropped
-                    note(f"ok: {source.url}: {len(frame)} entries"
+                    note(f"ok: {source.url}: {len(frame)} {UNITS[source.kind]}"
                          + (f", {dropped} dropped (no title and no link)" if dropped else ""))
                     for warning in parsed.warnings:
                         note(f"warning: {warning}")
@@ -193,6 +165,7 @@ def ingest(
                     note(f"{exc.status}: {exc}")
                 except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others
                     log.exception("unexpected error on feed %s", source.url)
+                    phase = row.get("last_status") or "fetch_failed"
                     row.update(last_status=phase, error_class=type(exc).__name__,
                                error_message=f"unexpected {type(exc).__name__}: {exc}"[:500],
                                consecutive_failures=row["consecutive_failures"] + 1)

@@ -177,6 +177,8 @@ def fetch_url(
     max_bytes: int = 10_000_000,
     attempts: int = 3,
     total_timeout_s: float | None = 60.0,
+    url: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> FetchResult:
     """GET a feed URL with conditional headers, size cap and retries.
 
@@ -190,12 +192,16 @@ def fetch_url(
         total_timeout_s: limit on one attempt's whole body transfer, seconds (the client's read
             timeout bounds each read only, so a server trickling bytes could hold a fetch for
             ever); None = no limit.
+        url: the URL to request when it differs from ``source.url`` (e.g. with paging or key
+            parameters); messages still name ``source.url``, so secrets in it never leak.
+        headers: extra request headers (e.g. an API key).
 
     Raises:
         FeedFetchError: network failure after retries, an HTTP error status, or a body over
             ``max_bytes``. ``http_status`` is set when a response was received.
     """
-    headers = {}
+    target = url or source.url
+    headers = dict(headers or {})
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -209,7 +215,7 @@ def fetch_url(
     )
     def attempt() -> FetchResult:
         try:
-            with client.stream("GET", source.url, headers=headers) as response:
+            with client.stream("GET", target, headers=headers) as response:
                 if response.status_code in RETRY_STATUSES:
                     raise _Retryable(response)
                 if response.status_code == 304:

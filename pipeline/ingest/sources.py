@@ -9,6 +9,11 @@
         timezone: America/New_York        # optional IANA zone for zone-less dates
         horizon_days: 3650                # optional: older dates are out of range (default 30 years)
         ticker: ACME                      # optional: a per-company feed's ticker (see entities)
+      - name: A JSON news API             # type json_api: see pipeline/ingest/newsapi.py
+        type: json_api
+        url: https://api.example.com/v2/news?q=markets
+        api: {items: articles, fields: {title: title, link: url, published: publishedAt},
+              key_env: EXAMPLE_NEWS_KEY, key_header: X-Api-Key, page_param: page, max_pages: 3}
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.config import read_yaml, validation_message
 from pipeline.domain import FeedSource
 from pipeline.errors import ConfigError
+from pipeline.ingest.newsapi import ApiConfig
 
 
 class FeedConfig(BaseModel):
@@ -34,6 +41,8 @@ class FeedConfig(BaseModel):
 
     name: str
     url: str
+    type: Literal["feed", "json_api"] = "feed"
+    api: ApiConfig | None = None
     category: str | None = None
     timezone: str | None = None
     horizon_days: int | None = Field(None, gt=0)
@@ -84,7 +93,9 @@ def load_feeds(path: Path) -> list[FeedSource]:
         raise ConfigError(validation_message(path, exc)) from exc
     return [
         FeedSource(feed_id_for(f.url), f.name, f.url, f.category, f.timezone,
-                   horizon_days=f.horizon_days, ticker=f.ticker.upper() if f.ticker else None)
+                   kind=f.type, horizon_days=f.horizon_days,
+                   ticker=f.ticker.upper() if f.ticker else None,
+                   api=(f.api or ApiConfig()) if f.type == "json_api" else None)
         for f in doc.feeds
         if f.enabled
     ]
