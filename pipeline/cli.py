@@ -28,6 +28,9 @@ app = typer.Typer(help="tonewatch: financial-news sentiment monitor.", no_args_i
 model_app = typer.Typer(help="Model registry: list, show, promote, build the default.",
                         no_args_is_help=True)
 app.add_typer(model_app, name="model")
+silence_app = typer.Typer(help="Silences: mute notifications of matching alerts for a while.",
+                          no_args_is_help=True)
+app.add_typer(silence_app, name="silence")
 # Tables are wide; when output goes to a pipe or log, rich would otherwise wrap at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
@@ -374,6 +377,66 @@ def evaluate(
     for label, row in zip(("negative", "neutral", "positive"), metrics["confusion"], strict=True):
         cm.add_row(label, *map(str, row))
     out.print(cm)
+
+
+@silence_app.command("add")
+def silence_add(
+    match: Annotated[list[str], typer.Option("--match", help="Label matcher, repeatable: "
+                                             "entity=ACME, scope!=market, rule=~ticker.*")],
+    author: Annotated[str, typer.Option(help="Who mutes (kept for audit).")],
+    comment: Annotated[str, typer.Option(help="Why (kept for audit).")],
+    duration: Annotated[str, typer.Option(help="How long: 30m, 12h, 2d, 1w.")] = "1d",
+    starts: Annotated[Optional[str], typer.Option(help="Start (ISO, UTC); default now.")] = None,
+) -> None:
+    """Mute notifications of alerts whose labels (rule, scope, entity, severity) match."""
+    from pipeline.alerting.silences import parse_matcher
+    from pipeline.detection.rules import parse_duration
+    from pipeline.storage.db import connect
+    from pipeline.storage.silences import add_silence
+
+    matchers = [parse_matcher(m) for m in match]
+    try:
+        length = parse_duration(duration)
+    except ValueError as exc:
+        raise ConfigError(f"--duration {duration!r}: {exc}") from exc
+    now = datetime.now(UTC)
+    start = parse_instant(starts, "--starts") if starts else now
+    with connect(_settings().db_path) as con:
+        silence_id = add_silence(con, matchers, starts_at=start, ends_at=start + length,
+                                 author=author, comment=comment, now=now)
+    out.print(f"silence {silence_id}: {', '.join(map(str, matchers))} until "
+              f"{start + length:%Y-%m-%d %H:%M} UTC", highlight=False)
+
+
+@silence_app.command("list")
+def silence_list(all_: Annotated[bool, typer.Option("--all", help="Include ended silences.")] = False) -> None:
+    """Show active and future silences (with --all, ended ones too)."""
+    from pipeline.storage.db import connect
+    from pipeline.storage.silences import list_silences
+
+    now = datetime.now(UTC)
+    with connect(_settings().db_path) as con:
+        frame = list_silences(con, at=now, include_ended=all_)
+    table = Table("id", "matchers", "starts (UTC)", "ends (UTC)", "state", "author", "comment")
+    for r in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+        matchers = ", ".join(f"{m['label']}{m['op']}{m['value']}" for m in json.loads(r["matchers"]))
+        ended = r["expired_at"] or (r["ends_at"] if r["ends_at"] <= now else None)
+        state = ("expired" if r["expired_at"] else "ended") if ended else (
+            "pending" if r["starts_at"] > now else "active")
+        table.add_row(r["silence_id"], matchers, f"{r['starts_at']:%Y-%m-%d %H:%M}",
+                      f"{r['ends_at']:%Y-%m-%d %H:%M}", state, r["author"], r["comment"])
+    out.print(table)
+
+
+@silence_app.command("expire")
+def silence_expire(silence_id: Annotated[str, typer.Argument(help="Id from `tonewatch silence list`.")]) -> None:
+    """End a silence now (it stays listed with --all, for audit)."""
+    from pipeline.storage.db import connect
+    from pipeline.storage.silences import expire_silence
+
+    with connect(_settings().db_path) as con:
+        expire_silence(con, silence_id, datetime.now(UTC))
+    out.print(f"silence {silence_id} expired")
 
 
 @model_app.command("list")

@@ -274,19 +274,26 @@ def detect(
         rules: rules to use instead of the rules file.
         enqueue: queue notifications for new firing alerts (False for silent backfills).
 
+    Firing alerts matching an active silence, or inhibited by a market-wide surge in the same
+    window, are recorded (with ``silenced_by`` / ``inhibited_by`` in their explanation) but not
+    queued (:mod:`pipeline.alerting.silences`).
+
     Returns:
-        counts ``{rules, evaluated, insufficient, firing, resolved, queued}`` and ``messages``
-        with one line per firing alert.
+        counts ``{rules, evaluated, insufficient, firing, resolved, queued, silenced,
+        inhibited}`` and ``messages`` with one line per firing alert.
     """
     from pipeline.alerting.notifiers import configured_notifiers, expand_receivers
+    from pipeline.alerting.silences import inhibited, silenced_by
     from pipeline.detection.rules import load_rules
+    from pipeline.storage.silences import active_silences
     from pipeline.detection.windows import rule_decisions, top_negative_headlines
     from pipeline.storage import alerts as alert_store
 
     at = _require_utc(at)
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
     available = list(configured_notifiers(settings))
-    counts = dict(rules=len(rules), evaluated=0, insufficient=0, firing=0, resolved=0, queued=0)
+    counts = dict(rules=len(rules), evaluated=0, insufficient=0, firing=0, resolved=0, queued=0,
+                  silenced=0, inhibited=0)
     messages: list[str] = []
     window_start = min((at - r.window for r in rules), default=at)
     with _recorded("detect", settings, at, run_id, window_start) as run:
@@ -296,9 +303,12 @@ def detect(
                 messages.append("no scores yet: nothing to evaluate")
                 return run.finish(StageResult("detect", "ok", counts, messages=messages))
             con.execute("BEGIN TRANSACTION")
-            for rule in rules:
+            decided = [(rule, rule_decisions(con, rule, at=at, model_version=model_version))
+                       for rule in rules]
+            firing_scopes = {d.scope for _, ds in decided for d in ds if d.status == "firing"}
+            silences = active_silences(con, at)
+            for rule, decisions in decided:
                 w_start = at - rule.window
-                decisions = rule_decisions(con, rule, at=at, model_version=model_version)
                 firing_rows, calm_fps, queue = [], [], []
                 for d in decisions:
                     counts["evaluated"] += 1
@@ -316,9 +326,14 @@ def detect(
                         names = con.execute("SELECT name FROM feeds WHERE feed_id = ?",
                                             [d.entity]).fetchall()
                         entity_name = names[0][0] if names else d.entity
+                    labels = {"rule": d.rule, "scope": d.scope, "entity": d.entity,
+                              "severity": rule.severity}
+                    muted = silenced_by(labels, silences)
+                    inhibited_by = "market" if inhibited(d.scope, firing_scopes) else None
                     explanation = {
                         "entity_name": entity_name, "baseline_days": rule.baseline.days,
-                        "model_version": model_version,
+                        "model_version": model_version, "silenced_by": muted,
+                        "inhibited_by": inhibited_by,
                         "headlines": top_negative_headlines(
                             con, scope=rule.scope, entity=d.entity, start=w_start, end=at,
                             model_version=model_version),
@@ -336,7 +351,11 @@ def detect(
                         f"FIRING {rule.name} {d.scope}={entity_name} window {w_start:%Y-%m-%d %H:%M}"
                         f"..{at:%Y-%m-%d %H:%M} UTC: {d.n_negative}/{d.n_stories} negative stories "
                         f"({d.observed:.0%} vs {d.expected:.0%} expected, q={d.q_value:.2g})")
-                    if enqueue:
+                    if muted or inhibited_by:
+                        counts["silenced" if muted else "inhibited"] += 1
+                        messages[-1] += (f" [silenced by {muted}]" if muted
+                                         else " [inhibited by a market-wide surge]")
+                    elif enqueue:
                         for receiver in expand_receivers(rule.receivers, available):
                             if alert_store.notified_recently(con, fp, receiver, at - rule.cooldown):
                                 continue

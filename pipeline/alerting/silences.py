@@ -1,0 +1,90 @@
+"""Silences and inhibition: which firing alerts must not notify anyone.
+
+Both follow Prometheus Alertmanager (https://prometheus.io/docs/alerting/latest/alertmanager/):
+
+- a **silence** is a set of label matchers (``label=value``, ``label!=value``, ``label=~regex``,
+  ``label!~regex``, regexes anchored at both ends) with a time range, an author and a comment;
+  an alert whose labels match *every* matcher of an active silence is recorded but not notified;
+- **inhibition**: while a market-wide surge fires for a window, ticker and source alerts of the
+  same window are recorded but not notified (the market alert already says it all).
+
+Alert labels are ``rule``, ``scope``, ``entity`` and ``severity``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.errors import ConfigError
+
+LABEL_NAMES = ("rule", "scope", "entity", "severity")
+_MATCHER = re.compile(r"^\s*([a-z_]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+
+#: scope of an alert that inhibits → scopes it mutes in the same window
+INHIBITS = {"market": ("ticker", "source")}
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher."""
+
+    label: str
+    op: str
+    value: str
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Whether ``labels`` satisfies this matcher (a missing label is the empty string)."""
+        actual = str(labels.get(self.label, ""))
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        found = re.fullmatch(self.value, actual) is not None
+        return found if self.op == "=~" else not found
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form stored in ``silences.matchers``."""
+        return {"label": self.label, "op": self.op, "value": self.value}
+
+    def __str__(self) -> str:
+        return f"{self.label}{self.op}{self.value}"
+
+
+def parse_matcher(text: str) -> Matcher:
+    """``"entity=ACME"`` → :class:`Matcher`.
+
+    Raises:
+        ConfigError: not ``label OP value``, an unknown label, or an invalid regular expression.
+    """
+    match = _MATCHER.match(text or "")
+    if not match:
+        raise ConfigError(f"bad matcher {text!r}: expected LABEL=VALUE, LABEL!=VALUE, "
+                          "LABEL=~REGEX or LABEL!~REGEX")
+    label, op, value = match.groups()
+    if label not in LABEL_NAMES:
+        raise ConfigError(f"bad matcher {text!r}: unknown label {label!r}; use one of {LABEL_NAMES}")
+    if op in ("=~", "!~"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ConfigError(f"bad matcher {text!r}: invalid regular expression ({exc})") from exc
+    return Matcher(label, op, value.strip("\"'"))
+
+
+def silenced_by(labels: dict[str, str], silences: list[dict]) -> str | None:
+    """Id of the first active silence all of whose matchers match ``labels``, else None.
+
+    Args:
+        labels: the alert's labels.
+        silences: active silences, each ``{"silence_id", "matchers": [Matcher, ...]}``.
+    """
+    for silence in silences:
+        if silence["matchers"] and all(m.matches(labels) for m in silence["matchers"]):
+            return silence["silence_id"]
+    return None
+
+
+def inhibited(scope: str, firing_scopes: set[str]) -> bool:
+    """Whether an alert of ``scope`` is muted by a firing alert of another scope in its window."""
+    return any(scope in INHIBITS.get(other, ()) for other in firing_scopes)

@@ -1,0 +1,67 @@
+"""The ``silences`` table: add, list, expire (never delete), and the ones active at an instant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from pipeline.alerting.silences import Matcher
+from pipeline.errors import TonewatchError
+
+
+def add_silence(con: duckdb.DuckDBPyConnection, matchers: list[Matcher], *, starts_at: datetime,
+                ends_at: datetime, author: str, comment: str, now: datetime) -> str:
+    """Store a silence and return its id (12 hex digits).
+
+    Raises:
+        TonewatchError: no matcher, an empty author or comment, or ``ends_at <= starts_at``.
+    """
+    if not matchers:
+        raise TonewatchError("a silence needs at least one matcher (--match LABEL=VALUE)")
+    if not author.strip() or not comment.strip():
+        raise TonewatchError("a silence needs an author and a comment (kept for audit)")
+    if ends_at <= starts_at:
+        raise TonewatchError("a silence must end after it starts")
+    payload = json.dumps([m.to_dict() for m in matchers])
+    silence_id = hashlib.sha1(f"{payload}|{starts_at.isoformat()}|{now.isoformat()}".encode()).hexdigest()[:12]
+    con.execute("INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                [silence_id, payload, starts_at, ends_at, author.strip(), comment.strip(), now])
+    return silence_id
+
+
+def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: str, now: datetime) -> None:
+    """End a silence now (the row stays for audit).
+
+    Raises:
+        TonewatchError: unknown id, or already expired / ended.
+    """
+    rows = con.execute("SELECT ends_at, expired_at FROM silences WHERE silence_id = ?",
+                       [silence_id]).fetchall()
+    if not rows:
+        raise TonewatchError(f"no silence with id {silence_id!r} (see `tonewatch silence list --all`)")
+    ends_at, expired_at = rows[0]
+    if expired_at is not None or ends_at <= now:
+        raise TonewatchError(f"silence {silence_id} has already ended")
+    con.execute("UPDATE silences SET expired_at = ? WHERE silence_id = ?", [now, silence_id])
+
+
+def list_silences(con: duckdb.DuckDBPyConnection, *, at: datetime, include_ended: bool = False
+                  ) -> pd.DataFrame:
+    """Silences (active and pending; with ``include_ended`` also ended ones), newest first."""
+    where = "" if include_ended else (
+        "WHERE ends_at > ? AND (expired_at IS NULL OR expired_at > ?)")
+    params = [] if include_ended else [at, at]
+    return con.execute(f"SELECT * FROM silences {where} ORDER BY created_at DESC", params).df()
+
+
+def active_silences(con: duckdb.DuckDBPyConnection, at: datetime) -> list[dict]:
+    """Silences in force at ``at``: ``[{"silence_id", "matchers": [Matcher, ...]}]``."""
+    rows = con.execute(
+        "SELECT silence_id, matchers FROM silences WHERE starts_at <= ? AND ends_at > ?"
+        " AND (expired_at IS NULL OR expired_at > ?) ORDER BY created_at", [at, at, at]).fetchall()
+    return [{"silence_id": sid, "matchers": [Matcher(**m) for m in json.loads(payload)]}
+            for sid, payload in rows]

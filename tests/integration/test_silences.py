@@ -1,0 +1,115 @@
+"""Silences and inhibition on a synthetic scored history, through the library and the CLI."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from pipeline.alerting.silences import Matcher, inhibited, parse_matcher, silenced_by
+from pipeline.config import load_settings
+from pipeline.detection.rules import AlertRule
+from pipeline.errors import ConfigError
+from pipeline.ingest.normalize import ARTICLE_COLUMNS
+from pipeline.run import detect
+from pipeline.storage.articles import upsert_articles
+from pipeline.storage.db import connect
+from pipeline.storage.scores import score_rows, upsert_scores
+from tests.conftest import cli, query
+
+AT = datetime(2026, 3, 6, tzinfo=UTC)
+RULES = [AlertRule(name="market", scope="market", min_articles=10, min_negative=5, severity="critical"),
+         AlertRule(name="ticker", scope="ticker", min_articles=4, min_negative=3)]
+
+
+def _history(db) -> None:
+    """28 calm days (1 negative in 6 stories a day), then a day where ACME and the market turn."""
+    rows, probs = [], []
+    for day in range(29, 0, -1):
+        surge = day == 1
+        for i in range(12 if surge else 6):
+            negative = (i < 9) if surge else (i == 0)
+            when = AT - timedelta(days=day) + timedelta(hours=1 + i)
+            rows.append({c: None for c in ARTICLE_COLUMNS} | {
+                "article_id": f"a{day}-{i}", "feed_id": "f", "title": f"item {day} {i}",
+                "text": f"item {day} {i}", "published_at": when, "date_quality": "exact",
+                "first_seen_at": when, "fetched_at": when, "content_hash": f"h{day}-{i}",
+                "story_id": f"s{day}-{i}", "tickers": ["ACME"] if i % 2 == 0 else ["BRLX"]})
+            probs.append([0.8, 0.1, 0.1] if negative else [0.1, 0.8, 0.1])
+    frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
+    with connect(db) as con:
+        upsert_articles(con, frame)
+        upsert_scores(con, score_rows(list(frame["article_id"]), list(frame["content_hash"]),
+                                      probs, "synthetic-1", AT))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = load_settings(data_dir=tmp_path / "data")
+    _history(s.db_path)
+    return s
+
+
+def test_market_surge_inhibits_ticker_notifications(settings):
+    result = detect(settings, at=AT, rules=RULES)
+    assert result.counts["firing"] >= 2 and result.counts["inhibited"] >= 1
+    fired = dict(query(settings.db_path, "SELECT scope || ':' || entity, explanation->>'inhibited_by'"
+                                         " FROM alerts"))
+    assert fired["market:market"] is None
+    tickers = {k: v for k, v in fired.items() if k.startswith("ticker:")}
+    assert tickers and set(tickers.values()) == {"market"}
+    notified = query(settings.db_path, "SELECT DISTINCT a.scope FROM notifications n"
+                                       " JOIN alerts a USING (alert_id)")
+    assert notified == [("market",)]
+
+
+def test_silence_mutes_matching_alerts_only_while_active_and_is_audited(settings, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
+    env["TONEWATCH_DATA_DIR"] = str(settings.data_dir)
+    added = cli(env, "silence", "add", "--match", "scope=market", "--author", "ops",
+                "--comment", "known macro day", "--starts", "2026-03-05T00:00:00Z", "--duration", "1000d")
+    assert added.returncode == 0, added.stderr
+    silence_id = added.stdout.split()[1].rstrip(":")
+    listing = cli(env, "silence", "list", "--all")
+    assert silence_id in listing.stdout and "scope=market" in listing.stdout and "ops" in listing.stdout
+
+    result = detect(settings, at=AT, rules=RULES[:1])
+    assert result.counts["silenced"] == 1 and result.counts["queued"] == 0
+    assert query(settings.db_path, "SELECT explanation->>'silenced_by' FROM alerts") == [(silence_id,)]
+
+    expired = cli(env, "silence", "expire", silence_id)
+    assert expired.returncode == 0, expired.stderr
+    assert query(settings.db_path, "SELECT count(*) FROM silences WHERE expired_at IS NOT NULL") == [(1,)]
+    again = cli(env, "silence", "expire", silence_id)
+    assert again.returncode == 1 and "already ended" in again.stderr
+
+
+def test_matchers_and_bad_input():
+    labels = {"rule": "ticker_negative_surge", "scope": "ticker", "entity": "ACME", "severity": "warning"}
+    assert parse_matcher("entity=ACME").matches(labels)
+    assert parse_matcher("scope!=market").matches(labels)
+    assert parse_matcher("rule=~ticker_.*").matches(labels)
+    assert not parse_matcher("rule=~ticker").matches(labels)  # anchored at both ends
+    assert parse_matcher("severity!~crit.*").matches(labels)
+    silences = [{"silence_id": "s1", "matchers": [Matcher("entity", "=", "ACME"),
+                                                  Matcher("severity", "=", "critical")]},
+                {"silence_id": "s2", "matchers": [Matcher("entity", "=~", "AC.*")]}]
+    assert silenced_by(labels, silences) == "s2"  # every matcher of a silence must match
+    assert inhibited("ticker", {"market"}) and not inhibited("market", {"market", "ticker"})
+    for bad in ("entity", "colour=red", "entity=~[unclosed"):
+        with pytest.raises(ConfigError):
+            parse_matcher(bad)
+
+
+def test_silence_cli_refuses_incomplete_input(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
+    env["TONEWATCH_DATA_DIR"] = str(tmp_path / "data")
+    out = cli(env, "silence", "add", "--match", "entity=ACME", "--author", " ", "--comment", "x")
+    assert out.returncode == 1 and "author" in out.stderr
+    out = cli(env, "silence", "add", "--match", "weather=rain", "--author", "a", "--comment", "x")
+    assert out.returncode == 1 and "unknown label" in out.stderr
+    out = cli(env, "silence", "add", "--match", "entity=ACME", "--author", "a", "--comment", "x",
+              "--duration", "soon")
+    assert out.returncode == 1 and "--duration" in out.stderr
