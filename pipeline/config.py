@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     smtp_from: str = ""
     smtp_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     slack_webhook_url: SecretStr = SecretStr("")
+    dashboard_url: str = Field("http://127.0.0.1:8501",
+                               description="Base URL of the dashboard, linked from alert messages.")
 
     @field_validator("score_languages", "smtp_to", mode="before")
     @classmethod

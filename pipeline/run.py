@@ -286,7 +286,7 @@ def detect(
     from pipeline.alerting.silences import inhibited, silenced_by
     from pipeline.detection.rules import load_rules
     from pipeline.storage.silences import active_silences
-    from pipeline.detection.windows import rule_decisions, top_negative_headlines
+    from pipeline.detection.windows import rule_decisions, source_count, top_negative_headlines
     from pipeline.storage import alerts as alert_store
 
     at = _require_utc(at)
@@ -334,6 +334,9 @@ def detect(
                         "entity_name": entity_name, "baseline_days": rule.baseline.days,
                         "model_version": model_version, "silenced_by": muted,
                         "inhibited_by": inhibited_by,
+                        "n_sources": source_count(con, scope=rule.scope, entity=d.entity,
+                                                  start=w_start, end=at),
+                        "dashboard_url": f"{settings.dashboard_url.rstrip('/')}/?alert={alert_id}",
                         "headlines": top_negative_headlines(
                             con, scope=rule.scope, entity=d.entity, start=w_start, end=at,
                             model_version=model_version),

@@ -40,10 +40,17 @@ def render(alert: dict) -> Message:
         f"({alert['observed']:.0%}) vs expected {alert['expected']:.0%} from a "
         f"{explanation.get('baseline_days', '?')}-day baseline of {alert['baseline_stories']} stories",
         f"p-value {alert['p_value']:.2g} (BH-adjusted {alert['q_value']:.2g})",
-        "Top negative headlines:",
     ]
+    if explanation.get("n_sources") is not None:
+        lines.append(f"Independent sources in the window: {explanation['n_sources']}")
+    if explanation.get("dashboard_url"):
+        lines.append(f"Dashboard: {explanation['dashboard_url']}")
+    lines.append("Top negative headlines:")
     for item in explanation.get("headlines", []):
-        lines.append(f"  - {item['title']} (p_negative {item['p_negative']:.2f}) {item.get('url') or ''}")
+        when = pd.Timestamp(item["published_at"]).strftime("%Y-%m-%d %H:%M") if item.get("published_at") else ""
+        source = item.get("source") or item.get("feed_id") or ""
+        lines.append(f"  - {item['title']} ({source}, {when} UTC, p_negative {item['p_negative']:.2f})"
+                     f" {item.get('url') or ''}".rstrip())
     text = "\n".join(lines)
     html_items = "".join(
         f"<li>{_escape(i['title'])} ({i['p_negative']:.2f})</li>" for i in explanation.get("headlines", [])

@@ -63,14 +63,17 @@ def top_negative_headlines(
     """The most negative headlines behind an entity's window, one per story.
 
     Returns:
-        up to ``limit`` dicts ``{title, url, feed_id, published_at (ISO, UTC), p_negative}``.
+        up to ``limit`` dicts ``{title, url, feed_id, source (feed name), published_at (ISO,
+        UTC), p_negative}``.
     """
     frame = con.execute(
         f"""
         WITH e AS ({_ENTITY_SOURCES[scope]})
-        SELECT a.title, a.url, a.feed_id, a.published_at, s.p_negative
+        SELECT a.title, a.url, a.feed_id, coalesce(f.name, a.feed_id) AS source, a.published_at,
+               s.p_negative
         FROM e JOIN articles a ON a.article_id = e.article_id
                JOIN scores s ON s.article_id = e.article_id AND s.model_version = ?
+               LEFT JOIN feeds f ON f.feed_id = a.feed_id
         WHERE e.entity = ? AND e.published_at >= ? AND e.published_at < ?
         QUALIFY row_number() OVER (PARTITION BY a.story_id ORDER BY s.p_negative DESC) = 1
         ORDER BY s.p_negative DESC LIMIT ?
@@ -78,10 +81,20 @@ def top_negative_headlines(
         [model_version, entity, start, end, limit],
     ).df()
     return [
-        {"title": r.title, "url": r.url, "feed_id": r.feed_id,
+        {"title": r.title, "url": r.url, "feed_id": r.feed_id, "source": r.source,
          "published_at": pd.Timestamp(r.published_at).isoformat(), "p_negative": round(float(r.p_negative), 4)}
         for r in frame.itertuples()
     ]
+
+
+def source_count(con: duckdb.DuckDBPyConnection, *, scope: str, entity: str, start: datetime,
+                 end: datetime) -> int:
+    """Number of distinct feeds (independent sources) with a story about ``entity`` in the window."""
+    return int(con.execute(
+        f"WITH e AS ({_ENTITY_SOURCES[scope]})"
+        " SELECT count(DISTINCT a.feed_id) FROM e JOIN articles a ON a.article_id = e.article_id"
+        " WHERE e.entity = ? AND e.published_at >= ? AND e.published_at < ?",
+        [entity, start, end]).fetchall()[0][0])
 
 
 def rule_decisions(con: duckdb.DuckDBPyConnection, rule, *, at: datetime, model_version: str) -> list:
