@@ -94,9 +94,15 @@ class AlertDeliveryError(TonewatchError):
         receiver: name of the receiver.
         retryable: True when trying again later may succeed (timeouts, 5xx, 429); False for
             errors that will not go away by themselves (authentication, 4xx, bad address).
+        retry_after: seconds the receiver asked to wait (HTTP ``Retry-After``), if any.
+        channel_down: the channel itself is unusable (e.g. SMTP authentication failed): stop
+            using it for this run and keep its notifications for a later one.
     """
 
-    def __init__(self, message: str, *, receiver: str = "", retryable: bool = False):
+    def __init__(self, message: str, *, receiver: str = "", retryable: bool = False,
+                 retry_after: float | None = None, channel_down: bool = False):
         super().__init__(message)
         self.receiver = receiver
         self.retryable = retryable
+        self.retry_after = retry_after
+        self.channel_down = channel_down

@@ -65,6 +65,19 @@ def _escape(text: str) -> str:
     return html.escape(str(text), quote=True)
 
 
+MAX_RETRY_AFTER_S = 60.0
+
+
+def _wait(state) -> float:
+    """Backoff before the next attempt: the receiver's ``Retry-After`` (capped at
+    :data:`MAX_RETRY_AFTER_S`) when it gave one, else exponential (1, 2, 4... s, at most 30)."""
+    exc = state.outcome.exception() if state.outcome else None
+    hinted = getattr(exc, "retry_after", None)
+    if hinted is not None:
+        return min(float(hinted), MAX_RETRY_AFTER_S)
+    return wait_exponential(multiplier=1, max=30)(state)
+
+
 def deliver_pending(
     db_path: Path, notifiers: dict[str, Notifier], *, at: datetime,
     sleep: Callable[[float], None] | None = None,
@@ -90,26 +103,33 @@ def deliver_pending(
         pending = pending_notifications(con)
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     problems: list[str] = []
+    down: dict[str, str] = {}  # receiver → why it is unusable for the rest of this run
     for row in pending.to_dict("records"):
         receiver = row["receiver"]
         notifier = notifiers.get(receiver)
-        status, error = "sent", None
+        status, error, attempted = "sent", None, True
         if notifier is None:
             status, error = "failed", f"receiver {receiver!r} is not configured"
+        elif receiver in down:
+            status, error, attempted = "pending", f"channel unhealthy this run: {down[receiver]}", False
         else:
             try:
                 for attempt in Retrying(
                     retry=retry_if_exception(lambda e: isinstance(e, AlertDeliveryError) and e.retryable),
                     stop=stop_after_attempt(MAX_ATTEMPTS_PER_RUN),
-                    wait=wait_exponential(multiplier=1, max=30), sleep=sleep or time.sleep,
-                    reraise=True,
+                    wait=_wait, sleep=sleep or time.sleep, reraise=True,
                 ):
                     with attempt:
                         notifier.send(render(row))
             except AlertDeliveryError as exc:
-                status, error = ("pending" if exc.retryable else "failed"), str(exc)
+                if exc.channel_down:  # fail fast: no retry loop, keep it for a later run
+                    down[receiver] = str(exc)
+                    status, error = "pending", f"channel unhealthy: {exc}"
+                else:
+                    status, error = ("pending" if exc.retryable else "failed"), str(exc)
         with connect(db_path) as con:
-            record_delivery(con, row["idempotency_key"], status=status, at=at, error=error)
+            record_delivery(con, row["idempotency_key"], status=status, at=at, error=error,
+                            attempted=attempted)
         counts["sent" if status == "sent" else "failed" if status == "failed" else "deferred"] += 1
         if error:
             what = "will retry" if status == "pending" else "gave up"

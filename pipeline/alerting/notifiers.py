@@ -83,9 +83,10 @@ class SlackNotifier:
         if response.status_code == 200:
             return
         retryable = response.status_code == 429 or response.status_code >= 500
+        hinted = response.headers.get("retry-after", "")
         raise AlertDeliveryError(
             f"slack: HTTP {response.status_code} {response.text[:200]}", receiver="slack",
-            retryable=retryable,
+            retryable=retryable, retry_after=float(hinted) if hinted.strip().isdigit() else None,
         )
 
 
@@ -130,11 +131,11 @@ class EmailNotifier:
         except smtplib.SMTPAuthenticationError as exc:
             raise AlertDeliveryError(f"email: authentication failed for {self.user!r} at "
                                      f"{self.host}:{self.port}", receiver="email",
-                                     retryable=False) from exc
+                                     retryable=False, channel_down=True) from exc
         except smtplib.SMTPNotSupportedError as exc:
             raise AlertDeliveryError(f"email: {self.host}:{self.port} does not offer AUTH "
                                      "(check the port and TLS settings)", receiver="email",
-                                     retryable=False) from exc
+                                     retryable=False, channel_down=True) from exc
         except smtplib.SMTPResponseException as exc:
             raise AlertDeliveryError(f"email: {self.host}:{self.port} replied {exc.smtp_code}",
                                      receiver="email", retryable=400 <= exc.smtp_code < 500) from exc

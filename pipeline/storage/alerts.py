@@ -91,12 +91,18 @@ def pending_notifications(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def record_delivery(
-    con: duckdb.DuckDBPyConnection, key: str, *, status: str, at: datetime, error: str | None
+    con: duckdb.DuckDBPyConnection, key: str, *, status: str, at: datetime, error: str | None,
+    attempted: bool = True,
 ) -> None:
-    """Record one delivery attempt: ``sent`` (with time), ``pending`` (retry later) or ``failed``."""
+    """Record a delivery outcome: ``sent`` (with time), ``pending`` (retry later) or ``failed``.
+
+    Args:
+        attempted: False when the notification was not sent at all (its channel was down this
+            run): ``attempts`` is then left as it was.
+    """
     con.execute(
-        "UPDATE notifications SET status = ?, attempts = attempts + 1,"
+        "UPDATE notifications SET status = ?, attempts = attempts + ?,"
         " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, error = ?"
         " WHERE idempotency_key = ?",
-        [status, status, at, error, key],
+        [status, 1 if attempted else 0, status, at, error, key],
     )

@@ -160,3 +160,34 @@ def test_email_auth_failure_is_final(smtp_server):
         notifier.send(Message("s", "t"))
     # aiosmtpd without auth configured refuses AUTH: not something a retry would fix.
     assert info.value.retryable is False
+
+
+def test_slack_retry_after_is_honoured(tmp_path, webhook_server):
+    url, calls, script = webhook_server
+    script.append((429, {"Retry-After": "7"}))
+    settings = load_settings(data_dir=tmp_path, slack_webhook_url=url)
+    _seed_alert(settings.db_path, ["slack"])
+    waits: list[float] = []
+    result = notify(settings, at=AT, sleep=waits.append)
+    assert result.counts["sent"] == 1 and waits == [7.0] and len(calls) == 2
+
+
+def test_email_auth_failure_marks_the_channel_down_and_keeps_notifications(tmp_path, smtp_server):
+    """Two alerts for a channel whose login fails: one attempt in all, both kept for later."""
+    port, received = smtp_server
+    settings = load_settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port,
+                             smtp_to=["risk@example.com"], smtp_user="u", smtp_password="wrong")
+    _seed_alert(settings.db_path, ["email"])
+    with connect(settings.db_path) as con:  # a second pending notification for the same channel
+        con.execute("INSERT INTO notifications SELECT 'k2', alert_id, receiver, 'pending', 0,"
+                    " created_at, NULL, NULL FROM notifications")
+    waits: list[float] = []
+    result = notify(settings, at=AT, sleep=waits.append)
+    assert result.counts == {"sent": 0, "failed": 0, "deferred": 2}
+    assert waits == []  # no retry loop against a login that will keep failing
+    with connect(settings.db_path, read_only=True) as con:
+        rows = con.execute("SELECT status, attempts, error FROM notifications ORDER BY 1").fetchall()
+    assert [r[0] for r in rows] == ["pending", "pending"]
+    assert sorted(r[1] for r in rows) == [0, 1]  # the second was not even tried
+    assert all("unhealthy" in r[2] for r in rows) and "wrong" not in str(rows)
+    assert received == []
