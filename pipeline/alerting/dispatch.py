@@ -1,7 +1,8 @@
 """Deliver queued notifications: render, send with retries, record only after success.
 
 A notification is marked ``sent`` only after the receiver accepted it, so a crash between the
-two re-sends at most that one message on the next run; it is never silently dropped. Retryable
+two re-sends at most that one message on the next run (email copies carry the same Message-ID,
+so mail clients collapse them); it is never silently dropped. Retryable
 errors are retried with exponential backoff within the run, then left ``pending`` for the next
 run; final errors mark it ``failed`` with the reason.
 """
@@ -120,7 +121,9 @@ def deliver_pending(
                     wait=_wait, sleep=sleep or time.sleep, reraise=True,
                 ):
                     with attempt:
-                        notifier.send(render(row))
+                        message = render(row)
+                        message.key = row["idempotency_key"]
+                        notifier.send(message)
             except AlertDeliveryError as exc:
                 if exc.channel_down:  # fail fast: no retry loop, keep it for a later run
                     down[receiver] = str(exc)

@@ -31,6 +31,7 @@ class Message:
     subject: str
     text: str
     html: str | None = None
+    key: str | None = None  # the outbox idempotency key; becomes the email Message-ID
 
 
 class Notifier(Protocol):
@@ -111,6 +112,10 @@ class EmailNotifier:
         msg["Subject"] = message.subject
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
+        if message.key:
+            # A crash between "sent" and "recorded" re-sends once on the next run; the same
+            # Message-ID lets mail clients and archives collapse the copy (RFC 5322 3.6.4).
+            msg["Message-ID"] = f"<{message.key}@tonewatch>"
         msg.set_content(message.text)
         if message.html:
             msg.add_alternative(message.html, subtype="html")

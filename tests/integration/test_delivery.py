@@ -191,3 +191,34 @@ def test_email_auth_failure_marks_the_channel_down_and_keeps_notifications(tmp_p
     assert sorted(r[1] for r in rows) == [0, 1]  # the second was not even tried
     assert all("unhealthy" in r[2] for r in rows) and "wrong" not in str(rows)
     assert received == []
+
+
+def test_crash_between_send_and_record_resends_once_with_the_same_message_id(
+        tmp_path, smtp_server, monkeypatch):
+    import email
+    from email import policy
+
+    import pipeline.alerting.dispatch as dispatch
+
+    port, received = smtp_server
+    settings = load_settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port,
+                             smtp_to=["risk@example.com"])
+    _seed_alert(settings.db_path, ["email"])
+    real = dispatch.record_delivery
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed between send and record")
+
+    monkeypatch.setattr(dispatch, "record_delivery", crash)
+    with pytest.raises(KeyboardInterrupt):
+        notify(settings, at=AT, sleep=lambda s: None)
+    assert len(received) == 1
+    with connect(settings.db_path, read_only=True) as con:
+        assert con.execute("SELECT status FROM notifications").fetchall() == [("pending",)]
+
+    monkeypatch.setattr(dispatch, "record_delivery", real)
+    result = notify(settings, at=AT, sleep=lambda s: None)
+    assert result.counts["sent"] == 1 and len(received) == 2  # re-sent once, not dropped
+    ids = {email.message_from_bytes(r.content, policy=policy.default)["Message-ID"] for r in received}
+    assert len(ids) == 1  # the copy carries the same Message-ID
+    assert notify(settings, at=AT, sleep=lambda s: None).counts["sent"] == 0
