@@ -113,3 +113,20 @@ def test_silence_cli_refuses_incomplete_input(tmp_path):
     out = cli(env, "silence", "add", "--match", "entity=ACME", "--author", "a", "--comment", "x",
               "--duration", "soon")
     assert out.returncode == 1 and "--duration" in out.stderr
+
+
+def test_cooldown_holds_across_runs_and_a_replay_queues_nothing_twice(settings):
+    rule = [AlertRule(name="market", scope="market", min_articles=10, min_negative=5,
+                      window=timedelta(days=1), cooldown=timedelta(hours=1))]
+    first = detect(settings, at=AT, rules=rule)
+    assert first.counts["firing"] == 1 and first.counts["queued"] == 1
+    # Half an hour later the same surge is still in the window: within the cooldown, no message.
+    later = detect(settings, at=AT + timedelta(minutes=30), rules=rule)
+    assert later.counts["firing"] == 1 and later.counts["queued"] == 0
+    # Replaying the first instant (as `--at` does) finds the same alert and queues nothing new.
+    replay = detect(settings, at=AT, rules=rule)
+    assert replay.counts["queued"] == 0
+    assert query(settings.db_path, "SELECT count(*) FROM notifications") == [(1,)]
+    # After the cooldown the still-firing surge (new window) notifies again.
+    after = detect(settings, at=AT + timedelta(hours=2), rules=rule)
+    assert after.counts["firing"] == 1 and after.counts["queued"] == 1
