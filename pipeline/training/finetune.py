@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -41,6 +42,10 @@ class TrainingArguments:
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps of linear warmup."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW decoupled weight decay."})
     class_weighting: bool = field(default=True, metadata={"help": "Inverse-frequency class weights in the loss."})
+    layer_lr_decay: float = field(default=1.0, metadata={
+        "help": "Layer-wise learning-rate decay: layer k below the top trains at "
+                "learning_rate * decay**k (Howard & Ruder 2018, arXiv:1801.06146; Sun et al. 2019, "
+                "arXiv:1905.05583). 1.0 = one rate for all."})
     label_smoothing: float = field(default=0.1, metadata={
         "help": "Cross-entropy label smoothing (Szegedy et al. 2016, arXiv:1512.00567); "
                 "softens overconfident fits to noisy labels."})
@@ -64,6 +69,8 @@ class TrainingArguments:
         for name in ("learning_rate", "epochs", "batch_size", "eval_batch_size", "max_length"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"training argument {name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 < self.layer_lr_decay <= 1:
+            raise ConfigError("training argument layer_lr_decay must be in (0, 1]")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError("training argument label_smoothing must be in [0, 1)")
         if not 0 < self.validation_fraction < 1:
@@ -133,6 +140,20 @@ def _epoch_batches(n: int, lengths, args: "TrainingArguments", generator) -> lis
         batches.extend(chunk[i:i + args.batch_size] for i in range(0, len(chunk), args.batch_size))
     shuffled = torch.randperm(len(batches), generator=generator)
     return [batches[i] for i in shuffled]
+
+
+def _depth_below_top(name: str, n_layers: int) -> int:
+    """How many layers below the top a parameter sits, for layer-wise learning-rate decay.
+
+    The classification head and pooler are 0, encoder layer ``i`` is ``n_layers - i``, the
+    embeddings are ``n_layers + 1`` (the convention of Clark et al. 2020, ELECTRA, appendix A).
+    """
+    match = re.search(r"\.layer\.(\d+)\.", name)
+    if match:
+        return n_layers - int(match.group(1))
+    if "embeddings" in name:
+        return n_layers + 1
+    return 0
 
 
 def _with_lora(model, args: TrainingArguments):
@@ -240,11 +261,14 @@ def finetune(
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for _, p in trainable)
     n_total = sum(p.numel() for p in model.parameters())
-    groups = [
-        {"params": [p for n, p in trainable if not n.endswith(no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in trainable if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
+    n_layers = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    buckets: dict[tuple[float, float], list] = {}
+    for name, param in trainable:
+        lr = args.learning_rate * args.layer_lr_decay ** _depth_below_top(name, n_layers)
+        decay = 0.0 if name.endswith(no_decay) else args.weight_decay
+        buckets.setdefault((lr, decay), []).append(param)
+    groups = [{"params": params, "lr": lr, "weight_decay": decay}
+              for (lr, decay), params in buckets.items()]
     optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(args.warmup_ratio * total_steps), total_steps

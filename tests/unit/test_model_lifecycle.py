@@ -222,3 +222,18 @@ def test_epoch_batches_cover_every_example_once(grouped):
         random = _epoch_batches(n, lengths, TrainingArguments(batch_size=16, group_by_length=False),
                                 torch.Generator().manual_seed(2))
         assert padded < 0.8 * sum(len(b) * int(lengths[b].max()) for b in random)
+
+
+def test_layer_depths_for_layerwise_learning_rate_decay(tiny):
+    from pipeline.training.finetune import _depth_below_top
+
+    assert _depth_below_top("classifier.weight", 2) == 0
+    assert _depth_below_top("bert.pooler.dense.weight", 2) == 0
+    assert _depth_below_top("bert.encoder.layer.1.output.dense.weight", 2) == 1
+    assert _depth_below_top("bert.encoder.layer.0.attention.self.query.weight", 2) == 2
+    assert _depth_below_top("bert.embeddings.word_embeddings.weight", 2) == 3
+    result = finetune(_data(), base=str(tiny), args=TrainingArguments(**{**FAST, "epochs": 1},
+                      layer_lr_decay=0.5), progress=False)
+    assert len(result.history) == 1
+    with pytest.raises(ConfigError, match="layer_lr_decay"):
+        TrainingArguments(layer_lr_decay=0.0)
