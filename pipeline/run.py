@@ -366,7 +366,10 @@ def detect(
                                           "alert_id": alert_id, "receiver": receiver,
                                           "status": "pending", "attempts": 0, "created_at": at})
                 alert_store.upsert_alerts(con, firing_rows)
-                counts["resolved"] += alert_store.resolve_alerts(con, calm_fps, at)
+                ended = alert_store.resolve_alerts(con, calm_fps, at)
+                counts["resolved"] += len(ended)
+                if enqueue:
+                    queue += alert_store.resolved_notifications(con, ended, at)
                 counts["queued"] += alert_store.enqueue_notifications(con, queue)
             con.execute("COMMIT")
         counts["model_version"] = model_version

@@ -33,6 +33,16 @@ def render(alert: dict) -> Message:
     explanation = explanation or {}
     start = pd.Timestamp(alert["window_start"]).strftime("%Y-%m-%d %H:%M UTC")
     end = pd.Timestamp(alert["window_end"]).strftime("%Y-%m-%d %H:%M UTC")
+    if alert.get("kind") == "resolved":
+        ended = pd.Timestamp(alert["resolved_at"]).strftime("%Y-%m-%d %H:%M UTC") \
+            if alert.get("resolved_at") is not None and not pd.isna(alert["resolved_at"]) else "now"
+        subject = (f"[RESOLVED] negative surge: {alert['scope']} "
+                   f"{explanation.get('entity_name', alert['entity'])} ({alert['rule']})")
+        text = (f"The surge reported for the window {start} to {end} has ended: the evaluation "
+                f"at {ended} found the negative share back within its baseline.")
+        if explanation.get("dashboard_url"):
+            text += f"\nDashboard: {explanation['dashboard_url']}"
+        return Message(subject=subject, text=text, html=f"<p>{_escape(text)}</p>")
     subject = (f"[{alert['severity'].upper()}] negative surge: {alert['scope']} "
                f"{explanation.get('entity_name', alert['entity'])} ({alert['rule']})")
     lines = [

@@ -44,15 +44,38 @@ def upsert_alerts(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
     return upsert_frame(con, "alerts", frame, ["alert_id"], update)
 
 
-def resolve_alerts(con: duckdb.DuckDBPyConnection, fingerprints: list[str], at: datetime) -> int:
-    """Mark firing alerts of these fingerprints whose window ended by ``at`` as resolved."""
+def resolve_alerts(con: duckdb.DuckDBPyConnection, fingerprints: list[str], at: datetime) -> list[str]:
+    """Mark firing alerts of these fingerprints whose window ended by ``at`` as resolved.
+
+    Returns:
+        the ids of the alerts resolved now.
+    """
     if not fingerprints:
-        return 0
-    return con.execute(
+        return []
+    return [row[0] for row in con.execute(
         "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE state = 'firing'"
         " AND window_end <= ? AND list_contains(?, fingerprint) RETURNING alert_id",
         [at, at, fingerprints],
-    ).df().shape[0]
+    ).fetchall()]
+
+
+def resolved_notifications(con: duckdb.DuckDBPyConnection, alert_ids: list[str], at: datetime
+                           ) -> list[dict]:
+    """Outbox rows announcing the end of these alerts to every receiver that was told they fired.
+
+    Keys are ``idempotency_key(fingerprint, receiver + ':resolved', window_start)``, so each end
+    is announced once per receiver.
+    """
+    if not alert_ids:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT a.alert_id, a.fingerprint, a.window_start, n.receiver FROM alerts a"
+        " JOIN notifications n USING (alert_id)"
+        " WHERE list_contains(?, a.alert_id) AND n.status = 'sent' AND n.kind = 'firing'",
+        [alert_ids]).fetchall()
+    return [{"idempotency_key": idempotency_key(fp, f"{receiver}:resolved", start),
+             "alert_id": alert_id, "receiver": receiver, "status": "pending", "attempts": 0,
+             "created_at": at, "kind": "resolved"} for alert_id, fp, start, receiver in rows]
 
 
 def enqueue_notifications(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
@@ -64,7 +87,8 @@ def enqueue_notifications(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> i
     if not rows:
         return 0
     frame = pd.DataFrame(rows, columns=["idempotency_key", "alert_id", "receiver", "status",
-                                        "attempts", "created_at"])
+                                        "attempts", "created_at", "kind"])
+    frame["kind"] = frame["kind"].fillna("firing")
     before = con.execute("SELECT count(*) FROM notifications").fetchall()[0][0]
     upsert_frame(con, "notifications", frame, ["idempotency_key"], None)
     return con.execute("SELECT count(*) FROM notifications").fetchall()[0][0] - before
@@ -76,7 +100,7 @@ def notified_recently(
     """True when a notification for this fingerprint and receiver was queued at or after ``since``."""
     return con.execute(
         "SELECT count(*) FROM notifications n JOIN alerts a USING (alert_id)"
-        " WHERE a.fingerprint = ? AND n.receiver = ? AND n.created_at >= ?",
+        " WHERE a.fingerprint = ? AND n.receiver = ? AND n.created_at >= ? AND n.kind = 'firing'",
         [fp, receiver, since],
     ).fetchall()[0][0] > 0
 
@@ -84,7 +108,7 @@ def notified_recently(
 def pending_notifications(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Queued (and earlier failed-but-retryable) notifications joined with their alert."""
     return con.execute(
-        "SELECT n.idempotency_key, n.receiver, n.attempts, a.* FROM notifications n"
+        "SELECT n.idempotency_key, n.receiver, n.attempts, n.kind, a.* FROM notifications n"
         " JOIN alerts a USING (alert_id) WHERE n.status = 'pending'"
         " ORDER BY a.severity, a.window_start, a.rule, a.entity"
     ).df()

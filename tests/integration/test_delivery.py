@@ -180,7 +180,7 @@ def test_email_auth_failure_marks_the_channel_down_and_keeps_notifications(tmp_p
     _seed_alert(settings.db_path, ["email"])
     with connect(settings.db_path) as con:  # a second pending notification for the same channel
         con.execute("INSERT INTO notifications SELECT 'k2', alert_id, receiver, 'pending', 0,"
-                    " created_at, NULL, NULL FROM notifications")
+                    " created_at, NULL, NULL, kind FROM notifications")
     waits: list[float] = []
     result = notify(settings, at=AT, sleep=waits.append)
     assert result.counts == {"sent": 0, "failed": 0, "deferred": 2}

@@ -130,3 +130,34 @@ def test_cooldown_holds_across_runs_and_a_replay_queues_nothing_twice(settings):
     # After the cooldown the still-firing surge (new window) notifies again.
     after = detect(settings, at=AT + timedelta(hours=2), rules=rule)
     assert after.counts["firing"] == 1 and after.counts["queued"] == 1
+
+
+def test_resolved_message_goes_to_receivers_that_were_told(settings, capsys):
+    from pipeline.run import notify
+
+    rule = [AlertRule(name="market", scope="market", min_articles=10, min_negative=5)]
+    assert detect(settings, at=AT, rules=rule).counts["queued"] == 1
+    assert notify(settings, at=AT).counts["sent"] == 1
+    # A calm next day: 12 stories, 2 negative.
+    rows, probs = [], []
+    for i in range(12):
+        when = AT + timedelta(hours=1 + i)
+        rows.append({c: None for c in ARTICLE_COLUMNS} | {
+            "article_id": f"calm-{i}", "feed_id": "f", "title": f"calm {i}", "text": f"calm {i}",
+            "published_at": when, "date_quality": "exact", "first_seen_at": when, "fetched_at": when,
+            "content_hash": f"c{i}", "story_id": f"calm-{i}", "tickers": []})
+        probs.append([0.8, 0.1, 0.1] if i < 2 else [0.1, 0.8, 0.1])
+    frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
+    with connect(settings.db_path) as con:
+        upsert_articles(con, frame)
+        upsert_scores(con, score_rows(list(frame["article_id"]), list(frame["content_hash"]),
+                                      probs, "synthetic-1", AT))
+    calm = detect(settings, at=AT + timedelta(days=1), rules=rule)
+    assert calm.counts["resolved"] == 1 and calm.counts["queued"] == 1
+    capsys.readouterr()
+    assert notify(settings, at=AT + timedelta(days=1)).counts["sent"] == 1
+    assert "[RESOLVED] negative surge: market" in capsys.readouterr().out
+    kinds = query(settings.db_path, "SELECT kind, status FROM notifications ORDER BY created_at")
+    assert kinds == [("firing", "sent"), ("resolved", "sent")]
+    # Evaluating the calm day again announces nothing more.
+    assert detect(settings, at=AT + timedelta(days=1), rules=rule).counts["queued"] == 0
