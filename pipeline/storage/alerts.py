@@ -88,7 +88,7 @@ def enqueue_notifications(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> i
         return 0
     frame = pd.DataFrame(rows, columns=["idempotency_key", "alert_id", "receiver", "status",
                                         "attempts", "created_at", "kind"])
-    frame["kind"] = frame["kind"].fillna("firing")
+    frame["kind"] = frame["kind"].astype(object).where(frame["kind"].notna(), "firing")
     before = con.execute("SELECT count(*) FROM notifications").fetchall()[0][0]
     upsert_frame(con, "notifications", frame, ["idempotency_key"], None)
     return con.execute("SELECT count(*) FROM notifications").fetchall()[0][0] - before
