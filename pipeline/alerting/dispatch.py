@@ -70,6 +70,31 @@ def render(alert: dict) -> Message:
     return Message(subject=subject, text=text, html=html)
 
 
+def render_group(rows: list[dict]) -> Message:
+    """One message for alerts of one rule and window going to one receiver.
+
+    A single alert renders as :func:`render`; several become one message whose subject counts
+    them and whose body holds each alert's explanation in turn (highest severity first, as
+    queued). The message key (email Message-ID) is derived from the group's idempotency keys.
+    """
+    import hashlib
+
+    key = hashlib.sha1("|".join(sorted(r["idempotency_key"] for r in rows)).encode()).hexdigest()
+    if len(rows) == 1:
+        message = render(rows[0])
+        message.key = rows[0]["idempotency_key"]
+        return message
+    parts = [render(r) for r in rows]
+    first = rows[0]
+    resolved = first.get("kind") == "resolved"
+    subject = (f"[{'RESOLVED' if resolved else str(first['severity']).upper()}] negative surge: "
+               f"{len(rows)} {first['scope']} alerts ({first['rule']}): "
+               + ", ".join(str(r["entity"]) for r in rows[:6]) + (" ..." if len(rows) > 6 else ""))
+    text = "\n\n".join(f"{m.subject}\n{m.text}" for m in parts)
+    html = "".join(m.html or f"<pre>{_escape(m.text)}</pre>" for m in parts)
+    return Message(subject=subject, text=text, html=html, key=key)
+
+
 def _escape(text: str) -> str:
     import html
 
@@ -115,8 +140,12 @@ def deliver_pending(
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     problems: list[str] = []
     down: dict[str, str] = {}  # receiver → why it is unusable for the rest of this run
-    for row in pending.to_dict("records"):
-        receiver = row["receiver"]
+    records = pending.to_dict("records")
+    groups: dict[tuple, list[dict]] = {}
+    for row in records:  # one message per receiver, kind, rule and window (Alertmanager group_by)
+        groups.setdefault((row["receiver"], row["kind"], row["rule"], str(row["window_end"])),
+                          []).append(row)
+    for (receiver, _kind, _rule, _end), rows in groups.items():
         notifier = notifiers.get(receiver)
         status, error, attempted = "sent", None, True
         if notifier is None:
@@ -131,9 +160,7 @@ def deliver_pending(
                     wait=_wait, sleep=sleep or time.sleep, reraise=True,
                 ):
                     with attempt:
-                        message = render(row)
-                        message.key = row["idempotency_key"]
-                        notifier.send(message)
+                        notifier.send(render_group(rows))
             except AlertDeliveryError as exc:
                 if exc.channel_down:  # fail fast: no retry loop, keep it for a later run
                     down[receiver] = str(exc)
@@ -141,10 +168,14 @@ def deliver_pending(
                 else:
                     status, error = ("pending" if exc.retryable else "failed"), str(exc)
         with connect(db_path) as con:
-            record_delivery(con, row["idempotency_key"], status=status, at=at, error=error,
-                            attempted=attempted)
-        counts["sent" if status == "sent" else "failed" if status == "failed" else "deferred"] += 1
+            con.execute("BEGIN TRANSACTION")
+            for row in rows:
+                record_delivery(con, row["idempotency_key"], status=status, at=at, error=error,
+                                attempted=attempted)
+            con.execute("COMMIT")
+        counts["sent" if status == "sent" else "failed" if status == "failed" else "deferred"] += len(rows)
         if error:
             what = "will retry" if status == "pending" else "gave up"
-            problems.append(f"{receiver} ({what}): {error} [alert {row['rule']} {row['entity']}]")
+            entities = ", ".join(str(r["entity"]) for r in rows[:5]) + (" ..." if len(rows) > 5 else "")
+            problems.append(f"{receiver} ({what}): {error} [alert {rows[0]['rule']} {entities}]")
     return counts, problems

@@ -178,8 +178,9 @@ def test_email_auth_failure_marks_the_channel_down_and_keeps_notifications(tmp_p
     settings = load_settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port,
                              smtp_to=["risk@example.com"], smtp_user="u", smtp_password="wrong")
     _seed_alert(settings.db_path, ["email"])
-    with connect(settings.db_path) as con:  # a second pending notification for the same channel
-        con.execute("INSERT INTO notifications SELECT 'k2', alert_id, receiver, 'pending', 0,"
+    with connect(settings.db_path) as con:  # a second alert (another rule) for the same channel
+        con.execute("INSERT INTO alerts SELECT * REPLACE ('a2' AS alert_id, 'r2' AS rule) FROM alerts")
+        con.execute("INSERT INTO notifications SELECT 'k2', 'a2', receiver, 'pending', 0,"
                     " created_at, NULL, NULL, kind FROM notifications")
     waits: list[float] = []
     result = notify(settings, at=AT, sleep=waits.append)
@@ -222,3 +223,25 @@ def test_crash_between_send_and_record_resends_once_with_the_same_message_id(
     ids = {email.message_from_bytes(r.content, policy=policy.default)["Message-ID"] for r in received}
     assert len(ids) == 1  # the copy carries the same Message-ID
     assert notify(settings, at=AT, sleep=lambda s: None).counts["sent"] == 0
+
+
+def test_alerts_of_one_rule_and_window_go_out_as_one_message(tmp_path, smtp_server):
+    import email
+    from email import policy
+
+    port, received = smtp_server
+    settings = load_settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port,
+                             smtp_to=["risk@example.com"])
+    _seed_alert(settings.db_path, ["email"])
+    with connect(settings.db_path) as con:  # the same rule and window for two more tickers
+        for n, ticker in enumerate(("BRLX", "CBLT"), 2):
+            con.execute(f"INSERT INTO alerts SELECT * REPLACE ('a{n}' AS alert_id, '{ticker}' AS entity)"
+                        " FROM alerts WHERE alert_id = 'a1'")
+            con.execute(f"INSERT INTO notifications SELECT 'k{n}', 'a{n}', receiver, 'pending', 0,"
+                        " created_at, NULL, NULL, kind FROM notifications WHERE alert_id = 'a1'")
+    result = notify(settings, at=AT, sleep=lambda s: None)
+    assert result.counts["sent"] == 3 and len(received) == 1
+    mail = email.message_from_bytes(received[0].content, policy=policy.default)
+    assert "3 ticker alerts" in mail["Subject"] and "BRLX" in mail["Subject"]
+    body = mail.get_body(("plain",)).get_content()
+    assert body.count("Negative stories:") == 3
