@@ -46,6 +46,10 @@ class TrainingArguments:
         "help": "Layer-wise learning-rate decay: layer k below the top trains at "
                 "learning_rate * decay**k (Howard & Ruder 2018, arXiv:1801.06146; Sun et al. 2019, "
                 "arXiv:1905.05583). 1.0 = one rate for all."})
+    ema_decay: float = field(default=0.0, metadata={
+        "help": "Keep an exponential moving average of the weights with this decay per step "
+                "(e.g. 0.999), evaluate and save it (Polyak & Juditsky 1992; Izmailov et al. "
+                "2018, arXiv:1803.05407). 0 = off."})
     label_smoothing: float = field(default=0.1, metadata={
         "help": "Cross-entropy label smoothing (Szegedy et al. 2016, arXiv:1512.00567); "
                 "softens overconfident fits to noisy labels."})
@@ -71,6 +75,8 @@ class TrainingArguments:
                 raise ConfigError(f"training argument {name} must be > 0, got {getattr(self, name)!r}")
         if not 0 < self.layer_lr_decay <= 1:
             raise ConfigError("training argument layer_lr_decay must be in (0, 1]")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError("training argument ema_decay must be in [0, 1)")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError("training argument label_smoothing must be in [0, 1)")
         if not 0 < self.validation_fraction < 1:
@@ -294,6 +300,17 @@ def finetune(
         model.train()
         return np.concatenate(preds)
 
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    ema = ({n: p.detach().clone() for n, p in params.items()} if args.ema_decay > 0 else None)
+
+    def swap_ema() -> None:
+        """Exchange the live weights with their moving average (call twice to undo)."""
+        with torch.no_grad():
+            for name, param in params.items():
+                live = param.detach().clone()
+                param.copy_(ema[name])
+                ema[name].copy_(live)
+
     history: list[dict] = []
     best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
     started = time.monotonic()
@@ -315,9 +332,15 @@ def finetune(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            if ema is not None:
+                with torch.no_grad():
+                    for name, param in params.items():
+                        ema[name].lerp_(param.detach(), 1.0 - args.ema_decay)
             running += loss.item()
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{running / (step + 1):.4f}")
+        if ema is not None:
+            swap_ema()  # evaluate (and keep) the averaged weights
         pred = evaluate()
         f1 = _macro_f1(val_y.numpy(), pred)
         acc = float((pred == val_y.numpy()).mean())
@@ -330,9 +353,11 @@ def finetune(
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
         else:
             stale += 1
-            if stale >= args.patience:
-                bar.write(f"early stopping: no macro-F1 gain for {args.patience} epochs")
-                break
+        if ema is not None:
+            swap_ema()  # back to the live weights to go on training
+        if stale >= args.patience:
+            bar.write(f"early stopping: no macro-F1 gain for {args.patience} epochs")
+            break
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

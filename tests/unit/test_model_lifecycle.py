@@ -237,3 +237,17 @@ def test_layer_depths_for_layerwise_learning_rate_decay(tiny):
     assert len(result.history) == 1
     with pytest.raises(ConfigError, match="layer_lr_decay"):
         TrainingArguments(layer_lr_decay=0.0)
+
+
+def test_weight_averaging_is_evaluated_and_kept(tiny):
+    plain = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    averaged = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST, ema_decay=0.9),
+                        progress=False)
+    assert [h["train_loss"] for h in averaged.history] == [h["train_loss"] for h in plain.history]
+    import torch
+
+    a = averaged.model.state_dict()["classifier.weight"]
+    b = plain.model.state_dict()["classifier.weight"]
+    assert not torch.allclose(a, b)  # the saved weights are the average, not the last step
+    with pytest.raises(ConfigError, match="ema_decay"):
+        TrainingArguments(ema_decay=1.0)
