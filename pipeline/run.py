@@ -141,6 +141,11 @@ def ingest(
                         continue
                     frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
                                                        entities=entities)
+                    undated = 0
+                    if source.kind == "import":  # an archive row dated "now" would fake news today
+                        unusable = frame["date_quality"].isin(["inferred", "out_of_range"])
+                        undated, frame = int(unusable.sum()), frame[~unusable]
+                        dropped += undated
                     if (parsed.title and row["name"] in (source.url, source.name)
                             and source.kind == "feed" and not source.is_remote):
                         row["name"] = parsed.title
@@ -151,8 +156,11 @@ def ingest(
                     counts["feeds_ok"] += 1
                     counts["entries"] += len(frame)
                     counts["dropped"] += dropped
+                    why = ("no title and no link" if not undated else
+                           "no title and no link, or no usable date" if dropped > undated else
+                           "no usable date")
                     note(f"ok: {source.url}: {len(frame)} {UNITS[source.kind]}"
-                         + (f", {dropped} dropped (no title and no link)" if dropped else ""))
+                         + (f", {dropped} dropped ({why})" if dropped else ""))
                     for warning in parsed.warnings:
                         note(f"warning: {warning}")
                     row["warnings"] = "; ".join(parsed.warnings)[:1000] or None

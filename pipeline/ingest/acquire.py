@@ -11,6 +11,9 @@ from pipeline.config import Settings
 from pipeline.domain import FeedSource
 from pipeline.ingest.parse import ParsedFeed
 
+#: Whole-body deadline of one fetch attempt, in multiples of ``TONEWATCH_HTTP_TIMEOUT_S``.
+TOTAL_TIMEOUT_FACTOR = 4
+
 #: What one entry of each kind of source is called in progress lines.
 UNITS = {"feed": "entries", "import": "rows imported", "json_api": "items"}
 
@@ -46,7 +49,8 @@ def read_source(source: FeedSource, client: httpx.Client, settings: Settings, ro
     if source.is_remote:
         result = fetch_url(source, client, etag=row.get("etag"),
                            last_modified=row.get("last_modified"),
-                           max_bytes=settings.http_max_bytes)
+                           max_bytes=settings.http_max_bytes,
+                           total_timeout_s=TOTAL_TIMEOUT_FACTOR * settings.http_timeout_s)
     else:
         result = read_file(source, max_bytes=settings.http_max_bytes)
     row.update(http_status=result.status_code, etag=result.etag or row.get("etag"),

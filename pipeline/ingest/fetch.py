@@ -83,7 +83,7 @@ def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     hinted = _retry_after_s(exc.response) if isinstance(exc, _Retryable) else None
     backoff = wait_exponential(multiplier=0.5, max=10)(state)
-    return min(MAX_RETRY_AFTER_S, hinted) if hinted is not None else backoff
+    return hinted if hinted is not None else backoff
 
 
 class _BoundedBody:
@@ -208,7 +208,10 @@ def fetch_url(
         headers["If-Modified-Since"] = last_modified
 
     @retry(
-        retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
+        # A server asking for a longer pause than we wait within a run is not retried now:
+        # the feed is recorded as failed and tried again on the next scheduled run.
+        retry=retry_if_exception(lambda e: isinstance(e, _Retryable)
+                                 and (_retry_after_s(e.response) or 0.0) <= MAX_RETRY_AFTER_S),
         stop=stop_after_attempt(attempts),
         wait=_wait,
         reraise=True,
@@ -258,6 +261,11 @@ def fetch_url(
     except _Retryable as exc:
         status = exc.response.status_code if exc.response is not None else None
         what = f"HTTP {status}" if status else f"{type(exc.cause).__name__}: {exc.cause}"
+        hinted = _retry_after_s(exc.response)
+        if hinted is not None and hinted > MAX_RETRY_AFTER_S:
+            raise FeedFetchError(
+                f"{source.url}: {what}, server asks to wait {hinted:.0f} s (Retry-After); "
+                "left for the next run", source=source.url, http_status=status) from exc
         raise FeedFetchError(
             f"{source.url}: {what} (after {attempts} attempts)", source=source.url,
             http_status=status,

@@ -108,6 +108,8 @@ def canonical_url(url: str | None) -> str:
         parts = urlsplit(url)
     except ValueError:
         return url
+    if parts.scheme.lower() not in ("http", "https", "file"):
+        return ""  # javascript:, data:, mailto: ... are not article links
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not TRACKING_PARAMS.match(k)]
     netloc = parts.netloc.lower()

@@ -53,8 +53,15 @@ def _similarity(a: list[frozenset[str]], b: list[frozenset[str]]) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+CHUNK = 256  # new articles compared at a time: memory is CHUNK x (candidates in their time span)
+
+
 def assign_story_ids(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with ``story_id`` set by near-duplicate title matching.
+
+    Work is done in time-ordered chunks of :data:`CHUNK` new articles, each compared only with
+    the candidates published within ``WINDOW`` of the chunk, so memory and time stay bounded by
+    the density of news in a few days, not by the size of the batch.
 
     Args:
         con: connection (reads stored articles around the batch's dates).
@@ -68,44 +75,49 @@ def assign_story_ids(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.
     if frame.empty:
         return frame
     out = frame.copy()
-    start = out["published_at"].min() - WINDOW
-    end = out["published_at"].max() + WINDOW
     stored = con.execute(
         "SELECT article_id, story_id, title, published_at FROM articles"
-        " WHERE published_at BETWEEN ? AND ?", [start, end]).df()
+        " WHERE published_at BETWEEN ? AND ?",
+        [out["published_at"].min() - WINDOW, out["published_at"].max() + WINDOW]).df()
     known = dict(zip(stored["article_id"], stored["story_id"], strict=True))
     is_new = ~out["article_id"].isin(known)
     out.loc[~is_new, "story_id"] = out.loc[~is_new, "article_id"].map(known)
     new = out[is_new].sort_values("published_at", kind="stable")
     if new.empty:
         return out
-    new_sets = _word_sets(list(new["title"]))
-    stored_sets = _word_sets(list(stored["title"]))
-    to_stored = _similarity(new_sets, stored_sets) if len(stored) else np.zeros((len(new), 0))
-    to_batch = _similarity(new_sets, new_sets)
+
     def seconds(values) -> np.ndarray:  # aware instants → seconds since the epoch (any unit in)
         instants = pd.Series(pd.to_datetime(values, utc=True))
         return ((instants - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
 
-    times = seconds(new["published_at"])
-    stored_times = seconds(stored["published_at"]) if len(stored) else times[:0]
-    window = WINDOW.total_seconds()
-    assigned: list[str] = []
-    for i, (index, row) in enumerate(new.iterrows()):
-        story = row["story_id"]
-        if len(new_sets[i]) >= MIN_WORDS:
-            best, best_sim = None, SIMILARITY - 1e-9  # ties at the threshold count as similar
-            if len(stored):
-                near = np.abs(stored_times - times[i]) <= window
-                sims = np.where(near, to_stored[i], 0.0)
-                j = int(sims.argmax())
-                if sims[j] > best_sim and len(stored_sets[j]) >= MIN_WORDS:
-                    best, best_sim = stored["story_id"].iloc[j], sims[j]
-            for j in range(i):  # earlier articles of this batch
-                if (to_batch[i, j] > best_sim and len(new_sets[j]) >= MIN_WORDS
-                        and abs(times[i] - times[j]) <= window):
-                    best, best_sim = assigned[j], to_batch[i, j]
-            story = best or story
-        assigned.append(story)
-        out.at[index, "story_id"] = story
+    # One pool of candidates: stored articles first, then the new ones in time order.
+    pool_sets = _word_sets(list(stored["title"])) + _word_sets(list(new["title"]))
+    pool_times = np.concatenate([seconds(stored["published_at"]) if len(stored) else np.zeros(0),
+                                 seconds(new["published_at"])])
+    pool_story = list(stored["story_id"]) + list(new["story_id"])
+    pool_ok = np.array([len(w) >= MIN_WORDS for w in pool_sets], dtype=bool)
+    n_stored, window = len(stored), WINDOW.total_seconds()
+    order = np.argsort(pool_times, kind="stable")
+    sorted_times = pool_times[order]
+    for start in range(0, len(new), CHUNK):
+        rows = np.arange(n_stored + start, n_stored + min(start + CHUNK, len(new)))
+        lo = np.searchsorted(sorted_times, pool_times[rows].min() - window, side="left")
+        hi = np.searchsorted(sorted_times, pool_times[rows].max() + window, side="right")
+        cand = order[lo:hi]
+        cand = cand[pool_ok[cand]]
+        if len(cand) == 0:
+            continue
+        sims = _similarity([pool_sets[i] for i in rows], [pool_sets[j] for j in cand])
+        near = np.abs(pool_times[rows][:, None] - pool_times[cand][None, :]) <= window
+        sims = np.where(near, sims, 0.0)
+        for r, row in enumerate(rows):
+            if not pool_ok[row]:
+                continue
+            # Stored articles, and new ones already assigned (earlier in time order), only.
+            usable = (cand < n_stored) | (cand < row)
+            scores = np.where(usable, sims[r], 0.0)
+            best = int(scores.argmax())
+            if scores[best] >= SIMILARITY - 1e-9:
+                pool_story[row] = pool_story[cand[best]]
+    out.loc[new.index, "story_id"] = pool_story[n_stored:]
     return out

@@ -223,8 +223,12 @@ def finetune(
         split = "the data's own split column"
     else:
         split = f"a stratified {args.validation_fraction:.0%} random split (seed {args.seed})"
+        # At least one validation row per class, and at least one training row per class.
+        n_val = max(len(LABELS), round(args.validation_fraction * len(data)))
+        if len(data) - n_val < len(LABELS):
+            raise TrainingError(f"too little data to hold out a validation split: {len(data)} rows")
         train_df, val_df = train_test_split(
-            data, test_size=args.validation_fraction, stratify=data["label"], random_state=args.seed
+            data, test_size=n_val, stratify=data["label"], random_state=args.seed
         )
     if len(val_df) == 0:
         raise TrainingError("validation split is empty; add data or raise validation_fraction")

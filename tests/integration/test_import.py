@@ -58,3 +58,28 @@ def test_import_only_bad_files_exits_nonzero_and_bad_timezone_is_one_line(tmp_pa
     assert out.returncode != 0 and "bad.jsonl" in out.stderr and "Traceback" not in out.stderr
     tz = cli(_env(tmp_path), "import", str(bad), "--timezone", "Mars/Olympus")
     assert tz.returncode == 1 and "Mars/Olympus" in tz.stderr and "Traceback" not in tz.stderr
+
+
+def test_import_drops_undated_rows_reads_epochs_cp1252_and_skips_bad_json_lines(tmp_path):
+    csv = tmp_path / "latin.csv"
+    csv.write_bytes("title,date\n"
+                    "Café Lumière opens stores,2024-03-04T10:00:00Z\n"
+                    "No date here,\n"
+                    "Garbage date,not-a-date\n"
+                    "Epoch seconds row,1709546400\n".encode("cp1252"))
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_text('{"title": "Good line one", "date": "2024-03-04T09:00:00Z"}\n'
+                     "{broken json\n"
+                     '"just a string"\n'
+                     '{"title": "Good line two", "date": 1709550000000}\n', encoding="utf-8")
+    env = _env(tmp_path)
+    out = cli(env, "import", str(csv), str(jsonl))
+    assert out.returncode == 0, out.stderr
+    assert "read as Windows-1252" in out.stderr
+    assert "2 line(s) are not JSON objects" in out.stderr and "line 2, 3" in out.stderr
+    assert "2 dropped (no usable date)" in out.stderr
+    db = tmp_path / "data" / "tonewatch.duckdb"
+    rows = dict(query(db, "SELECT title, strftime(published_at, '%Y-%m-%d %H:%M') FROM articles"))
+    assert rows == {"Café Lumière opens stores": "2024-03-04 10:00",
+                    "Epoch seconds row": "2024-03-04 10:00",
+                    "Good line one": "2024-03-04 09:00", "Good line two": "2024-03-04 11:00"}

@@ -127,10 +127,15 @@ def test_429_honours_retry_after(source, sleeps):
     assert sleeps == [7.0]
 
 
-def test_429_retry_after_is_capped(source, sleeps):
+def test_429_retry_after_longer_than_we_wait_is_left_for_the_next_run(source, sleeps):
     handler = Recorder(httpx.Response(429, headers={"Retry-After": "3600"}),
                        httpx.Response(200, content=BODY))
-    fetch_url(source, client_for(handler))
+    with pytest.raises(FeedFetchError, match="wait 3600 s") as info:
+        fetch_url(source, client_for(handler))
+    assert sleeps == [] and len(handler.requests) == 1 and info.value.http_status == 429
+    ok = Recorder(httpx.Response(429, headers={"Retry-After": str(int(MAX_RETRY_AFTER_S))}),
+                  httpx.Response(200, content=BODY))
+    assert fetch_url(source, client_for(ok)).content == BODY
     assert sleeps == [MAX_RETRY_AFTER_S]
 
 

@@ -378,3 +378,8 @@ def test_normalize_entries_empty_feed(parsed_rss, source, now):
     frame, dropped = normalize_entries(parsed_rss([]), source, fetched_at=now)
     assert (len(frame), dropped) == (0, 0)
     assert list(frame.columns) == ARTICLE_COLUMNS
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,hi", "mailto:a@b.example"])
+def test_canonical_url_rejects_non_web_schemes(url):
+    assert canonical_url(url) == ""

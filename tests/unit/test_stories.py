@@ -64,3 +64,22 @@ def test_similar_but_opposite_headlines_stay_apart(con):
     story = dict(zip(out["article_id"], out["story_id"], strict=True))
     assert story["p"] != story["q"]
     assert story["r"] == "own-r" and story["s"] == "own-s"  # too short to merge on
+
+
+def test_large_batch_memory_is_bounded_by_chunks(con):
+    """4,000 new titles in one day: the old all-pairs matrices needed several 128 MB arrays."""
+    import random
+    import tracemalloc
+
+    rng = random.Random(3)
+    words = "acme borealis shares profit outlook cuts raises bank dividend probe recall merger".split()
+    frame = _rows([(f"n{i}", " ".join(rng.choice(words) for _ in range(7)), i / 400)
+                   for i in range(4000)])
+    tracemalloc.start()
+    try:
+        out = assign_story_ids(con, frame)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000_000
+    assert out["story_id"].nunique() < len(out)  # repeated word sets did merge
