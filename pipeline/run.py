@@ -136,7 +136,7 @@ def ingest(
                         row.update(last_status="not_modified", last_success_at=fetched_at,
                                    consecutive_failures=0)
                         counts["feeds_ok"] += 1
-                        note(f"{source.url}: not modified")
+                        note(f"not_modified: {source.url}")
                         health.append(row)
                         continue
                     frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
@@ -166,7 +166,8 @@ def ingest(
                     row["warnings"] = "; ".join(parsed.warnings)[:1000] or None
                 except FeedError as exc:
                     row.update(last_status=exc.status, error_class=type(exc).__name__,
-                               error_message=str(exc), http_status=exc.http_status,
+                               error_message=str(exc),
+                               http_status=exc.http_status or row.get("http_status"),
                                consecutive_failures=row["consecutive_failures"] + 1)
                     counts["feeds_failed"] += 1
                     counts["not_a_feed"] += exc.status == "not_a_feed"
@@ -201,7 +202,8 @@ def ingest(
             status = "failed"
         result = run.finish(StageResult("ingest", status, counts))
     if status == "failed":
-        error = AllFeedsFailedError(f"all {len(sources)} feeds failed; see `tonewatch feeds`")
+        noun = "source" if len(sources) == 1 else "sources"
+        error = AllFeedsFailedError(f"all {len(sources)} {noun} failed; see `tonewatch feeds`")
         error.result = result
         raise error
     return result

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import read_yaml, validation_message
 from pipeline.domain import FeedSource
@@ -48,6 +48,12 @@ class FeedConfig(BaseModel):
     horizon_days: int | None = Field(None, gt=0)
     ticker: str | None = Field(None, pattern=r"^[A-Za-z]{1,5}(\.[A-Za-z])?$")
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _api_needs_type(self) -> "FeedConfig":
+        if self.api is not None and self.type != "json_api":
+            raise ValueError("an 'api' block needs 'type: json_api'")
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -49,7 +49,7 @@ def test_every_feed_failing_exits_nonzero_and_keeps_data(stored):
     env, db, n = stored
     result = cli(env, "ingest", "--no-config", "/nonexistent/a.xml", str(FIXTURE_FEEDS / "news_sitemap.xml"))
     assert result.returncode == 1
-    assert _error_lines(result.stderr) == ["tonewatch: error: all 2 feeds failed; see `tonewatch feeds`"]
+    assert _error_lines(result.stderr) == ["tonewatch: error: all 2 sources failed; see `tonewatch feeds`"]
     assert query(db, "SELECT count(*) FROM articles")[0][0] == n
     failures = dict(query(db, "SELECT url, consecutive_failures FROM feeds"))
     assert failures["/nonexistent/a.xml"] == 1

@@ -135,7 +135,7 @@ def test_conditional_get_redirect_retry_and_failures(tmp_path, feed_server):
     assert feeds["gone"]["last_status"] == "fetch_failed" and feeds["gone"]["http_status"] == 404
     assert hits["/gone"] == 1  # a 404 is final: no retry
     assert feeds["slow"]["last_status"] == "fetch_failed"
-    assert feeds["page"]["last_status"] == "not_a_feed"
+    assert feeds["page"]["last_status"] == "not_a_feed" and feeds["page"]["http_status"] == 200
     with connect(settings.db_path, read_only=True) as con:
         # Three URLs served the same feed: entry ids are scoped per feed, so three article
         # rows each, but one story each (what detection counts).

@@ -119,3 +119,13 @@ def test_bad_api_config_names_the_field(tmp_path):
                                               "api": {"fields": {"headline": "t"}}}]}))
     with pytest.raises(ConfigError, match="headline"):
         load_feeds(config)
+
+
+def test_api_block_without_json_api_type_is_refused(tmp_path):
+    from pipeline.errors import ConfigError
+    from pipeline.ingest.sources import load_feeds
+
+    config = tmp_path / "feeds.yaml"
+    config.write_text(json.dumps({"feeds": [{"name": "X", "url": "https://x", "api": {"items": "a"}}]}))
+    with pytest.raises(ConfigError, match="type: json_api"):
+        load_feeds(config)
