@@ -342,7 +342,8 @@ def detect(
                     inhibited_by = "market" if inhibited(d.scope, firing_scopes) else None
                     explanation = {
                         "entity_name": entity_name, "baseline_days": rule.baseline.days,
-                        "model_version": model_version, "silenced_by": muted,
+                        "model_version": model_version, "metric": rule.metric,
+                        "silenced_by": muted,
                         "inhibited_by": inhibited_by,
                         "n_sources": source_count(con, scope=rule.scope, entity=d.entity,
                                                   start=w_start, end=at),
@@ -363,7 +364,10 @@ def detect(
                     messages.append(
                         f"FIRING {rule.name} {d.scope}={entity_name} window {w_start:%Y-%m-%d %H:%M}"
                         f"..{at:%Y-%m-%d %H:%M} UTC: {d.n_negative}/{d.n_stories} negative stories "
-                        f"({d.observed:.0%} vs {d.expected:.0%} expected, q={d.q_value:.2g})")
+                        + (f"({d.n_negative} vs {d.expected:.1f} expected per window, "
+                           if rule.metric == "negative_count" else
+                           f"({d.observed:.0%} vs {d.expected:.0%} expected, ")
+                        + f"q={d.q_value:.2g})")
                     if muted or inhibited_by:
                         counts["silenced" if muted else "inhibited"] += 1
                         messages[-1] += (f" [silenced by {muted}]" if muted

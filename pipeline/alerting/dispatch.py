@@ -45,11 +45,17 @@ def render(alert: dict) -> Message:
         return Message(subject=subject, text=text, html=f"<p>{_escape(text)}</p>")
     subject = (f"[{alert['severity'].upper()}] negative surge: {alert['scope']} "
                f"{explanation.get('entity_name', alert['entity'])} ({alert['rule']})")
+    days = explanation.get("baseline_days", "?")
+    if explanation.get("metric") == "negative_count":
+        measure = (f"Negative stories: {alert['n_negative']} (of {alert['n_stories']}) vs "
+                   f"{alert['expected']:.1f} expected per window from a {days}-day baseline")
+    else:
+        measure = (f"Negative stories: {alert['n_negative']} of {alert['n_stories']} "
+                   f"({alert['observed']:.0%}) vs expected {alert['expected']:.0%} from a "
+                   f"{days}-day baseline of {alert['baseline_stories']} stories")
     lines = [
         f"Window: {start} to {end}",
-        f"Negative stories: {alert['n_negative']} of {alert['n_stories']} "
-        f"({alert['observed']:.0%}) vs expected {alert['expected']:.0%} from a "
-        f"{explanation.get('baseline_days', '?')}-day baseline of {alert['baseline_stories']} stories",
+        measure,
         f"p-value {alert['p_value']:.2g} (BH-adjusted {alert['q_value']:.2g})",
     ]
     if explanation.get("n_sources") is not None:

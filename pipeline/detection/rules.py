@@ -7,7 +7,8 @@
         scope: ticker                  # market | ticker | source
         window: 1d                     # evaluated window, ending at the run instant
         baseline: 28d                  # trailing period before the window
-        metric: negative_share         # share of negative stories (more metrics: issue 5)
+        metric: negative_share         # negative_share (binomial test) or negative_count
+                                       # (Poisson / negative binomial on window-sized buckets)
         min_articles: 5                # fewer stories in the window = "insufficient data"
         min_negative: 3                # fewer negative stories never fire
         min_lift: 1.5                  # observed share must be >= lift x expected share
@@ -29,7 +30,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import read_yaml, validation_message
-from pipeline.detection.spikes import baseline_share, benjamini_hochberg, binomial_surge_pvalue
+from pipeline.detection.spikes import (
+    baseline_share,
+    benjamini_hochberg,
+    binomial_surge_pvalue,
+    count_baseline,
+    count_surge_pvalue,
+)
 from pipeline.errors import ConfigError
 
 
@@ -70,7 +77,7 @@ class AlertRule(BaseModel):
     scope: Literal["market", "ticker", "source"]
     window: timedelta = timedelta(days=1)
     baseline: timedelta = timedelta(days=28)
-    metric: Literal["negative_share"] = "negative_share"
+    metric: Literal["negative_share", "negative_count"] = "negative_share"
     min_articles: int = Field(5, ge=1)
     min_negative: int = Field(3, ge=1)
     min_lift: float = Field(1.5, ge=1.0)
@@ -151,7 +158,8 @@ class Decision:
 
 
 def evaluate_rule(
-    rule: AlertRule, window: pd.DataFrame, baseline: pd.DataFrame, *, market_share: float
+    rule: AlertRule, window: pd.DataFrame, baseline: pd.DataFrame, *, market_share: float,
+    history: dict[str, list[int]] | None = None,
 ) -> list[Decision]:
     """Decide, for every entity seen in the window, whether its negative share surged.
 
@@ -162,6 +170,10 @@ def evaluate_rule(
         window: ``(entity, n_stories, n_negative)`` for the window.
         baseline: the same for the baseline period.
         market_share: the market-wide baseline negative share, the prior for thin histories.
+        history: for ``metric: negative_count``, each entity's negative count in every
+            window-sized bucket of the baseline (zeros included); the window's count is tested
+            against it with :func:`~pipeline.detection.spikes.count_surge_pvalue` and
+            ``observed`` / ``expected`` are counts, not shares.
 
     Returns:
         one :class:`Decision` per entity in ``window``; p-values of entities with enough data
@@ -174,14 +186,20 @@ def evaluate_rule(
     for row in window.itertuples():
         n, k = int(row.n_stories), int(row.n_negative)
         n0, k0 = base.get(row.entity, (0, 0))
-        expected = baseline_share(k0, n0, reference=market_share)
+        if rule.metric == "negative_count":
+            expected, var = count_baseline((history or {}).get(row.entity, []))
+            observed = float(k)
+        else:
+            expected, var = baseline_share(k0, n0, reference=market_share), None
+            observed = k / n if n else None
         if n < rule.min_articles:
             decisions.append(Decision(rule.name, rule.scope, row.entity, "insufficient", n, k,
-                                      n0, k0, k / n if n else None, expected, None, None))
+                                      n0, k0, observed, expected, None, None))
             continue
-        p = binomial_surge_pvalue(k, n, expected)
+        p = (count_surge_pvalue(k, expected, var) if rule.metric == "negative_count"
+             else binomial_surge_pvalue(k, n, expected))
         decisions.append(Decision(rule.name, rule.scope, row.entity, "calm", n, k, n0, k0,
-                                  k / n, expected, p, None))
+                                  observed, expected, p, None))
         tested.append(len(decisions) - 1)
     qvalues = benjamini_hochberg([decisions[i].p_value for i in tested])
     for i, q in zip(tested, qvalues, strict=True):

@@ -49,3 +49,38 @@ def benjamini_hochberg(pvalues: list[float] | np.ndarray) -> np.ndarray:
     if p.size == 0:
         return p
     return stats.false_discovery_control(p, method="bh")
+
+
+def count_baseline(counts: np.ndarray | list[int], *, prior_count: float = 0.5,
+                   prior_buckets: float = 1.0) -> tuple[float, float]:
+    """Mean and variance of an entity's negative count per window, from its baseline buckets.
+
+    Args:
+        counts: negative stories in each window-sized bucket of the baseline (zeros included).
+        prior_count, prior_buckets: a weak prior (half a negative story in one pseudo-bucket),
+            so an entity with an all-zero history still has a positive expected count.
+
+    Returns:
+        ``(mean, variance)``; variance is the sample variance, at least the mean (Poisson).
+    """
+    values = np.asarray(counts, dtype=float)
+    mean = (values.sum() + prior_count) / (len(values) + prior_buckets)
+    var = float(values.var(ddof=1)) if len(values) > 1 else mean
+    return float(mean), max(var, float(mean))
+
+
+def count_surge_pvalue(k: int, mean: float, var: float) -> float:
+    """One-sided p-value ``P(X >= k)`` for a window's negative count.
+
+    ``X`` is Poisson(mean) when the baseline shows no over-dispersion (``var <= mean``), else
+    negative binomial with the same mean and variance (method of moments: size
+    ``r = mean^2 / (var - mean)``, success probability ``r / (r + mean)``), the over-dispersed
+    count model used by outbreak-detection systems (Noufaily et al. 2013, "An improved algorithm
+    for outbreak detection in multiple surveillance systems", Stat. Med. 32:1206-1222).
+    """
+    if k <= 0:
+        return 1.0
+    if var <= mean * (1 + 1e-9):
+        return float(stats.poisson.sf(k - 1, mean))
+    r = mean * mean / (var - mean)
+    return float(stats.nbinom.sf(k - 1, r, r / (r + mean)))

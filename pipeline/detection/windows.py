@@ -56,6 +56,36 @@ def story_counts(
     ).df()
 
 
+def negative_count_buckets(
+    con: duckdb.DuckDBPyConnection, *, scope: str, start: datetime, end: datetime,
+    bucket_seconds: float, model_version: str,
+) -> pd.DataFrame:
+    """Negative stories per entity in consecutive buckets of ``bucket_seconds`` from ``start``.
+
+    Returns:
+        DataFrame ``(entity, bucket, n_negative)`` for buckets with at least one negative
+        story (others are zero); ``bucket`` is 0 for ``[start, start + bucket)``.
+    """
+    return con.execute(
+        f"""
+        WITH e AS ({_ENTITY_SOURCES[scope]}),
+        stories AS (
+            SELECT e.entity, e.story_id, min(e.published_at) AS published_at,
+                   avg(s.p_negative) AS pn, avg(s.p_neutral) AS pu, avg(s.p_positive) AS pp
+            FROM e JOIN scores s ON s.article_id = e.article_id AND s.model_version = ?
+            WHERE e.published_at >= ? AND e.published_at < ?
+            GROUP BY e.entity, e.story_id
+        )
+        SELECT entity,
+               floor(epoch(published_at - ?::TIMESTAMPTZ) / ?)::BIGINT AS bucket,
+               count(*) AS n_negative
+        FROM stories WHERE pn >= pu AND pn >= pp
+        GROUP BY ALL ORDER BY entity, bucket
+        """,
+        [model_version, start, end, start, bucket_seconds],
+    ).df()
+
+
 def top_negative_headlines(
     con: duckdb.DuckDBPyConnection, *, scope: str, entity: str, start: datetime, end: datetime,
     model_version: str, limit: int = 5,
@@ -126,4 +156,18 @@ def rule_decisions(con: duckdb.DuckDBPyConnection, rule, *, at: datetime, model_
     m_n = int(market["n_stories"].sum()) if len(market) else 0
     m_k = int(market["n_negative"].sum()) if len(market) else 0
     market_share = baseline_share(m_k, m_n, reference=1 / 3)
-    return evaluate_rule(rule, window, baseline, market_share=market_share)
+    history = None
+    if rule.metric == "negative_count":
+        n_buckets = max(1, int(rule.baseline / rule.window))
+        buckets = negative_count_buckets(con, scope=rule.scope, start=b_start, end=w_start,
+                                         bucket_seconds=rule.window.total_seconds(),
+                                         model_version=model_version)
+        history = {}
+        for entity in window["entity"]:
+            counts = [0] * n_buckets
+            for b, k in buckets.loc[buckets["entity"] == entity, ["bucket", "n_negative"]].itertuples(
+                    index=False):
+                if 0 <= int(b) < n_buckets:
+                    counts[int(b)] = int(k)
+            history[entity] = counts
+    return evaluate_rule(rule, window, baseline, market_share=market_share, history=history)

@@ -161,3 +161,19 @@ def test_resolved_message_goes_to_receivers_that_were_told(settings, capsys):
     assert kinds == [("firing", "sent"), ("resolved", "sent")]
     # Evaluating the calm day again announces nothing more.
     assert detect(settings, at=AT + timedelta(days=1), rules=rule).counts["queued"] == 0
+
+
+def test_negative_count_rule_over_stored_history(settings, capsys):
+    from pipeline.run import notify
+
+    rule = [AlertRule(name="volume", scope="ticker", metric="negative_count", min_articles=4,
+                      min_negative=3)]
+    result = detect(settings, at=AT, rules=rule)
+    fired = {d.split()[2]: d for d in result.messages if d.startswith("FIRING")}
+    # ACME had one negative story a day for 28 days, then five in the surge day.
+    assert "ticker=ACME" in fired and "expected per window" in fired["ticker=ACME"]
+    (observed, expected), = query(settings.db_path, "SELECT observed, expected FROM alerts"
+                                                    " WHERE entity = 'ACME'")
+    assert observed == 5 and expected == pytest.approx((28 + 0.5) / 29)
+    notify(settings, at=AT)
+    assert "expected per window from a 28-day baseline" in capsys.readouterr().out

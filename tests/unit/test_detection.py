@@ -306,3 +306,37 @@ def test_pvalues_are_probabilities():
     for d in decisions:
         assert 0.0 <= d.p_value <= 1.0 and 0.0 <= d.q_value <= 1.0
     assert math.isclose(by_entity(decisions)["A"].p_value, 1.0)
+
+
+def test_count_test_poisson_and_negative_binomial_by_hand():
+    from scipy import stats
+
+    from pipeline.detection.spikes import count_baseline, count_surge_pvalue
+
+    # Poisson when the baseline is not over-dispersed: P(X >= 8 | mean 4).
+    assert count_surge_pvalue(8, 4.0, 4.0) == pytest.approx(1 - stats.poisson.cdf(7, 4.0))
+    # Over-dispersed: mean 4, variance 12 → r = 16 / 8 = 2, p = 2 / 6.
+    assert count_surge_pvalue(8, 4.0, 12.0) == pytest.approx(1 - stats.nbinom.cdf(7, 2, 1 / 3))
+    assert count_surge_pvalue(8, 4.0, 12.0) > count_surge_pvalue(8, 4.0, 4.0)  # wider → less surprising
+    assert count_surge_pvalue(0, 1.0, 1.0) == 1.0
+    mean, var = count_baseline([0, 0, 1, 0, 3])
+    assert mean == pytest.approx((4 + 0.5) / 6) and var == pytest.approx(1.7)
+    assert count_baseline([0, 0, 0])[0] > 0  # the prior keeps an all-zero history positive
+
+
+def test_negative_count_rule_fires_on_a_volume_surge_the_share_test_misses():
+    from pipeline.detection.rules import AlertRule, evaluate_rule
+
+    window = pd.DataFrame({"entity": ["ACME", "BRLX"], "n_stories": [40, 10], "n_negative": [10, 3]})
+    baseline = pd.DataFrame({"entity": ["ACME", "BRLX"], "n_stories": [280, 280], "n_negative": [70, 84]})
+    history = {"ACME": [2, 3, 1, 2, 3, 2, 2] * 4, "BRLX": [3, 2, 4, 3, 2, 3, 4] * 4}
+    count_rule = AlertRule(name="c", scope="ticker", metric="negative_count", min_articles=5)
+    share_rule = AlertRule(name="s", scope="ticker", min_articles=5)
+    by_count = {d.entity: d for d in evaluate_rule(count_rule, window, baseline,
+                                                   market_share=0.25, history=history)}
+    by_share = {d.entity: d for d in evaluate_rule(share_rule, window, baseline, market_share=0.25)}
+    # ACME: ten negative stories against about two a day is a surge in volume, while its share
+    # (10/40 = 25 %) is its usual one.
+    assert by_count["ACME"].status == "firing" and by_share["ACME"].status == "calm"
+    assert by_count["ACME"].observed == 10 and by_count["ACME"].expected == pytest.approx(60.5 / 29)
+    assert by_count["BRLX"].status == "calm"
