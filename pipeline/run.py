@@ -289,8 +289,10 @@ def detect(
     queued (:mod:`pipeline.alerting.silences`).
 
     Returns:
-        counts ``{rules, evaluated, insufficient, firing, resolved, queued, silenced,
-        inhibited}`` and ``messages`` with one line per firing alert.
+        counts ``{rules, evaluated, insufficient, pending, firing, resolved, queued, silenced,
+        inhibited}`` and ``messages`` with one line per pending or firing alert. A surge
+        becomes ``firing`` (and notifies) once it has held for the rule's ``for_windows``
+        consecutive windows; before that it is recorded as ``pending``.
     """
     from pipeline.alerting.notifiers import configured_notifiers, expand_receivers
     from pipeline.alerting.silences import inhibited, silenced_by
@@ -302,8 +304,8 @@ def detect(
     at = _require_utc(at)
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
     available = list(configured_notifiers(settings))
-    counts = dict(rules=len(rules), evaluated=0, insufficient=0, firing=0, resolved=0, queued=0,
-                  silenced=0, inhibited=0)
+    counts = dict(rules=len(rules), evaluated=0, insufficient=0, pending=0, firing=0, resolved=0,
+                  queued=0, silenced=0, inhibited=0)
     messages: list[str] = []
     window_start = min((at - r.window for r in rules), default=at)
     with _recorded("detect", settings, at, run_id, window_start) as run:
@@ -329,7 +331,9 @@ def detect(
                     if d.status == "calm":
                         calm_fps.append(fp)
                         continue
-                    counts["firing"] += 1
+                    streak = alert_store.streak_before(con, fp, at - rule.window) + 1
+                    state = "firing" if streak >= rule.for_windows else "pending"
+                    counts[state] += 1
                     alert_id = alert_store.alert_id_for(fp, w_start)
                     entity_name = d.entity
                     if d.scope == "source":
@@ -343,7 +347,7 @@ def detect(
                     explanation = {
                         "entity_name": entity_name, "baseline_days": rule.baseline.days,
                         "model_version": model_version, "metric": rule.metric,
-                        "silenced_by": muted,
+                        "streak": streak, "for_windows": rule.for_windows, "silenced_by": muted,
                         "inhibited_by": inhibited_by,
                         "n_sources": source_count(con, scope=rule.scope, entity=d.entity,
                                                   start=w_start, end=at),
@@ -355,20 +359,22 @@ def detect(
                     firing_rows.append({
                         "alert_id": alert_id, "fingerprint": fp, "rule": d.rule, "scope": d.scope,
                         "entity": d.entity, "window_start": w_start, "window_end": at,
-                        "state": "firing", "observed": d.observed, "expected": d.expected,
+                        "state": state, "observed": d.observed, "expected": d.expected,
                         "p_value": d.p_value, "q_value": d.q_value, "severity": rule.severity,
                         "n_stories": d.n_stories, "n_negative": d.n_negative,
                         "baseline_stories": d.baseline_stories, "explanation": explanation,
                         "created_at": at, "resolved_at": None,
                     })
                     messages.append(
-                        f"FIRING {rule.name} {d.scope}={entity_name} window {w_start:%Y-%m-%d %H:%M}"
+                        f"{state.upper()} {rule.name} {d.scope}={entity_name} window {w_start:%Y-%m-%d %H:%M}"
                         f"..{at:%Y-%m-%d %H:%M} UTC: {d.n_negative}/{d.n_stories} negative stories "
                         + (f"({d.n_negative} vs {d.expected:.1f} expected per window, "
                            if rule.metric == "negative_count" else
                            f"({d.observed:.0%} vs {d.expected:.0%} expected, ")
                         + f"q={d.q_value:.2g})")
-                    if muted or inhibited_by:
+                    if state == "pending":
+                        messages[-1] += f" [pending: {streak} of {rule.for_windows} windows]"
+                    elif muted or inhibited_by:
                         counts["silenced" if muted else "inhibited"] += 1
                         messages[-1] += (f" [silenced by {muted}]" if muted
                                          else " [inhibited by a market-wide surge]")

@@ -15,6 +15,8 @@
         significance: 0.01             # false discovery rate across the rule's entities
         severity: warning              # info | warning | critical
         cooldown: 1d                   # no repeat notification for the same alert within it
+        for_windows: 1                 # consecutive windows a surge must hold before it fires
+                                       # (pending until then, as Prometheus' "for")
         receivers: [default]           # default = console + every configured channel
 """
 
@@ -84,6 +86,7 @@ class AlertRule(BaseModel):
     significance: float = Field(0.01, gt=0, lt=0.5)
     severity: Literal["info", "warning", "critical"] = "warning"
     cooldown: timedelta = timedelta(days=1)
+    for_windows: int = Field(1, ge=1, le=100)
     receivers: list[str] = Field(default_factory=lambda: ["default"])
 
     @field_validator("receivers")

@@ -44,6 +44,16 @@ def upsert_alerts(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
     return upsert_frame(con, "alerts", frame, ["alert_id"], update)
 
 
+def streak_before(con: duckdb.DuckDBPyConnection, fp: str, previous_end: datetime) -> int:
+    """How many consecutive windows up to the one ending at ``previous_end`` this alert held
+    (0 when that window was not pending or firing)."""
+    rows = con.execute(
+        "SELECT coalesce(TRY_CAST(explanation->>'streak' AS INTEGER), 1) FROM alerts"
+        " WHERE fingerprint = ? AND window_end = ? AND state IN ('pending', 'firing')",
+        [fp, previous_end]).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
 def resolve_alerts(con: duckdb.DuckDBPyConnection, fingerprints: list[str], at: datetime) -> list[str]:
     """Mark firing alerts of these fingerprints whose window ended by ``at`` as resolved.
 
@@ -53,7 +63,7 @@ def resolve_alerts(con: duckdb.DuckDBPyConnection, fingerprints: list[str], at: 
     if not fingerprints:
         return []
     return [row[0] for row in con.execute(
-        "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE state = 'firing'"
+        "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE state IN ('firing', 'pending')"
         " AND window_end <= ? AND list_contains(?, fingerprint) RETURNING alert_id",
         [at, at, fingerprints],
     ).fetchall()]

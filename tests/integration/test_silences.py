@@ -177,3 +177,19 @@ def test_negative_count_rule_over_stored_history(settings, capsys):
     assert observed == 5 and expected == pytest.approx((28 + 0.5) / 29)
     notify(settings, at=AT)
     assert "expected per window from a 28-day baseline" in capsys.readouterr().out
+
+
+def test_for_windows_keeps_a_surge_pending_until_it_holds(settings):
+    """A two-window rule: the first surging window is pending (nothing sent), the next fires."""
+    rule = [AlertRule(name="market", scope="market", min_articles=4, min_negative=3,
+                      significance=0.05, window=timedelta(hours=6), baseline=timedelta(days=28),
+                      for_windows=2)]
+    # The surge day's stories sit at hours 1-12 after AT - 1 day: five in the first 6-hour
+    # window (all negative), six in the second (four negative).
+    first = detect(settings, at=AT - timedelta(hours=18), rules=rule)
+    assert (first.counts["pending"], first.counts["firing"], first.counts["queued"]) == (1, 0, 0)
+    assert "[pending: 1 of 2 windows]" in first.messages[0]
+    second = detect(settings, at=AT - timedelta(hours=12), rules=rule)
+    assert (second.counts["pending"], second.counts["firing"], second.counts["queued"]) == (0, 1, 1)
+    states = query(settings.db_path, "SELECT state, explanation->>'streak' FROM alerts ORDER BY window_end")
+    assert states == [("pending", "1"), ("firing", "2")]
