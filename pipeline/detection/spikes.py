@@ -28,19 +28,27 @@ def baseline_share(k0: int, n0: int, *, reference: float, strength: float = PRIO
     """Shrunk baseline negative share ``(k0 + s*ref) / (n0 + s)``, in (0, 1).
 
     Args:
-        k0, n0: negative and total stories in the baseline period.
+        k0, n0: negative and total stories in the baseline period (scalars or arrays).
         reference: prior share (the market-wide baseline share), clipped to [0.01, 0.99].
         strength: prior weight, in stories.
+
+    Returns:
+        a float for scalar input, else an array of the broadcast shape.
     """
-    reference = float(np.clip(reference, 0.01, 0.99))
-    return (k0 + strength * reference) / (n0 + strength)
+    reference = np.clip(reference, 0.01, 0.99)
+    share = (np.asarray(k0) + strength * reference) / (np.asarray(n0) + strength)
+    return float(share) if np.ndim(share) == 0 else share
 
 
 def binomial_surge_pvalue(k: int, n: int, p0: float) -> float:
     """One-sided exact binomial p-value ``P(X >= k)`` for ``X ~ Binomial(n, p0)``."""
-    if n <= 0:
-        return 1.0
-    return float(stats.binom.sf(k - 1, n, p0))
+    return float(binomial_surge_pvalues(np.array([k]), np.array([n]), np.array([p0]))[0])
+
+
+def binomial_surge_pvalues(k: np.ndarray, n: np.ndarray, p0: np.ndarray) -> np.ndarray:
+    """:func:`binomial_surge_pvalue` over arrays (broadcast); 1.0 where ``n <= 0``."""
+    k, n = np.asarray(k), np.asarray(n)
+    return np.where(n > 0, stats.binom.sf(k - 1, np.maximum(n, 1), p0), 1.0)
 
 
 def benjamini_hochberg(pvalues: list[float] | np.ndarray) -> np.ndarray:
@@ -78,9 +86,15 @@ def count_surge_pvalue(k: int, mean: float, var: float) -> float:
     count model used by outbreak-detection systems (Noufaily et al. 2013, "An improved algorithm
     for outbreak detection in multiple surveillance systems", Stat. Med. 32:1206-1222).
     """
-    if k <= 0:
-        return 1.0
-    if var <= mean * (1 + 1e-9):
-        return float(stats.poisson.sf(k - 1, mean))
-    r = mean * mean / (var - mean)
-    return float(stats.nbinom.sf(k - 1, r, r / (r + mean)))
+    return float(count_surge_pvalues(np.array([k]), np.array([mean]), np.array([var]))[0])
+
+
+def count_surge_pvalues(k: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """:func:`count_surge_pvalue` over arrays (broadcast)."""
+    k, mean, var = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(mean, dtype=float),
+                                       np.asarray(var, dtype=float))
+    dispersed = var > mean * (1 + 1e-9)
+    r = np.where(dispersed, mean * mean / np.where(dispersed, var - mean, 1.0), 1.0)
+    poisson = stats.poisson.sf(k - 1, mean)
+    negbin = stats.nbinom.sf(k - 1, r, r / (r + mean))
+    return np.where(k <= 0, 1.0, np.where(dispersed, negbin, poisson))
