@@ -86,7 +86,7 @@ def trailing(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def tonewatch_alarms(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+def tonewatch_alarms(n: np.ndarray, k: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
     """Alarms of the share rule OR the count rule, with the library's tests and BH."""
     from scipy import stats
 
@@ -112,7 +112,7 @@ def tonewatch_alarms(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     ):
         pvalues = np.where(enough, pvalues, 1.0)
         qvalues = stats.false_discovery_control(pvalues, axis=0, method="bh")
-        alarms |= (enough & (qvalues <= ALPHA) & (k >= MIN_NEGATIVE)
+        alarms |= (enough & (qvalues <= alpha) & (k >= MIN_NEGATIVE)
                    & (observed >= MIN_LIFT * expected))
     return alarms
 
@@ -150,11 +150,13 @@ def main() -> int:
     parser.add_argument("--hours", type=int, default=8760)
     parser.add_argument("--surges", type=int, default=2, help="injected surges per entity")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--alpha", type=float, default=ALPHA,
+                        help="false discovery rate of the tonewatch rules (the rules' significance)")
     opts = parser.parse_args()
     rng = np.random.default_rng(opts.seed)
     started = time.perf_counter()
     n, k, starts, in_surge = simulate(opts.entities, opts.hours, opts.surges, rng)
-    ours = score(tonewatch_alarms(n, k), starts, in_surge, opts.hours)
+    ours = score(tonewatch_alarms(n, k, opts.alpha), starts, in_surge, opts.hours)
     naive = score(zscore_alarms(k), starts, in_surge, opts.hours)
     print(f"{'detector':10s} {'false alarms / series-year':>27s} {'detected <= 2 windows':>22s} "
           f"{'median delay':>13s}")
@@ -163,7 +165,8 @@ def main() -> int:
               f"{r['median_delay_windows']!s:>13s}")
     print(f"({opts.entities} series x {opts.hours} hourly windows, {starts.size} injected surges, "
           f"{time.perf_counter() - started:.1f} s)", file=sys.stderr)
-    print(json.dumps({**ours, "zscore": naive, "entities": opts.entities, "hours": opts.hours,
+    print(json.dumps({**ours, "zscore": naive, "alpha": opts.alpha, "entities": opts.entities,
+                      "hours": opts.hours,
                       "surges": int(starts.size), "seed": opts.seed}))
     return 0
 
