@@ -93,6 +93,7 @@ def tonewatch_alarms(n: np.ndarray, k: np.ndarray, alpha: float = ALPHA) -> np.n
     from pipeline.detection.spikes import (
         baseline_share,
         binomial_surge_pvalues,
+        count_moments,
         count_surge_pvalues,
     )
 
@@ -101,9 +102,7 @@ def tonewatch_alarms(n: np.ndarray, k: np.ndarray, alpha: float = ALPHA) -> np.n
     n0, k0, kk0 = np.nan_to_num(n0), np.nan_to_num(k0), np.nan_to_num(kk0)
     market = k0.sum(axis=0) / np.maximum(n0.sum(axis=0), 1)
     p0 = baseline_share(k0, n0, reference=market[None, :])
-    # Per-window count baseline: mean with the same weak prior as count_baseline, sample variance.
-    mean = (k0 + 0.5) / (BASELINE + 1)
-    var = np.maximum((kk0 - k0 ** 2 / BASELINE) / (BASELINE - 1), mean)
+    mean, var = count_moments(k0, kk0, BASELINE)
     enough = valid & (n >= MIN_ARTICLES)
     alarms = np.zeros(n.shape, dtype=bool)
     for pvalues, observed, expected in (

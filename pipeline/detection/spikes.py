@@ -72,9 +72,26 @@ def count_baseline(counts: np.ndarray | list[int], *, prior_count: float = 0.5,
         ``(mean, variance)``; variance is the sample variance, at least the mean (Poisson).
     """
     values = np.asarray(counts, dtype=float)
-    mean = (values.sum() + prior_count) / (len(values) + prior_buckets)
-    var = float(values.var(ddof=1)) if len(values) > 1 else mean
-    return float(mean), max(var, float(mean))
+    mean, var = count_moments(values.sum(), (values ** 2).sum(), len(values),
+                              prior_count=prior_count, prior_buckets=prior_buckets)
+    return float(mean), float(var)
+
+
+def count_moments(total, total_sq, buckets: int, *, prior_count: float = 0.5,
+                  prior_buckets: float = 1.0):
+    """:func:`count_baseline` from running sums (scalars or arrays, e.g. rolling windows).
+
+    Args:
+        total, total_sq: sum of the bucket counts and of their squares.
+        buckets: number of buckets summed.
+
+    Returns:
+        ``(mean, variance)`` with the prior on the mean and the sample variance floored at it.
+    """
+    total, total_sq = np.asarray(total, dtype=float), np.asarray(total_sq, dtype=float)
+    mean = (total + prior_count) / (buckets + prior_buckets)
+    var = (total_sq - total ** 2 / buckets) / (buckets - 1) if buckets > 1 else mean
+    return mean, np.maximum(var, mean)
 
 
 def count_surge_pvalue(k: int, mean: float, var: float) -> float:

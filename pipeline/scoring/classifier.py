@@ -177,9 +177,12 @@ def load_classifier(
     label_map = parse_label_spec(model_labels if model_labels is not None else settings.model_labels)
     common = dict(max_length=settings.max_length, batch_size=settings.score_batch_size,
                   label_map=label_map or None)
-    if name == "production" or (not Path(name).exists() and registry.root.is_dir()
-                                and any(r.model_version == name for r in registry.list())):
+    if name == "production":
         record = registry.get(name)
+    else:  # a registry version, unless a directory of that name exists
+        record = None if Path(name).exists() else next(
+            (r for r in registry.list() if r.model_version == name), None)
+    if record is not None:
         classifier = SentimentClassifier(record.path, model_version=record.model_version, **common)
     else:
         classifier = SentimentClassifier(name, **common)

@@ -158,3 +158,15 @@ def test_bad_feed_settings_name_the_field(tmp_path):
     config.write_text("feeds:\n  - name: X\n    url: x.xml\n    horizon_days: -3\n")
     with pytest.raises(ConfigError, match="horizon_days"):
         load_feeds(config)
+
+
+def test_binary_garbage_is_a_parse_error(tmp_path):
+    """Random bytes (generated here rather than kept as a binary file in the repository)."""
+    import random
+
+    garbage = bytes(b for b in random.Random(0).randbytes(3000) if b not in b"<>")
+    path = tmp_path / "binary_garbage.bin"
+    path.write_bytes(garbage)
+    db, _ = _ingest(tmp_path, path)
+    assert query(db, "SELECT last_status FROM feeds") == [("parse_error",)]
+    assert query(db, "SELECT count(*) FROM articles") == [(0,)]

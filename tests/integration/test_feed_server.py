@@ -55,10 +55,7 @@ def feed_server():
             elif self.path == "/moved":
                 self._send(301, b"", "text/plain", {"Location": "/feed"})
             elif self.path == "/flaky":
-                if hits[self.path] == 1:
-                    self._send(503, b"busy", "text/plain", {"Retry-After": "0"})
-                else:
-                    self._send(200, FEED, "application/atom+xml", {})
+                self._fail_once(503, b"busy", {"Retry-After": "0"})
             elif self.path == "/slow":
                 time.sleep(3)
                 self._send(200, FEED, "application/atom+xml", {})
@@ -69,10 +66,7 @@ def feed_server():
             elif self.path == "/error":
                 self._send(500, b"boom", "text/plain", {})
             elif self.path == "/limited":
-                if hits[self.path] == 1:
-                    self._send(429, b"slow down", "text/plain", {"Retry-After": "1"})
-                else:
-                    self._send(200, FEED, "application/atom+xml", {})
+                self._fail_once(429, b"slow down", {"Retry-After": "1"})
             elif self.path == "/bomb":
                 self._send(200, BOMB, "application/rss+xml", {"Content-Encoding": "gzip"})
             elif self.path == "/trickle":  # each byte arrives before the read timeout
@@ -88,6 +82,13 @@ def feed_server():
                     pass
             else:
                 self._send(404, b"not found", "text/plain", {})
+
+        def _fail_once(self, status, body, headers):
+            """Answer ``status`` on the first request to this path, the feed afterwards."""
+            if hits[self.path] == 1:
+                self._send(status, body, "text/plain", headers)
+            else:
+                self._send(200, FEED, "application/atom+xml", {})
 
         def _send(self, status, body, ctype, headers):
             self.send_response(status)
