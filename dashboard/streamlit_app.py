@@ -33,7 +33,13 @@ _PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 PAGES = [
     st.Page(_PAGES_DIR / "overview.py", title="Overview", icon=":material/monitoring:",
             default=True),
+    st.Page(_PAGES_DIR / "entities.py", title="Entities", icon=":material/leaderboard:"),
+    st.Page(_PAGES_DIR / "articles.py", title="Articles", icon=":material/article:"),
+    st.Page(_PAGES_DIR / "alerts.py", title="Alerts", icon=":material/notifications_active:"),
+    st.Page(_PAGES_DIR / "feeds.py", title="Feeds", icon=":material/rss_feed:"),
+    st.Page(_PAGES_DIR / "model.py", title="Model", icon=":material/model_training:"),
 ]
+ALERTS_PAGE = PAGES[3]
 
 # Offered in the sidebar; zones the host's tz database lacks are dropped (UTC always works).
 _TIMEZONES = (
@@ -67,6 +73,11 @@ except ConfigError as exc:
 st.session_state["db_path"] = str(settings.db_path.resolve())
 
 page = st.navigation(PAGES)
+
+# Alert messages link to `<dashboard>/?alert=<alert_id>`, which lands on the default page:
+# hand the id over to the Alerts page.
+if page.title == "Overview" and st.query_params.get("alert"):
+    st.switch_page(ALERTS_PAGE, query_params={"alert": st.query_params["alert"]})
 
 with st.sidebar:
     st.selectbox(

@@ -1,7 +1,7 @@
-"""Fixtures for dashboard tests: a small seeded DuckDB built from the migration SQL.
+"""Fixtures for dashboard tests: a small seeded DuckDB with hostile feed text.
 
-The database is made with plain duckdb (not ``pipeline.storage``) so these tests depend only on
-the storage contract: the tables and columns of ``001_initial.sql``.
+The schema comes from the library's migrations (``pipeline.storage.db.connect`` applies them);
+rows are inserted with plain SQL so the tests depend only on the storage contract.
 """
 
 from __future__ import annotations
@@ -10,14 +10,18 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MIGRATION = REPO_ROOT / "pipeline" / "storage" / "migrations" / "001_initial.sql"
+from pipeline.storage.db import connect
 
 PRODUCTION = "minilm-2024-03-01"
 ARCHIVED = "minilm-2024-02-01"
+CANDIDATE = "minilm-2024-03-05"
+
+#: Feed text that must never be rendered as HTML, markdown or a non-web link.
+SCRIPT_TITLE = "<script>alert('x')</script> Acme probe widens"
+MARKDOWN_TITLE = "[Click for details](javascript:alert(document.domain)) Acme recall"
+IMG_TITLE = "<img src=x onerror=alert(1)> Beta guidance cut"
 
 #: article_id, feed_id, title, url, published_at (UTC), tickers, production label (None = unscored)
 ARTICLES = [
@@ -27,30 +31,56 @@ ARTICLES = [
      datetime(2024, 3, 5, 14, 30, tzinfo=UTC), ["ACME"], "negative"),
     ("a3", "central-bank", "Rates held steady", "https://bank.example/a3",
      datetime(2024, 3, 5, 16, 0, tzinfo=UTC), [], "neutral"),
-    ("a4", "acme-wire", "<script>alert('x')</script> Acme probe widens",
-     "javascript:alert(document.cookie)",
+    ("a4", "acme-wire", SCRIPT_TITLE, "javascript:alert(document.cookie)",
      datetime(2024, 3, 6, 8, 15, tzinfo=UTC), ["ACME", "BETA"], "negative"),
     ("a5", "central-bank", "Minutes published", "https://bank.example/a5",
      datetime(2024, 3, 6, 10, 0, tzinfo=UTC), None, None),
     ("a6", "unknown-feed", "Orphan headline", "https://orphan.example/a6",
      datetime(2024, 3, 6, 11, 0, tzinfo=UTC), None, None),
+    ("a7", "acme-wire", MARKDOWN_TITLE, "java\tscript:alert(2)",
+     datetime(2024, 3, 6, 7, 0, tzinfo=UTC), ["ACME"], "negative"),
+    ("a8", "acme-wire", IMG_TITLE, "data:text/html,<script>alert(3)</script>",
+     datetime(2024, 3, 6, 6, 0, tzinfo=UTC), ["BETA"], "neutral"),
 ]
+N_SCORED = sum(1 for *_, label in ARTICLES if label)
 
 _PROBS = {"negative": (0.8, 0.15, 0.05), "neutral": (0.1, 0.8, 0.1), "positive": (0.05, 0.15, 0.8)}
+#: The candidate disagrees on one article: a3 neutral -> negative.
+_CANDIDATE_LABELS = {"a3": "negative"}
+
+METRICS = {
+    "n": 120, "accuracy": 0.825, "macro_f1": 0.81, "majority_baseline_accuracy": 0.4,
+    "per_class": {
+        "negative": {"precision": 0.8, "recall": 0.85, "f1": 0.82, "support": 40},
+        "neutral": {"precision": 0.84, "recall": 0.8, "f1": 0.82, "support": 50},
+        "positive": {"precision": 0.83, "recall": 0.83, "f1": 0.83, "support": 30},
+    },
+    "confusion": [[34, 4, 2], [6, 40, 4], [2, 3, 25]],
+}
+
+
+def _explanation(headlines: list[dict]) -> str:
+    return json.dumps({"entity_name": "ACME", "baseline_days": 28, "metric": "negative_share",
+                       "model_version": PRODUCTION, "n_sources": 1, "streak": 1,
+                       "for_windows": 1, "silenced_by": None, "inhibited_by": None,
+                       "headlines": headlines})
 
 
 def _write_database(path: Path, *, with_production: bool = True) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(MIGRATION.read_text(encoding="utf-8"))
+    fetched = datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
+    with connect(path) as con:
         con.executemany(
-            "INSERT INTO feeds (feed_id, name, url, consecutive_failures) VALUES (?, ?, ?, 0)",
-            [("acme-wire", "Acme Wire", "https://acme.example/rss"),
-             ("central-bank", "Central Bank", "https://bank.example/feed")],
+            "INSERT INTO feeds (feed_id, name, url, category, last_attempt_at, last_success_at,"
+            " last_status, http_status, error_class, error_message, consecutive_failures)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [("acme-wire", "Acme Wire", "https://acme.example/rss", "company", fetched, fetched,
+              "ok", 200, None, None, 0),
+             ("central-bank", "Central Bank", "https://bank.example/feed", "central_bank",
+              fetched, datetime(2024, 3, 3, 12, 0, tzinfo=UTC), "not_a_feed", 200,
+              "NotAFeedError", "<b>HTML page</b>, not a feed", 3),
+             ("evil-feed", "Evil <i>Feed</i>", "javascript:alert('feed')", None, fetched, None,
+              "fetch_failed", None, "FeedFetchError", "connection refused", 7)],
         )
-        fetched = datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
         con.executemany(
             "INSERT INTO articles (article_id, feed_id, url, title, published_at, date_quality,"
             " first_seen_at, fetched_at, content_hash, story_id, tickers)"
@@ -61,35 +91,52 @@ def _write_database(path: Path, *, with_production: bool = True) -> Path:
         con.executemany(
             "INSERT INTO model_versions VALUES (?, 'minilm', ?, ?, ?, ?)",
             [(PRODUCTION, f"models/registry/{PRODUCTION}",
-              "production" if with_production else "candidate", json.dumps({"macro_f1": 0.81}),
+              "production" if with_production else "candidate", json.dumps(METRICS),
               datetime(2024, 3, 1, tzinfo=UTC)),
              (ARCHIVED, f"models/registry/{ARCHIVED}", "archived", None,
-              datetime(2024, 2, 1, tzinfo=UTC))],
+              datetime(2024, 2, 1, tzinfo=UTC)),
+             (CANDIDATE, f"models/registry/{CANDIDATE}", "candidate", None,
+              datetime(2024, 3, 5, tzinfo=UTC))],
         )
         scores = []
         for aid, *_, label in ARTICLES:
             if label is None:
                 continue
-            neg, neu, pos = _PROBS[label]
-            scores.append((aid, PRODUCTION, label, neg, neu, pos, pos - neg, f"h-{aid}",
-                           datetime(2024, 3, 6, 12, 1, tzinfo=UTC)))
-            # The archived model scored everything positive *later*: a dashboard that picked
-            # "most recently scored" over "production" would show these instead.
-            neg, neu, pos = _PROBS["positive"]
-            scores.append((aid, ARCHIVED, "positive", neg, neu, pos, pos - neg, f"h-{aid}",
-                           datetime(2024, 3, 6, 12, 30, tzinfo=UTC)))
-        con.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", scores)
+            for version, version_label, at in (
+                (PRODUCTION, label, datetime(2024, 3, 6, 12, 1, tzinfo=UTC)),
+                (CANDIDATE, _CANDIDATE_LABELS.get(aid, label),
+                 datetime(2024, 3, 6, 12, 10, tzinfo=UTC)),
+                # The archived model scored everything positive *last*: a dashboard that
+                # picked "most recently scored" over "production" would show these instead.
+                (ARCHIVED, "positive", datetime(2024, 3, 6, 12, 30, tzinfo=UTC)),
+            ):
+                neg, neu, pos = _PROBS[version_label]
+                scores.append((aid, version, version_label, neg, neu, pos, pos - neg,
+                               f"h-{aid}", at))
+        con.executemany(
+            "INSERT INTO scores (article_id, model_version, label, p_negative, p_neutral,"
+            " p_positive, sentiment_score, content_hash, scored_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", scores)
+        headlines = [
+            {"title": SCRIPT_TITLE, "url": "javascript:alert(document.cookie)",
+             "feed_id": "acme-wire", "source": "Acme Wire",
+             "published_at": "2024-03-06T08:15:00+00:00", "p_negative": 0.8},
+            {"title": MARKDOWN_TITLE, "url": "https://acme.example/a2", "feed_id": "acme-wire",
+             "source": "Acme Wire", "published_at": "2024-03-06T07:00:00+00:00",
+             "p_negative": 0.8},
+        ]
         con.executemany(
             "INSERT INTO alerts (alert_id, fingerprint, rule, scope, entity, window_start,"
-            " window_end, state, observed, expected, p_value, severity, created_at, resolved_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [("al1", "fp1", "negative_surge", "ticker", "ACME",
+            " window_end, state, observed, expected, p_value, q_value, severity, n_stories,"
+            " n_negative, baseline_stories, explanation, created_at, resolved_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [("al1", "fp1", "ticker_negative_surge", "ticker", "ACME",
               datetime(2024, 3, 6, 0, 0, tzinfo=UTC), datetime(2024, 3, 7, 0, 0, tzinfo=UTC),
-              "firing", 0.67, 0.12, 0.0004, "critical",
-              datetime(2024, 3, 6, 12, 2, tzinfo=UTC), None),
-             ("al2", "fp2", "negative_surge", "market", "all",
+              "firing", 0.67, 0.12, 0.0004, 0.0012, "critical", 3, 2, 25,
+              _explanation(headlines), datetime(2024, 3, 6, 12, 2, tzinfo=UTC), None),
+             ("al2", "fp2", "market_negative_surge", "market", "all",
               datetime(2024, 3, 5, 0, 0, tzinfo=UTC), datetime(2024, 3, 6, 0, 0, tzinfo=UTC),
-              "resolved", 0.5, 0.2, 0.03, "warning",
+              "resolved", 0.5, 0.2, 0.03, 0.03, "warning", 2, 1, 40, None,
               datetime(2024, 3, 5, 23, 0, tzinfo=UTC), datetime(2024, 3, 6, 12, 2, tzinfo=UTC))],
         )
         con.executemany(
@@ -99,16 +146,15 @@ def _write_database(path: Path, *, with_production: bool = True) -> Path:
              ("r1", "detect", None, None, datetime(2024, 3, 6, 12, 2, tzinfo=UTC),
               datetime(2024, 3, 6, 12, 5, tzinfo=UTC), "ok", json.dumps({"firing": 1}))],
         )
-    finally:
-        con.close()
     return path
 
 
 @pytest.fixture
 def seeded_db(tmp_path: Path) -> Path:
-    """A ``tonewatch.duckdb`` in ``tmp_path/data`` with 6 articles, 2 models, 2 alerts, 1 run.
+    """A ``tonewatch.duckdb`` in ``tmp_path/data``: 8 articles (3 with hostile text), 3 feeds,
+    3 model versions (production, archived, candidate), 2 alerts, 1 run.
 
-    Four articles are scored by the production model (two negative), two are unscored.
+    Six articles are scored by the production model (three negative), two are unscored.
     """
     return _write_database(tmp_path / "data" / "tonewatch.duckdb")
 
@@ -123,10 +169,6 @@ def seeded_db_without_production(tmp_path: Path) -> Path:
 def fresh_db(tmp_path: Path) -> Path:
     """A ``tonewatch.duckdb`` in ``tmp_path/data`` with the schema and no rows."""
     path = tmp_path / "data" / "tonewatch.duckdb"
-    path.parent.mkdir(parents=True)
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(MIGRATION.read_text(encoding="utf-8"))
-    finally:
-        con.close()
+    with connect(path):
+        pass
     return path

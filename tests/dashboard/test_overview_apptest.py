@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
 NO_DATA = "No data yet: run `tonewatch run` first"
-PRODUCTION = "minilm-2024-03-01"  # model versions seeded in conftest.py
-ARCHIVED = "minilm-2024-02-01"
+from tests.dashboard.helpers import chart_frames
+from tests.dashboard.conftest import ARCHIVED, N_SCORED, PRODUCTION, SCRIPT_TITLE
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> AppTest:
@@ -39,10 +39,10 @@ def test_overview_shows_metrics_alerts_and_headlines(monkeypatch, seeded_db):
     assert not at.exception
     assert [t.value for t in at.title] == ["Overview"]
     assert _metrics(at) == {
-        "Articles": "6",
-        "Scored": "4",  # by the production model; the archived one scored later
+        "Articles": "8",
+        "Scored": "6",  # by the production model; the archived one scored later
         "Firing alerts": "1",
-        "Last run (UTC)": "2024-03-06 12:05",
+        "Last successful run (UTC)": "2024-03-06 12:05",
     }
     assert any(f"`{PRODUCTION}`" in c.value for c in at.caption)
 
@@ -54,8 +54,8 @@ def test_overview_shows_metrics_alerts_and_headlines(monkeypatch, seeded_db):
     assert set(alerts["entity"]) == {"ACME", "all"}
 
     heads = _frame_containing(at, "title")
-    assert len(heads) == 4  # scored by the production model
-    assert heads.iloc[0]["title"] == "<script>alert('x')</script> Acme probe widens"
+    assert len(heads) == N_SCORED  # scored by the production model
+    assert heads.iloc[0]["title"] == SCRIPT_TITLE
     assert heads.iloc[0]["label"] == "negative"  # the archived model said positive
     assert heads.iloc[0]["tickers"] == "ACME, BETA"
     # Only http(s) URLs become links: the javascript: URL is dropped.
@@ -67,9 +67,15 @@ def test_overview_shows_metrics_alerts_and_headlines(monkeypatch, seeded_db):
     sidebar_captions = [c.value for c in at.sidebar.caption]
     assert any(str(seeded_db) in c for c in sidebar_captions)
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 1
+    assert len(charts) == 2  # volume + share + alert markers; the sentiment index
     spec = json.loads(charts[0].proto.spec)
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "line", "rule"]
+    # Every seeded day has fewer scored articles than the market rule's minimum: the share
+    # line has no point (insufficient data), not a calm 0 %.
+    data = chart_frames(charts[0])[0]
+    assert set(data["coverage"]) == {"insufficient data"}
+    assert data["negative_share"].isna().all()
+    assert any("Insufficient data for the latest day" in w.value for w in at.warning)
 
 
 def test_timezone_changes_display_not_storage(monkeypatch, seeded_db):
@@ -80,7 +86,7 @@ def test_timezone_changes_display_not_storage(monkeypatch, seeded_db):
 
     assert not at.exception
     # 2024-03-06 is before the US DST switch: UTC-5.
-    assert _metrics(at)["Last run (America/New_York)"] == "2024-03-06 07:05"
+    assert _metrics(at)["Last successful run (America/New_York)"] == "2024-03-06 07:05"
     alerts = _frame_containing(at, "entity")
     acme = alerts[alerts["entity"] == "ACME"].iloc[0]
     assert acme["window"] == "2024-03-05 19:00 → 2024-03-06 19:00"
@@ -135,6 +141,6 @@ def test_articles_without_scores_warn_and_still_render(monkeypatch, fresh_db):
     assert not at.exception
     assert any("No article has been scored yet" in w.value for w in at.warning)
     assert _metrics(at) == {
-        "Articles": "1", "Scored": "0", "Firing alerts": "0", "Last run": "never"}
+        "Articles": "1", "Scored": "0", "Firing alerts": "0", "Last successful run": "never"}
     assert "No alerts yet." in [c.value for c in at.caption]
     assert "No scored headlines yet." in [c.value for c in at.caption]

@@ -1,0 +1,213 @@
+"""Alerts page: what fired, why, and muting it.
+
+1. The alert list (firing, pending and resolved; filter by state and scope), newest window
+   first; refreshed every minute.
+2. The chosen alert's explanation: observed vs expected negative share, p-value and q-value,
+   stories in the window and baseline, independent sources, and its contributing headlines
+   (plain text, http(s) links only). ``?alert=<alert_id>`` (the link in alert messages) picks it.
+3. A form that creates a silence from the alert through the library (the dashboard's only
+   write), and the silences in force.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.actions import silence_alert
+from dashboard.ui import (
+    TIME_FORMAT, code_span, db_path, display_tz, fmt_instant, require_data, safe_url, to_tz,
+    window_text,
+)
+from pipeline.errors import StorageError, TonewatchError
+
+_STATES = ("firing", "pending", "resolved")
+_SCOPES = ("market", "ticker", "source")
+_DURATIONS = {"1 hour": timedelta(hours=1), "12 hours": timedelta(hours=12),
+              "1 day": timedelta(days=1), "3 days": timedelta(days=3),
+              "1 week": timedelta(weeks=1)}
+
+
+@st.fragment(run_every=timedelta(seconds=60))
+def alert_list(path: str, tz: str) -> None:
+    """Filters and the alert table; reruns on its own every 60 s."""
+    left, right = st.columns(2)
+    states = left.multiselect("State", _STATES, default=["firing", "resolved"],
+                              key="alert_states")
+    scopes = right.multiselect("Scope", _SCOPES, default=list(_SCOPES), key="alert_scopes")
+    alerts = queries.list_alerts(path, tuple(states), tuple(scopes))
+    st.session_state["alert_ids"] = alerts  # the picker below offers the listed alerts
+    if alerts.empty:
+        st.caption("No alerts match.")
+        return
+    st.dataframe(
+        pd.DataFrame({
+            "state": alerts["state"], "severity": alerts["severity"], "rule": alerts["rule"],
+            "scope": alerts["scope"], "entity": alerts["entity_name"],
+            "window": [window_text(s, e) for s, e in zip(
+                to_tz(alerts["window_start"], tz), to_tz(alerts["window_end"], tz),
+                strict=True)],
+            "observed": alerts["observed"], "expected": alerts["expected"],
+            "p_value": alerts["p_value"], "stories": alerts["n_stories"],
+            "alert_id": alerts["alert_id"],
+        }),
+        hide_index=True, width="stretch", height=280,
+        column_config={
+            "window": st.column_config.TextColumn(f"window ({tz})"),
+            "observed": st.column_config.NumberColumn("observed", format="%.3g"),
+            "expected": st.column_config.NumberColumn("expected", format="%.3g"),
+            "p_value": st.column_config.NumberColumn("p-value", format="%.2g"),
+        },
+    )
+
+
+def pick_alert(path: str) -> str | None:
+    """The alert to explain: ``?alert=`` when given, else the first listed one."""
+    listed = st.session_state.get("alert_ids")
+    options = [] if listed is None else list(listed["alert_id"])
+    labels = {} if listed is None else {
+        r.alert_id: f"{r.state} · {r.rule} · {r.entity_name} · {r.window_start:%Y-%m-%d %H:%M} UTC"
+        for r in listed.itertuples()}
+    wanted = st.query_params.get("alert")
+    if wanted and wanted not in options:
+        options.insert(0, wanted)
+        labels[wanted] = f"alert {wanted}"
+    if not options:
+        return None
+    choice = st.selectbox("Explain alert", options, index=options.index(wanted) if wanted else 0,
+                          format_func=lambda a: labels.get(a, a), key="alert_pick")
+    if choice:
+        st.query_params["alert"] = choice
+    return choice
+
+
+def explanation(path: str, alert_id: str, tz: str) -> dict | None:
+    """Observed vs expected, significance, coverage and headlines; return the alert's labels."""
+    detail = queries.alert_detail(path, alert_id)
+    if detail.empty:
+        st.warning(f"No alert with id {code_span(alert_id)}.")
+        return None
+    a = detail.iloc[0]
+    info = json.loads(a["explanation"]) if isinstance(a["explanation"], str) else {}
+    st.subheader(f"{a['rule']} · {a['scope']}")
+    st.text(f"Entity: {a['entity_name']}    window "
+            f"{window_text(*to_tz(pd.Series([a['window_start'], a['window_end']]), tz))} ({tz})")
+    count_metric = info.get("metric") == "negative_count"
+    cols = st.columns(5)
+    fmt = (lambda v: f"{v:.1f}") if count_metric else (lambda v: f"{v:.1%}")
+    cols[0].metric("Observed" + (" negative stories" if count_metric else " negative share"),
+                   fmt(a["observed"]) if pd.notna(a["observed"]) else "n/a")
+    cols[1].metric("Expected", fmt(a["expected"]) if pd.notna(a["expected"]) else "n/a",
+                   help=f"From the {info.get('baseline_days', '?')} days before the window.")
+    cols[2].metric("p-value", f"{a['p_value']:.2g}" if pd.notna(a["p_value"]) else "n/a",
+                   help="One-sided test of the window against the baseline.")
+    cols[3].metric("q-value", f"{a['q_value']:.2g}" if pd.notna(a["q_value"]) else "n/a",
+                   help="Benjamini-Hochberg adjusted across entities.")
+    cols[4].metric("State", str(a["state"]))
+    st.text(
+        f"{_int(a['n_negative'])} negative of {_int(a['n_stories'])} stories in the window; "
+        f"{_int(a['baseline_stories'])} stories in the baseline; "
+        f"{info.get('n_sources', '?')} independent source(s). Severity {a['severity']}. "
+        f"Created {fmt_instant(a['created_at'], tz)}"
+        + (f", resolved {fmt_instant(a['resolved_at'], tz)}" if pd.notna(a["resolved_at"]) else "")
+        + f" ({tz}).")
+    if info.get("silenced_by") or info.get("inhibited_by"):
+        st.info(f"Not notified: silenced by {info.get('silenced_by') or '-'}, "
+                f"inhibited by {info.get('inhibited_by') or '-'}.")
+    heads = info.get("headlines") or []
+    st.markdown("**Contributing headlines** (most negative story first)")
+    if heads:
+        frame = pd.DataFrame(heads)
+        st.dataframe(
+            pd.DataFrame({
+                "published": to_tz(pd.to_datetime(frame.get("published_at"), utc=True), tz),
+                "source": frame.get("source"), "title": frame.get("title"),
+                "p_negative": frame.get("p_negative"),
+                "link": [safe_url(u) for u in frame.get("url", [None] * len(frame))],
+            }),
+            hide_index=True, width="stretch",
+            column_config={
+                "published": st.column_config.DatetimeColumn(f"published ({tz})",
+                                                             format=TIME_FORMAT),
+                "title": st.column_config.TextColumn("title", width="large"),
+                "p_negative": st.column_config.NumberColumn(format="%.2f"),
+                "link": st.column_config.LinkColumn("link", display_text="open"),
+            },
+        )
+    else:
+        st.caption("No headlines recorded with this alert.")
+    return {"rule": a["rule"], "scope": a["scope"], "entity": a["entity"],
+            "severity": a["severity"]}
+
+
+def _int(value: object) -> str:
+    return "?" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def silence_form(path: str, labels: dict[str, str]) -> None:
+    """Create a silence matching this alert's labels (the only write the dashboard makes)."""
+    with st.form("silence_form", clear_on_submit=False):
+        st.markdown("**Silence alerts like this one**")
+        names = st.multiselect(
+            "Match on", list(labels), default=["rule", "scope", "entity"],
+            format_func=lambda n: f"{n} = {labels[n]}", key="silence_labels")
+        left, mid, right = st.columns([1, 1, 2])
+        duration = left.selectbox("For", list(_DURATIONS), index=2, key="silence_duration")
+        author = mid.text_input("Author", key="silence_author")
+        comment = right.text_input("Comment", key="silence_comment")
+        submitted = st.form_submit_button("Create silence", icon=":material/notifications_off:")
+    if not submitted:
+        return
+    try:
+        silence_id = silence_alert(path, labels, names, duration=_DURATIONS[duration],
+                                   author=author, comment=comment, now=datetime.now(UTC))
+    except (TonewatchError, ValueError) as exc:
+        st.error(f"Silence not created: {exc}")
+        return
+    queries.active_silences.clear()
+    st.success(f"Silence {silence_id} created: notifications of matching alerts are muted "
+               f"for {duration}.")
+
+
+def silences(path: str, tz: str) -> None:
+    """The silences not yet ended."""
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    found = queries.active_silences(path, now)
+    st.subheader("Silences in force")
+    if found.empty:
+        st.caption("No active or pending silence.")
+        return
+    st.dataframe(
+        pd.DataFrame({
+            "silence_id": found["silence_id"],
+            "matchers": [", ".join(f"{m['label']}{m['op']}{m['value']}" for m in json.loads(j))
+                         for j in found["matchers"]],
+            "starts": to_tz(found["starts_at"], tz), "ends": to_tz(found["ends_at"], tz),
+            "author": found["author"], "comment": found["comment"],
+        }),
+        hide_index=True, width="stretch",
+        column_config={
+            "starts": st.column_config.DatetimeColumn(f"starts ({tz})", format=TIME_FORMAT),
+            "ends": st.column_config.DatetimeColumn(f"ends ({tz})", format=TIME_FORMAT),
+        },
+    )
+
+
+path, tz = db_path(), display_tz()
+st.title("Alerts")
+require_data(path)
+try:
+    alert_list(path, tz)
+    chosen = pick_alert(path)
+    if chosen:
+        labels = explanation(path, chosen, tz)
+        if labels:
+            silence_form(path, labels)
+    silences(path, tz)
+except StorageError as exc:
+    st.warning(f"Cannot read the database right now: {exc}")
+    st.stop()

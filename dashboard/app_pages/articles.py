@@ -1,0 +1,130 @@
+"""Articles page: find the articles behind a number, and export them.
+
+Filters: published date range (days in the display zone), ticker, source, label, minimum
+confidence (the top class's probability) and a text search over title and summary. The table
+shows the newest matches with the production model's label and three probabilities, a link to
+the publisher (http(s) only) and a CSV export of up to :data:`EXPORT_LIMIT` rows. The URL
+carries ``?ticker=`` or ``?source=`` so the Entities page can link here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.export import articles_csv
+from dashboard.ui import (
+    TIME_FORMAT, db_path, display_tz, model_caption, require_data, safe_url, tickers_text, to_tz,
+)
+from pipeline.domain import LABELS
+from pipeline.errors import StorageError
+
+SHOWN = 500  # rows drawn in the table
+EXPORT_LIMIT = 100_000  # rows in a CSV export
+DEFAULT_DAYS = 30
+
+
+def _query_param_choice(name: str, options: list[str]) -> int:
+    """Index of ``?name=`` in ``options`` (0, "any", when absent); unknown values are added."""
+    value = st.query_params.get(name)
+    if not value:
+        return 0
+    if value not in options:
+        options.append(value)
+    return options.index(value)
+
+
+def filters(path: str, tz: str) -> queries.ArticleFilter:
+    """Draw the filter widgets and return what they select."""
+    choices = queries.filter_choices(path)
+    last = pd.Timestamp(choices["last"] or pd.Timestamp.now(tz="UTC")).tz_convert(tz).date()
+    first = pd.Timestamp(choices["first"] or last).tz_convert(tz).date() \
+        if choices["first"] is not None else last
+    top = st.columns([2, 1, 2, 2])
+    span = top[0].date_input(
+        f"Published ({tz})", value=(max(first, last - timedelta(days=DEFAULT_DAYS)), last),
+        min_value=first, max_value=max(last, date.today()), key="articles_dates")
+    tickers = ["", *choices["tickers"]]
+    ticker = top[1].selectbox("Ticker", tickers, index=_query_param_choice("ticker", tickers),
+                              format_func=lambda t: t or "any", key="articles_ticker")
+    sources = dict(choices["sources"])
+    source_ids = ["", *sources]
+    source = top[2].selectbox("Source", source_ids,
+                              index=_query_param_choice("source", source_ids),
+                              format_func=lambda s: sources.get(s, s) if s else "any",
+                              key="articles_source")
+    labels = top[3].multiselect("Label", list(LABELS), default=list(LABELS),
+                                key="articles_labels")
+    bottom = st.columns([1, 2])
+    confidence = bottom[0].slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05,
+                                  key="articles_confidence",
+                                  help="Probability of the predicted label.")
+    text = bottom[1].text_input("Search title and summary", key="articles_text").strip()
+    # Keep the URL shareable: it names the entity being looked at.
+    for name, value in (("ticker", ticker), ("source", source)):
+        if value:
+            st.query_params[name] = value
+        elif name in st.query_params:
+            del st.query_params[name]
+
+    start = end = None
+    if isinstance(span, tuple) and len(span) == 2:
+        # Days are picked in the display zone; the query compares instants, so convert here.
+        start = pd.Timestamp(span[0]).tz_localize(tz)
+        end = pd.Timestamp(span[1] + timedelta(days=1)).tz_localize(tz)
+    return queries.ArticleFilter(
+        start=start, end=end, ticker=ticker or None, feed_id=source or None,
+        labels=None if set(labels) == set(LABELS) else tuple(labels),
+        min_confidence=confidence or None, text=text or None)
+
+
+def results(path: str, where: queries.ArticleFilter, tz: str) -> None:
+    """The matching articles, newest first, and the CSV export."""
+    total = queries.count_articles(path, where)
+    found = queries.find_articles(path, where, limit=SHOWN)
+    left, right = st.columns([3, 1])
+    left.markdown(f"**{total:,}** matching articles"
+                  + (f"; the newest {SHOWN:,} are shown." if total > SHOWN else "."))
+    right.download_button(
+        "Export CSV", data=lambda: articles_csv(
+            queries.export_articles(path, where, EXPORT_LIMIT)),
+        file_name="tonewatch-articles.csv", mime="text/csv", on_click="ignore",
+        disabled=total == 0, icon=":material/download:",
+        help=f"Up to {EXPORT_LIMIT:,} matching articles, times in UTC.")
+    if found.empty:
+        st.info("No article matches these filters.")
+        return
+    st.dataframe(
+        pd.DataFrame({
+            "published": to_tz(found["published_at"], tz), "source": found["source"],
+            "title": found["title"], "label": found["label"],
+            "p_negative": found["p_negative"], "p_neutral": found["p_neutral"],
+            "p_positive": found["p_positive"],
+            "tickers": [tickers_text(t) for t in found["tickers"]],
+            "link": [safe_url(u) for u in found["url"]],
+        }),
+        hide_index=True, width="stretch", height=560,
+        column_config={
+            "published": st.column_config.DatetimeColumn(f"published ({tz})", format=TIME_FORMAT),
+            "title": st.column_config.TextColumn("title", width="large"),
+            "label": st.column_config.TextColumn("label", help="Empty: not scored yet."),
+            "p_negative": st.column_config.NumberColumn(format="%.2f"),
+            "p_neutral": st.column_config.NumberColumn(format="%.2f"),
+            "p_positive": st.column_config.NumberColumn(format="%.2f"),
+            "link": st.column_config.LinkColumn("link", display_text="open"),
+        },
+    )
+
+
+path, tz = db_path(), display_tz()
+st.title("Articles")
+require_data(path)
+try:
+    model_caption(path)
+    results(path, filters(path, tz), tz)
+except StorageError as exc:
+    st.warning(f"Cannot read the database right now: {exc}")
+    st.stop()

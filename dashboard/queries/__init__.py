@@ -1,0 +1,36 @@
+"""Read-only data access for the dashboard, one module per page.
+
+Every function opens a short-lived ``read_only=True`` DuckDB connection (see
+:func:`dashboard.queries.core.read`), runs its query, closes the connection and returns a pandas
+DataFrame whose TIMESTAMPTZ columns are tz-aware UTC. Nothing holds a connection between calls.
+Results are cached with ``st.cache_data`` for :data:`CACHE_TTL_S` seconds, keyed on the database
+path (a string) and the arguments. A missing database file is not an error: the functions return
+empty frames with their documented columns and pages check :func:`database_exists` first.
+
+Scores shown are always those of one model version, the *production model*
+(:func:`production_model`).
+"""
+
+from dashboard.queries.alerts import active_silences, alert_detail, list_alerts
+from dashboard.queries.articles import (
+    ArticleFilter, count_articles, export_articles, filter_choices, find_articles,
+)
+from dashboard.queries.core import (
+    CACHE_TTL_S, READ_LOCK_TIMEOUT_S, data_end, database_exists, production_model,
+    production_version,
+)
+from dashboard.queries.entities import entity_changes, entity_daily
+from dashboard.queries.feeds import feed_health
+from dashboard.queries.model import label_drift, model_versions, shadow_transitions
+from dashboard.queries.overview import (
+    HOURLY_DAYS, headline_counts, last_run, latest_alerts, latest_headlines, timeline,
+)
+
+__all__ = [
+    "CACHE_TTL_S", "HOURLY_DAYS", "READ_LOCK_TIMEOUT_S", "ArticleFilter", "active_silences",
+    "alert_detail", "count_articles", "data_end", "database_exists", "entity_changes",
+    "entity_daily", "export_articles", "feed_health", "filter_choices", "find_articles",
+    "headline_counts", "label_drift", "last_run", "latest_alerts", "latest_headlines",
+    "list_alerts", "model_versions", "production_model", "production_version",
+    "shadow_transitions", "timeline",
+]

@@ -1,0 +1,90 @@
+"""Queries behind the Alerts page: alert lists, one alert's explanation, active silences."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.queries.core import CACHE_TTL_S, read
+
+_LIST_COLUMNS = ["alert_id", "rule", "scope", "entity", "entity_name", "severity", "state",
+                 "window_start", "window_end", "observed", "expected", "p_value", "q_value",
+                 "n_stories", "n_negative", "created_at", "resolved_at"]
+_DETAIL_COLUMNS = [*_LIST_COLUMNS, "baseline_stories", "explanation"]
+_SILENCE_COLUMNS = ["silence_id", "matchers", "starts_at", "ends_at", "author", "comment",
+                    "created_at", "expired_at"]
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def list_alerts(db_path: str, states: tuple[str, ...], scopes: tuple[str, ...],
+                limit: int = 500) -> pd.DataFrame:
+    """Return alerts in the given states and scopes, newest window first.
+
+    Columns: ``alert_id``, ``rule``, ``scope``, ``entity``, ``entity_name`` (display name),
+    ``severity``, ``state``, ``window_start``/``window_end`` (UTC), ``observed`` and
+    ``expected`` (negative shares in [0, 1], or counts for ``negative_count`` rules),
+    ``p_value``, ``q_value`` (Benjamini-Hochberg adjusted), ``n_stories``, ``n_negative``,
+    ``created_at``, ``resolved_at`` (UTC).
+
+    Args:
+        db_path: path of ``tonewatch.duckdb``.
+        states: e.g. ``("firing", "resolved")``; empty means none.
+        scopes: e.g. ``("market", "ticker", "source")``; empty means none.
+        limit: most rows returned.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    sql = f"""
+        SELECT {", ".join(c for c in _LIST_COLUMNS if c != "entity_name")},
+               coalesce(json_extract_string(explanation, '$.entity_name'), entity) AS entity_name
+        FROM alerts
+        WHERE list_contains(?, state) AND list_contains(?, scope)
+        ORDER BY window_end DESC, created_at DESC, alert_id
+        LIMIT ?
+    """
+    frame = read(db_path, sql, [list(states), list(scopes), int(limit)], _LIST_COLUMNS)
+    return frame[_LIST_COLUMNS]
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def alert_detail(db_path: str, alert_id: str) -> pd.DataFrame:
+    """Return one alert with its ``baseline_stories`` and ``explanation`` (JSON text).
+
+    The explanation is written by detection (:mod:`pipeline.detection.evaluate`): keys such as
+    ``entity_name``, ``baseline_days``, ``metric``, ``n_sources``, ``silenced_by``,
+    ``inhibited_by`` and ``headlines`` (list of ``{title, url, source, published_at,
+    p_negative}``). Empty frame for an unknown id.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    sql = f"""
+        SELECT {", ".join(c for c in _DETAIL_COLUMNS if c != "entity_name")},
+               coalesce(json_extract_string(explanation, '$.entity_name'), entity) AS entity_name
+        FROM alerts WHERE alert_id = ?
+    """
+    return read(db_path, sql, [alert_id], _DETAIL_COLUMNS)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def active_silences(db_path: str, at: pd.Timestamp) -> pd.DataFrame:
+    """Return the silences not yet ended at ``at`` (active or starting later), newest first.
+
+    Columns: ``silence_id``, ``matchers`` (JSON text), ``starts_at``, ``ends_at``, ``author``,
+    ``comment``, ``created_at``, ``expired_at`` (UTC).
+
+    Args:
+        db_path: path of ``tonewatch.duckdb``.
+        at: the instant, tz-aware (the page passes now rounded to the minute, for caching).
+
+    Raises:
+        StorageError: the database cannot be read (a database without the ``silences`` table,
+            migration 003, also raises).
+    """
+    sql = f"""
+        SELECT {", ".join(_SILENCE_COLUMNS)} FROM silences
+        WHERE ends_at > ? AND (expired_at IS NULL OR expired_at > ?)
+        ORDER BY created_at DESC
+    """
+    return read(db_path, sql, [at, at], _SILENCE_COLUMNS)

@@ -1,0 +1,134 @@
+"""The one way the dashboard reads the database: a short-lived read-only connection per query.
+
+DuckDB allows one read-write process *or* many read-only ones per file
+(https://duckdb.org/docs/stable/connect/concurrency), so a dashboard that kept a connection open
+would block the pipeline's writer. :func:`read` therefore opens the file with
+``read_only=True`` through :func:`pipeline.storage.db.connect` (which sets ``TimeZone='UTC'`` and
+retries with exponential back-off while a writer holds the lock), runs one query and closes the
+connection before returning a pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from pipeline.storage.db import connect
+
+#: Seconds a cached query result is reused before the database is read again.
+CACHE_TTL_S = 30
+
+#: How long a query waits for a writer to release the file lock, seconds. Pipeline writers
+#: hold the lock for one transaction (a scoring chunk is a few seconds at most).
+READ_LOCK_TIMEOUT_S = 3.0
+
+_MODEL_COLUMNS = [
+    "model_version", "chosen_by", "name", "stage", "created_at", "n_scores", "last_scored_at",
+]
+
+
+def database_exists(db_path: str) -> bool:
+    """Return True when the DuckDB file exists (not cached, so new data shows up at once).
+
+    Args:
+        db_path: path of ``tonewatch.duckdb``.
+    """
+    return Path(db_path).is_file()
+
+
+def read(db_path: str, sql: str, params: list[Any] | None, columns: list[str]) -> pd.DataFrame:
+    """Run one query on a fresh read-only connection, close it, and return the rows.
+
+    Args:
+        db_path: path of ``tonewatch.duckdb``.
+        sql: one SELECT with ``?`` placeholders.
+        params: values for the placeholders.
+        columns: columns of the empty frame returned when the file does not exist.
+
+    Returns:
+        the result; TIMESTAMPTZ columns are tz-aware UTC.
+
+    Raises:
+        StorageError: the database stayed locked for :data:`READ_LOCK_TIMEOUT_S`, or the query
+            failed (e.g. tables missing).
+    """
+    if not database_exists(db_path):
+        return pd.DataFrame(columns=columns)
+    with connect(Path(db_path), read_only=True, lock_timeout_s=READ_LOCK_TIMEOUT_S) as con:
+        return con.execute(sql, params or []).df()
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def production_model(db_path: str) -> pd.DataFrame:
+    """Return the model whose scores the dashboard shows, as a one-row frame.
+
+    The *production model* is the ``model_versions`` row with ``stage = 'production'`` (the
+    newest ``created_at`` if several are marked so); when no version is in production, the
+    ``model_version`` with the most recent ``scores.scored_at`` is used instead.
+
+    Columns: ``model_version``, ``chosen_by`` (``'production'`` or ``'latest_scored'``),
+    ``name``, ``stage`` and ``created_at`` (NULL when the version is missing from
+    ``model_versions``), ``n_scores`` and ``last_scored_at`` (UTC). Empty when there is no
+    model and no score.
+
+    Args:
+        db_path: path of ``tonewatch.duckdb``.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    sql = """
+        WITH production AS (
+            SELECT model_version, chosen_by FROM (
+                SELECT model_version, 'production' AS chosen_by, 0 AS preference,
+                       created_at AS ranked_at
+                FROM model_versions WHERE stage = 'production'
+                UNION ALL
+                SELECT model_version, 'latest_scored' AS chosen_by, 1 AS preference,
+                       max(scored_at) AS ranked_at
+                FROM scores GROUP BY model_version
+            )
+            ORDER BY preference, ranked_at DESC NULLS LAST, model_version
+            LIMIT 1
+        )
+        SELECT p.model_version, p.chosen_by, mv.name, mv.stage, mv.created_at,
+               (SELECT count(*) FROM scores s WHERE s.model_version = p.model_version) AS n_scores,
+               (SELECT max(scored_at) FROM scores s WHERE s.model_version = p.model_version)
+                   AS last_scored_at
+        FROM production p LEFT JOIN model_versions mv USING (model_version)
+    """
+    return read(db_path, sql, None, _MODEL_COLUMNS)
+
+
+def production_version(db_path: str) -> str | None:
+    """Return the ``model_version`` of :func:`production_model`, or None when nothing is scored.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    model = production_model(db_path)
+    return None if model.empty else str(model.at[0, "model_version"])
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def data_end(db_path: str) -> pd.Timestamp | None:
+    """Return the instant the entity and coverage views count back from (tz-aware UTC).
+
+    It is the newest ``published_at`` that is not in the future, rounded up to the next UTC
+    hour, so a database replayed from the past (a backfill, the benchmark) still shows its last
+    weeks, and a live one shows the hours up to now. None when there is no article.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    frame = read(
+        db_path,
+        "SELECT date_trunc('hour', max(published_at)) + INTERVAL 1 HOUR AS data_end"
+        " FROM articles WHERE published_at <= now()",
+        None, ["data_end"])
+    if frame.empty or pd.isna(frame.at[0, "data_end"]):
+        return None
+    return pd.Timestamp(frame.at[0, "data_end"])

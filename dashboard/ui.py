@@ -1,0 +1,127 @@
+"""Helpers shared by the dashboard pages: session values, guards, safe display of feed text.
+
+Feed text (titles, summaries, URLs) is untrusted: a feed can carry ``<script>`` tags, markdown
+links to ``javascript:`` URLs or lookalike link text. Pages therefore show it only as dataframe
+cells or ``st.text`` (never through ``st.markdown``/``unsafe_allow_html``), and turn a URL into a
+link only when :func:`safe_url` accepts it.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from pipeline.config import load_settings
+from pipeline.errors import StorageError
+
+NO_DATA_MESSAGE = "No data yet: run `tonewatch run` first"
+
+#: momentJS format for ``st.column_config.DatetimeColumn``.
+TIME_FORMAT = "YYYY-MM-DD HH:mm"
+
+# Markdown's inline specials: escaping them keeps untrusted text from becoming links, emphasis,
+# code spans or HTML when it has to go through st.markdown (e.g. a metric label).
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def db_path() -> str:
+    """The database path set by the router (``TONEWATCH_DATA_DIR``) for this session."""
+    return st.session_state.get("db_path") or str(load_settings().db_path.resolve())
+
+
+def display_tz() -> str:
+    """The IANA zone chosen in the sidebar; storage stays UTC, only display converts."""
+    return st.session_state.get("tz", "UTC")
+
+
+def to_tz(instants: pd.Series, tz: str) -> pd.Series:
+    """Convert a tz-aware UTC series to ``tz`` for display (storage stays UTC)."""
+    return pd.to_datetime(instants, utc=True).dt.tz_convert(tz)
+
+
+def fmt_instant(instant: object, tz: str) -> str:
+    """Format one UTC instant as ``YYYY-MM-DD HH:MM`` in ``tz``; ``"never"`` for NULL."""
+    if instant is None or pd.isna(instant):
+        return "never"
+    return f"{pd.Timestamp(instant).tz_convert(tz):%Y-%m-%d %H:%M}"
+
+
+def safe_url(url: object) -> str | None:
+    """Return ``url`` if it is an absolute http(s) URL, else None (no javascript:, data: ...).
+
+    Control characters and whitespace inside the URL are refused too: browsers strip them, so
+    ``java\\tscript:`` would otherwise slip through a scheme check.
+    """
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return url
+    return None
+
+
+def escape_markdown(text: object) -> str:
+    """Backslash-escape markdown and HTML specials so ``text`` renders literally."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", "" if text is None else str(text))
+
+
+def code_span(text: object) -> str:
+    """Render ``text`` as a markdown code span (literal; backticks inside are replaced)."""
+    return "`" + str(text).replace("`", "'") + "`"
+
+
+def tickers_text(tickers: object) -> str:
+    """Join a list of ticker symbols into ``"AAPL, MSFT"`` (empty for NULL or no tickers)."""
+    if isinstance(tickers, str):
+        return tickers
+    try:
+        return ", ".join(str(t) for t in tickers)
+    except TypeError:  # NULL arrives as None or NaN
+        return ""
+
+
+def window_text(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """Format a window ``[start, end)`` already converted to the display zone."""
+    return f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M}"
+
+
+def require_data(path: str) -> None:
+    """Stop the page with a hint when there is no database or no article yet."""
+    if not queries.database_exists(path):
+        st.info(NO_DATA_MESSAGE)
+        st.stop()
+    try:
+        counts = queries.headline_counts(path)
+    except StorageError as exc:
+        st.warning(f"Cannot read the database right now: {exc}")
+        st.stop()
+    if counts.empty or int(counts.at[0, "n_articles"]) == 0:
+        st.info(NO_DATA_MESSAGE)
+        st.stop()
+
+
+def model_caption(path: str) -> None:
+    """Say whose scores are shown, and warn when that model has scored nothing."""
+    model = queries.production_model(path)
+    if model.empty:
+        st.warning("No article has been scored yet: run `tonewatch run` to score them.")
+        return
+    row = model.iloc[0]
+    version = code_span(row["model_version"])
+    if row["chosen_by"] == "production":
+        st.caption(f"Scores from production model {version}.")
+    else:
+        st.caption(
+            f"No model is marked production; showing the most recently scored model {version}.")
+    if int(row["n_scores"]) == 0:
+        st.warning(f"Model {version} has not scored any article yet.")

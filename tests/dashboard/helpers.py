@@ -1,0 +1,47 @@
+"""Small helpers shared by the dashboard tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
+
+
+def open_page(monkeypatch, data_dir: Path, page: str | None = None) -> AppTest:
+    """Run the router with ``TONEWATCH_DATA_DIR=data_dir``, then switch to ``page`` (a stem
+    such as ``"alerts"``; None stays on the default Overview)."""
+    monkeypatch.setenv("TONEWATCH_DATA_DIR", str(data_dir))
+    # The first run imports pandas/altair/duckdb; the 3 s default is too tight on slow CI.
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    if page is not None:
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
+def chart_frames(chart) -> list[pd.DataFrame]:
+    """The datasets a rendered Altair (vega-lite) chart element carries, as DataFrames."""
+    frames = []
+    for dataset in chart.proto.datasets:
+        with pa.ipc.open_stream(dataset.data.data) as reader:
+            frames.append(reader.read_pandas())
+    return frames
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first dataframe element that has ``column``."""
+    frames = [df.value for df in at.dataframe if column in df.value.columns]
+    assert frames, f"no dataframe with a {column!r} column"
+    return frames[0]
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, text, info, warning, success and error string, joined."""
+    parts = []
+    for kind in ("markdown", "caption", "text", "info", "warning", "success", "error",
+                 "subheader", "title"):
+        parts.extend(str(e.value) for e in at.get(kind))
+    return "\n".join(parts)
