@@ -8,7 +8,6 @@ link only when :func:`safe_url` accepts it.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -22,11 +21,6 @@ NO_DATA_MESSAGE = "No data yet: run `tonewatch run` first"
 
 #: momentJS format for ``st.column_config.DatetimeColumn``.
 TIME_FORMAT = "YYYY-MM-DD HH:mm"
-
-# Markdown's inline specials: escaping them keeps untrusted text from becoming links, emphasis,
-# code spans or HTML when it has to go through st.markdown (e.g. a metric label).
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
 
 def db_path() -> str:
     """The database path set by the router (``TONEWATCH_DATA_DIR``) for this session."""
@@ -68,11 +62,6 @@ def safe_url(url: object) -> str | None:
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
         return url
     return None
-
-
-def escape_markdown(text: object) -> str:
-    """Backslash-escape markdown and HTML specials so ``text`` renders literally."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", "" if text is None else str(text))
 
 
 def code_span(text: object) -> str:

@@ -65,22 +65,29 @@ def alert_list(path: str, tz: str) -> None:
     )
 
 
-def pick_alert(path: str) -> str | None:
-    """The alert to explain: ``?alert=`` when given, else the first listed one."""
+def pick_alert() -> str | None:
+    """The alert to explain: a new ``?alert=`` (a link from a message) once, else the picker's
+    choice among the listed alerts (the first by default)."""
     listed = st.session_state.get("alert_ids")
     options = [] if listed is None else list(listed["alert_id"])
     labels = {} if listed is None else {
         r.alert_id: f"{r.state} · {r.rule} · {r.entity_name} · {r.window_start:%Y-%m-%d %H:%M} UTC"
         for r in listed.itertuples()}
     wanted = st.query_params.get("alert")
-    if wanted and wanted not in options:
-        options.insert(0, wanted)
-        labels[wanted] = f"alert {wanted}"
+    if wanted and st.session_state.get("alert_seen") != wanted:
+        # A link just opened: show that alert, even when the filters hide it.
+        st.session_state["alert_seen"] = st.session_state["alert_linked"] = wanted
+        st.session_state["alert_pick"] = wanted
+    linked = st.session_state.get("alert_linked")
+    if linked and st.session_state.get("alert_pick") == linked and linked not in options:
+        options.insert(0, linked)
     if not options:
         return None
-    choice = st.selectbox("Explain alert", options, index=options.index(wanted) if wanted else 0,
-                          format_func=lambda a: labels.get(a, a), key="alert_pick")
+    choice = st.selectbox("Explain alert", options, format_func=lambda a: labels.get(a, a),
+                          key="alert_pick")
     if choice:
+        # Keep the URL pointing at what is shown (shareable), without re-pinning it.
+        st.session_state["alert_seen"] = choice
         st.query_params["alert"] = choice
     return choice
 
@@ -202,7 +209,7 @@ st.title("Alerts")
 require_data(path)
 try:
     alert_list(path, tz)
-    chosen = pick_alert(path)
+    chosen = pick_alert()
     if chosen:
         labels = explanation(path, chosen, tz)
         if labels:

@@ -1,0 +1,96 @@
+"""AppTest runs of the Articles page, and the CSV export it offers."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pandas as pd
+
+from dashboard import queries
+from dashboard.export import EXPORT_COLUMNS, articles_csv
+from tests.dashboard.conftest import ARTICLES, IMG_TITLE, MARKDOWN_TITLE, SCRIPT_TITLE
+from tests.dashboard.helpers import frame_with, open_page
+
+
+def _open(monkeypatch, db, **params):
+    at = open_page(monkeypatch, db.parent)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page("app_pages/articles.py").run()
+    assert not at.exception
+    return at
+
+
+def test_all_articles_listed_newest_first_with_safe_links(monkeypatch, seeded_db):
+    at = _open(monkeypatch, seeded_db)
+
+    table = frame_with(at, "title")
+    assert len(table) == len(ARTICLES)
+    assert table["published"].is_monotonic_decreasing
+    assert "**8** matching articles." in [m.value for m in at.markdown]
+    row = table.set_index("title")
+    # Hostile titles are plain cells; only http(s) URLs became links.
+    assert pd.isna(row.loc[SCRIPT_TITLE, "link"])  # javascript:
+    assert pd.isna(row.loc[MARKDOWN_TITLE, "link"])  # java<TAB>script:
+    assert pd.isna(row.loc[IMG_TITLE, "link"])  # data:
+    assert row.loc["Acme warns on margins", "link"] == "https://acme.example/a2"
+    assert row.loc["Acme warns on margins", "p_negative"] == 0.8
+    assert pd.isna(row.loc["Orphan headline", "label"])  # unscored
+    assert row.loc["Orphan headline", "source"] == "unknown-feed"
+
+
+def test_ticker_from_the_url_filters(monkeypatch, seeded_db):
+    at = _open(monkeypatch, seeded_db, ticker="BETA")
+
+    assert at.selectbox(key="articles_ticker").value == "BETA"
+    assert set(frame_with(at, "title")["title"]) == {SCRIPT_TITLE, IMG_TITLE}
+
+
+def test_source_label_confidence_and_text_filters(monkeypatch, seeded_db):
+    at = _open(monkeypatch, seeded_db, source="central-bank")
+    assert set(frame_with(at, "title")["title"]) == {"Rates held steady", "Minutes published"}
+
+    at.selectbox(key="articles_source").select("").run()
+    at.multiselect(key="articles_labels").set_value(["negative"]).run()
+    assert set(frame_with(at, "title")["label"]) == {"negative"}
+    assert len(frame_with(at, "title")) == 3
+
+    at.multiselect(key="articles_labels").set_value(["negative", "neutral", "positive"]).run()
+    at.slider(key="articles_confidence").set_value(0.85).run()
+    assert not at.dataframe  # no probability reaches 0.85
+    assert [i.value for i in at.info] == ["No article matches these filters."]
+
+    at.slider(key="articles_confidence").set_value(0.0).run()
+    at.text_input(key="articles_text").input("acme").run()
+    assert len(frame_with(at, "title")) == 4  # case-insensitive title search
+    at.text_input(key="articles_text").input("%").run()
+    assert not at.dataframe  # '%' is a literal, not a wildcard
+
+
+def test_date_range_is_in_the_display_zone(monkeypatch, seeded_db):
+    at = _open(monkeypatch, seeded_db)
+    at.date_input(key="articles_dates").set_value((date(2024, 3, 5), date(2024, 3, 5))).run()
+    assert set(frame_with(at, "title")["title"]) == {"Acme warns on margins", "Rates held steady"}
+
+    # In Tokyo (UTC+9) 2024-03-06 06:00/07:00/08:15 UTC are already afternoon of the 6th and
+    # 2024-03-05 16:00 UTC is 01:00 on the 6th.
+    at.selectbox(key="tz").select("Asia/Tokyo").run()
+    at.date_input(key="articles_dates").set_value((date(2024, 3, 6), date(2024, 3, 6))).run()
+    titles = set(frame_with(at, "title")["title"])
+    assert "Rates held steady" in titles
+    assert "Acme warns on margins" not in titles  # 23:30 on the 5th in Tokyo
+
+
+def test_csv_export_defuses_formulas_and_keeps_utc(seeded_db):
+    where = queries.ArticleFilter(ticker="ACME")
+    frame = queries.export_articles(str(seeded_db), where, 100)
+    frame.loc[0, "title"] = "=HYPERLINK(\"http://evil.example\")"
+    csv = pd.read_csv(io.BytesIO(articles_csv(frame)))
+
+    assert list(csv.columns) == EXPORT_COLUMNS
+    assert len(csv) == 4
+    assert csv.loc[0, "title"].startswith("'=")
+    assert set(csv["published_at_utc"].str[-6:]) == {"+00:00"}
+    assert csv["url"].dropna().str.startswith("https://").all()
+    assert csv["url"].isna().sum() == 2  # javascript: and java<TAB>script: dropped
