@@ -1,0 +1,62 @@
+"""The dashboard's queries and a pipeline writer in another process share one DuckDB file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+
+from dashboard import queries
+
+WRITER = Path(__file__).with_name("writer_loop.py")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SECONDS = 6.0
+
+
+def _read_every_query(db: str) -> int:
+    """Run each page's queries once, uncached; return the articles counted."""
+    st.cache_data.clear()  # every call below opens the file again
+    counts = queries.headline_counts(db)
+    queries.timeline(db, "day")
+    queries.timeline(db, "hour")
+    queries.latest_alerts(db)
+    queries.latest_headlines(db)
+    queries.last_run(db, status="ok")
+    queries.entity_changes(db, "ticker")
+    queries.entity_daily(db, "ticker", ("ACME", "BETA"))
+    queries.find_articles(db, queries.ArticleFilter(ticker="ACME"))
+    queries.list_alerts(db, ("firing", "resolved"), ("market", "ticker", "source"))
+    queries.feed_health(db)
+    queries.label_drift(db)
+    queries.model_versions(db)
+    return int(counts.at[0, "n_articles"])
+
+
+@pytest.mark.timeout(120)
+def test_queries_and_a_writer_process_both_succeed(seeded_db):
+    db = str(seeded_db)
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), db, str(SECONDS)], cwd=REPO_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reads, seen = 0, []
+    try:
+        deadline = time.monotonic() + SECONDS
+        while time.monotonic() < deadline:
+            seen.append(_read_every_query(db))  # raises StorageError if a read fails
+            reads += 1
+    finally:
+        out, err = writer.communicate(timeout=90)
+    assert writer.returncode == 0, err
+    print(out)
+    batches = int(out.split()[0].split("=")[1])
+    assert batches >= 3, f"the writer was starved: {out} {err}"
+    assert reads >= 3
+    # Readers saw the writer's progress, never a half-written batch (50 articles per commit).
+    assert seen == sorted(seen)
+    assert all((n - 8) % 50 == 0 for n in seen)
+    assert seen[-1] > 8
+    assert _read_every_query(db) == 8 + 50 * batches
