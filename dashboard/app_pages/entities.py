@@ -112,12 +112,14 @@ def heatmap(path: str, ranked: pd.DataFrame, scope: str, window_days: int) -> No
                  alt.Tooltip("n_scored:Q", title="scored articles"),
                  alt.Tooltip("coverage:N")],
     )
-    ok = base.transform_filter(alt.datum.coverage == "ok").mark_rect().encode(
-        color=alt.Color("negative_share:Q", title="negative share",
-                        scale=alt.Scale(scheme="reds", domain=[0, 1]),
-                        legend=alt.Legend(format=".0%")))
-    thin = base.transform_filter(alt.datum.coverage != "ok").mark_rect(color="#e6e6e6")
-    st.altair_chart((thin + ok).properties(height=max(120, 22 * len(top))), width="stretch")
+    chart = base.mark_rect().encode(
+        color=alt.condition(
+            alt.datum.coverage == "ok",
+            alt.Color("negative_share:Q", title="negative share",
+                      scale=alt.Scale(scheme="reds", domain=[0, 1]),
+                      legend=alt.Legend(format=".0%")),
+            alt.value("#e6e6e6")))
+    st.altair_chart(chart.properties(height=alt.Step(24)), width="stretch")
     st.caption(f"Grey: fewer than {MIN_WINDOW} scored articles that day (insufficient data).")
 
 

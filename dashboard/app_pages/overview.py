@@ -66,7 +66,7 @@ def live_panels(path: str, tz: str) -> None:
     if counts.empty:  # the file vanished since the page started
         return
     row = counts.iloc[0]
-    articles, scored, firing, last = st.columns(4)
+    articles, scored, firing, last = st.columns([1, 1, 1, 2])
     articles.metric("Articles", f"{int(row['n_articles']):,}")
     scored.metric("Scored", f"{int(row['n_scored']):,}",
                   help="Articles scored by the production model.")

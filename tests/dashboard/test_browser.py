@@ -1,0 +1,155 @@
+"""A real browser through every page: ``streamlit run`` on a loopback port, headless Chromium.
+
+Uses Debian's ``chromium`` (``/usr/bin/chromium``; installed with apt-get when missing) driven
+by playwright's Python package, so no browser download is needed. Screenshots of every page are
+saved under ``tests/artifacts/dashboard/`` (gitignored); the path is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP = REPO_ROOT / "dashboard" / "streamlit_app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "dashboard"
+TIMEOUT_MS = 20_000
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(180)]
+
+
+def _ensure_chromium() -> None:
+    """Install Debian's chromium when missing; skip the test with the reason if that fails."""
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip("no /usr/bin/chromium and cannot apt-get install it (needs root and apt)")
+    result = subprocess.run(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
+        shell=True, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 or not CHROMIUM.exists():
+        pytest.skip(f"installing chromium failed: {result.stderr.strip()[-300:]}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard_url(seeded_db):
+    """Serve the dashboard on the seeded database; yield its base URL."""
+    port = _free_port()
+    env = dict(os.environ, TONEWATCH_DATA_DIR=str(seeded_db.parent))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"streamlit did not start: {server.stdout.read()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_every_page_in_headless_chromium(dashboard_url):
+    _ensure_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    dialogs: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        # --no-sandbox: Chromium's sandbox refuses to run as root (CI containers).
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            # Any script smuggled in by the hostile seeded titles would open a dialog.
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            expect = sync_api.expect
+
+            def shot(name: str) -> None:
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+            page.goto(dashboard_url)
+            expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+            expect(page.get_by_text("Firing alerts")).to_be_visible()
+            expect(page.get_by_text("Insufficient data for the latest day")).to_be_visible()
+            expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
+            shot("overview")
+
+            nav = page.locator("[data-testid='stSidebarNav']")
+            nav.get_by_text("Entities", exact=True).click()
+            expect(page.get_by_role("heading", name="Entities", exact=True)).to_be_visible()
+            expect(page.get_by_text("Articles of ACME")).to_be_visible()
+            shot("entities")
+
+            # Click through to the entity's articles.
+            page.get_by_text("Articles of ACME").click()
+            expect(page.get_by_role("heading", name="Articles", exact=True)).to_be_visible()
+            expect(page.get_by_text("4 matching articles")).to_be_visible()
+            assert "ticker=ACME" in page.url
+            # Apply a filter: text search.
+            search = page.get_by_label("Search title and summary")
+            search.fill("margins")
+            search.press("Enter")
+            expect(page.get_by_text("1 matching articles")).to_be_visible()
+            expect(page.get_by_role("button", name="Export CSV")).to_be_enabled()
+            shot("articles_filtered")
+
+            nav.get_by_text("Alerts", exact=True).click()
+            expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
+            expect(page.get_by_text("Observed negative share")).to_be_visible()
+            expect(page.get_by_text("Contributing headlines")).to_be_visible()
+            expect(page.get_by_role("button", name="Create silence")).to_be_visible()
+            shot("alerts")
+
+            nav.get_by_text("Feeds", exact=True).click()
+            expect(page.get_by_role("heading", name="Feeds", exact=True)).to_be_visible()
+            expect(page.get_by_text("Not a feed", exact=True)).to_be_visible()
+            shot("feeds")
+
+            nav.get_by_text("Model", exact=True).click()
+            expect(page.get_by_role("heading", name="Model", exact=True)).to_be_visible()
+            # The confusion matrix and the label-drift chart.
+            expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(2)
+            expect(page.get_by_text("Shadow comparison")).to_be_visible()
+            expect(page.get_by_text("Labels changed")).to_be_visible()
+            shot("model")
+
+            # Hostile titles were data, not markup: nothing ran, no element was injected.
+            assert page.locator("script:has-text('alert(')").count() == 0
+            assert page.locator("a[href^='javascript:']").count() == 0
+            assert page.locator("img[src='x']").count() == 0
+        finally:
+            browser.close()
+    assert dialogs == [], f"a script ran in the page: {dialogs}"
+    print(f"\nscreenshots: {ARTIFACTS}")
