@@ -1,34 +1,51 @@
 """
 ### tonewatch_daily
 
-Daily financial-news sentiment run: **ingest → score → detect → notify**.
+Scheduled financial-news sentiment run: **ingest → score → detect → notify**.
 
 Each task is a thin wrapper: it resolves the run instant `at` (UTC), calls one function of
-`pipeline.run` and returns that stage's `StageResult.as_dict()` (counts only) as its XCom.
-Articles, scores and alerts stay in DuckDB. Every stage is idempotent over its window, so a
-retry or a re-run repairs a half-done run instead of duplicating it.
+`pipeline.run` (the same ones `tonewatch run` calls) and returns that stage's summary (counts
+only) as its XCom. Articles, scores and alerts stay in DuckDB. Every stage is idempotent over its
+window, so a retry or a re-run repairs a half-done run instead of duplicating it.
 
-**Run instant `at`** (timezone-aware UTC), first match wins:
+**Run instant `at`** (`pipeline.orchestration.run_instant`), first match wins:
 1. the `at` param, when non-empty (ISO-8601; a value without an offset is read as UTC),
-2. the run's `data_interval_end` (scheduled runs: the 06:30 UTC trigger time),
+2. the run's `data_interval_end` (scheduled and backfill runs: the cron instant, 06:30 UTC),
 3. the run's `run_after` (manual runs triggered without a logical date have no data interval).
 
-**Failure policy.** A stage whose status is `failed` raises, so Airflow retries it
-(`retries=2`, 5 minutes apart). `partial` (e.g. one feed down) is logged and passes.
+Detection evaluates each alert rule over its window `[at - window, at)`; scoring scores every
+stored article that lacks a score from the production model; notify delivers what is queued.
 
-**Before the first run** create the one-slot pool that serialises DuckDB writers
-(DuckDB allows a single read-write process per file):
+**Backfill** (`airflow backfill create --dag-id tonewatch_daily --from-date ... --to-date ...`)
+recomputes detection and alerts over stored data for each past run instant:
+- `ingest` fetches nothing (feeds serve only their current entries; fetching them once per past
+  date would only repeat today's fetch). Archives go in with `tonewatch import`, or pass them
+  as `extra_sources` in `--dag-run-conf`: a backfill run ingests only those.
+- `score` scores whatever is still unscored; `detect` re-evaluates the windows ending at the
+  run's instant. Alerts are keyed by fingerprint and window start, notifications by an
+  idempotency key, so re-running a date adds no rows.
+- Backfill runs queue no notifications and `notify` sends nothing: a backfill never re-sends
+  or sends stale messages. With `--dag-run-conf '{"notify_on_backfill": true}'` the alerts a
+  backfill finds are queued (never twice, and within each rule's cooldown) and go out with the
+  next scheduled run.
+
+**Failure policy.** A stage whose status is `failed` raises, so Airflow retries it (`retries=2`,
+5 minutes apart); so does an ingest where every feed failed. `partial` (e.g. one feed down) is
+logged and passes.
+
+**Before the first run** create the one-slot pool that serialises DuckDB writers (DuckDB allows
+a single read-write process per file); `make airflow` and the compose stack do this:
 
     airflow pools set tonewatch_duckdb 1 "DuckDB single writer"
 
-A task in a pool that does not exist is never scheduled (it waits forever, with only a
-scheduler log line saying why).
+A task in a pool that does not exist is never scheduled (it waits, with only a scheduler log line
+saying why).
 
 **Parse-time environment** (read with `os.environ` only; nothing else happens at parse time):
 
 | variable | default | meaning |
 |---|---|---|
-| `TONEWATCH_DAILY_SCHEDULE` | `30 6 * * *` | cron in UTC; `none` or empty = manual runs only |
+| `TONEWATCH_DAILY_SCHEDULE` | `30 6 * * *` | cron in UTC (intraday: e.g. `30 */4 * * *`); `none` or empty = manual runs only |
 | `TONEWATCH_DUCKDB_POOL` | `tonewatch_duckdb` | DuckDB writers' pool; empty = `default_pool` |
 | `TONEWATCH_SCORE_QUEUE` | unset | Celery queue of `score` (`gpu` on a GPU compose host) |
 
@@ -38,22 +55,17 @@ Runtime settings (data dir, model, receivers, secrets) are `TONEWATCH_*` variabl
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-log = logging.getLogger(__name__)
-
 # Parse-time knobs: plain env reads, no settings object, no I/O (the dag-processor re-imports
 # this file periodically, every 30 s by default).
 _schedule_env = os.environ.get("TONEWATCH_DAILY_SCHEDULE", "30 6 * * *").strip()
 SCHEDULE: str | None = None if _schedule_env.lower() in ("", "none") else _schedule_env
-DUCKDB_POOL: str | None = (
-    os.environ.get("TONEWATCH_DUCKDB_POOL", "tonewatch_duckdb").strip() or None
-)
+DUCKDB_POOL: str | None = os.environ.get("TONEWATCH_DUCKDB_POOL", "tonewatch_duckdb").strip() or None
 SCORE_QUEUE: str | None = os.environ.get("TONEWATCH_SCORE_QUEUE", "").strip() or None
 
 # Only pass pool/queue when set, so "unset" means Airflow's own default (default_pool, the
@@ -62,70 +74,12 @@ _writer: dict[str, Any] = {"pool": DUCKDB_POOL} if DUCKDB_POOL else {}
 _score_queue: dict[str, Any] = {"queue": SCORE_QUEUE} if SCORE_QUEUE else {}
 
 
-class StageFailedError(RuntimeError):
-    """A stage returned status ``failed``; raised so that Airflow retries the task."""
-
-
-def _as_utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime (naive values are taken to be UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def resolve_at(context: Any) -> datetime:
-    """Pick the run instant for this task: ``at`` param, else data interval end, else run_after.
-
-    Args:
-        context: the Airflow task context (``get_current_context()``).
-
-    Returns:
-        A timezone-aware UTC datetime.
-
-    Raises:
-        ValueError: the ``at`` param is not an ISO-8601 datetime, or the run has no instant at all.
-    """
-    raw = str((context.get("params") or {}).get("at") or "").strip()
-    if raw:
-        try:
-            # fromisoformat accepts a trailing "Z" from Python 3.11 on.
-            return _as_utc(datetime.fromisoformat(raw))
-        except ValueError as exc:
-            raise ValueError(f"param 'at' is not an ISO-8601 datetime: {raw!r}") from exc
-    # Airflow 3 sets logical_date and the data interval together, or neither (manual runs
-    # triggered without a logical date); run_after is always set.
-    interval_end = context.get("data_interval_end")
-    if interval_end is not None:
-        return _as_utc(interval_end)
-    dag_run = context.get("dag_run")
-    run_after = getattr(dag_run, "run_after", None)
-    if run_after is not None:
-        return _as_utc(run_after)
-    raise ValueError("cannot resolve the run instant: no 'at' param, data interval or run_after")
-
-
-def finish(result: Any) -> dict[str, Any]:
-    """Log a stage's summary and turn it into the task's XCom; raise if the stage failed.
-
-    Raises:
-        StageFailedError: ``result.status == "failed"``.
-    """
-    summary = result.as_dict()
-    line = f"{summary.get('stage')} {summary.get('status')}: {summary.get('counts')}"
-    log.info("%s", line)
-    for message in summary.get("messages") or ():
-        log.warning("%s: %s", summary.get("stage"), message)
-    if summary.get("status") == "failed":
-        raise StageFailedError(line)
-    return summary
-
-
 @dag(
     dag_id="tonewatch_daily",
     schedule=SCHEDULE,
     # Fixed and in the past; its UTC tzinfo also makes the cron string a UTC schedule.
     start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,  # ingestion reads what feeds serve now; old intervals cannot be re-fetched
+    catchup=False,  # ingestion reads what feeds serve now; past dates go through backfills
     max_active_runs=1,
     doc_md=__doc__,
     tags=["tonewatch", "ingest", "sentiment"],
@@ -150,6 +104,11 @@ def finish(result: Any) -> dict[str, Any]:
             items={"type": "string"},
             description="Extra feed URLs or local files to ingest in this run only.",
         ),
+        "notify_on_backfill": Param(
+            False,
+            type="boolean",
+            description="Backfill runs queue the alerts they find (sent by the next scheduled run).",
+        ),
     },
 )
 def tonewatch_daily() -> None:
@@ -160,34 +119,57 @@ def tonewatch_daily() -> None:
         """Fetch, parse, normalise and store articles from every configured feed."""
         from pipeline import run
         from pipeline.config import load_settings
+        from pipeline.domain import StageResult
+        from pipeline.orchestration import is_backfill, run_instant, task_summary
 
         context = get_current_context()
         extra = tuple((context.get("params") or {}).get("extra_sources") or ())
-        return finish(run.ingest(load_settings(), at=resolve_at(context), extra_sources=extra))
+        at = run_instant(context)
+        if is_backfill(context):
+            if not extra:
+                return task_summary(StageResult(
+                    "ingest", "ok", {"feeds": 0, "articles_new": 0}, window_end=at,
+                    messages=["backfill run: feeds serve only current entries, nothing fetched"]))
+            return task_summary(run.ingest(load_settings(), at=at, extra_sources=extra,
+                                           use_config=False))
+        return task_summary(run.ingest(load_settings(), at=at, extra_sources=extra))
 
     @task(**_writer, **_score_queue)
     def score() -> dict[str, Any]:
         """Score unscored articles with the production model and store the probabilities."""
         from pipeline import run
         from pipeline.config import load_settings
+        from pipeline.orchestration import run_instant, task_summary
 
-        return finish(run.score(load_settings(), at=resolve_at(get_current_context())))
+        return task_summary(run.score(load_settings(), at=run_instant(get_current_context())))
 
     @task(**_writer)
     def detect() -> dict[str, Any]:
-        """Aggregate sentiment windows and evaluate the alert rules."""
+        """Evaluate the alert rules over the windows ending at the run instant."""
         from pipeline import run
         from pipeline.config import load_settings
+        from pipeline.orchestration import is_backfill, run_instant, task_summary
 
-        return finish(run.detect(load_settings(), at=resolve_at(get_current_context())))
+        context = get_current_context()
+        enqueue = not is_backfill(context) or bool(context["params"].get("notify_on_backfill"))
+        return task_summary(run.detect(load_settings(), at=run_instant(context), enqueue=enqueue))
 
     @task(**_writer)
     def notify() -> dict[str, Any]:
-        """Deliver firing and resolved alerts, recording each notification after it is sent."""
+        """Deliver queued alert notifications, recording each one after it was sent."""
         from pipeline import run
         from pipeline.config import load_settings
+        from pipeline.domain import StageResult
+        from pipeline.orchestration import is_backfill, run_instant, task_summary
 
-        return finish(run.notify(load_settings(), at=resolve_at(get_current_context())))
+        context = get_current_context()
+        at = run_instant(context)
+        if is_backfill(context):
+            # Delivery stamps sent_at with `at`; a past instant would distort cooldowns.
+            return task_summary(StageResult(
+                "notify", "ok", {"sent": 0, "failed": 0, "deferred": 0}, window_end=at,
+                messages=["backfill run: nothing sent; queued notifications go out with the next scheduled run"]))
+        return task_summary(run.notify(load_settings(), at=at))
 
     ingest() >> score() >> detect() >> notify()
 

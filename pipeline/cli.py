@@ -165,6 +165,8 @@ def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
 def rescore(
     model: Annotated[str, typer.Option(help="Candidate: a registry version, a local dir or a hub id.")],
     since: Annotated[Optional[str], typer.Option(help="Only articles published since (ISO date, UTC).")] = None,
+    until: Annotated[Optional[str], typer.Option(
+        help="Only articles published before, and last alert window replayed (ISO, UTC); default now.")] = None,
     against: Annotated[Optional[str], typer.Option(
         help="Version to compare with (default: the one detection uses, i.e. production's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The comparison as one JSON object on stdout.")] = False,
@@ -173,24 +175,19 @@ def rescore(
 
     Earlier versions' scores are kept; detection keeps using production's until a promotion.
     """
-    from pipeline.run import current_model_version, score as score_stage
-    from pipeline.shadow import compare_versions
-    from pipeline.storage.db import connect
+    from pipeline.shadow import rescore as rescore_versions
 
-    settings = _settings()
-    now = datetime.now(UTC)
     start = parse_instant(since, "--since") if since else None
-    result = score_stage(settings, at=now, model=model, since=start,
-                         progress=sys.stderr.isatty(), on_progress=_score_progress())
+    end = parse_instant(until, "--until") if until else None
+    result, report = rescore_versions(_settings(), model=model, at=datetime.now(UTC), since=start,
+                                      until=end, against=against, progress=sys.stderr.isatty(),
+                                      on_progress=_score_progress())
     candidate = result.counts["model_version"]
-    if against is None:
-        with connect(settings.db_path, read_only=True) as con:
-            against = current_model_version(con)
-    if not against or against == candidate:
+    if report is None:
         _print_result(result)
         err.print("nothing to compare with: no other model version has scores", highlight=False)
         return
-    report = compare_versions(settings, baseline=against, candidate=candidate, since=start, until=now)
+    against = report.baseline
     if as_json:
         sys.stdout.write(json.dumps({"rescore": result.counts, **report.to_dict()}) + "\n")
         return

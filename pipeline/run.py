@@ -215,6 +215,7 @@ def score(
     settings: Settings, *, at: datetime, model: str | None = None, classifier=None,
     run_id: str | None = None, chunk_size: int | None = None, progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None, since: datetime | None = None,
+    until: datetime | None = None,
 ) -> StageResult:
     """Score every stored article that has no score from the model for its current content.
 
@@ -231,6 +232,7 @@ def score(
         progress: show a progress bar.
         on_progress: called with ``(scored_so_far, total)`` after each chunk is stored.
         since: only articles published at or after this UTC instant.
+        until: only articles published before this UTC instant.
 
     Returns:
         counts ``{model_version, pending, scored, truncated, skipped_language}``: ``truncated``
@@ -247,8 +249,9 @@ def score(
         with connect(settings.db_path) as con:
             sync_model_versions(con, Registry(settings.model_registry))
             todo = unscored_articles(con, classifier.model_version, settings.score_languages,
-                                     since=since)
-            skipped = skipped_language_count(con, settings.score_languages, since=since)
+                                     since=since, until=until)
+            skipped = skipped_language_count(con, settings.score_languages, since=since,
+                                             until=until)
         scored = truncated = 0
         chunk_size = chunk_size or settings.score_chunk_size
         for start in range(0, len(todo), chunk_size):

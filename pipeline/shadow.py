@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from pipeline.config import Settings
-from pipeline.domain import LABELS
+from pipeline.domain import LABELS, StageResult
 from pipeline.errors import TonewatchError
 from pipeline.storage.db import connect
 
@@ -48,11 +48,12 @@ class ShadowReport:
         return {**asdict(self), "labels_changed": self.labels_changed}
 
 
-def label_transitions(con, *, baseline: str, candidate: str, since: datetime | None
-                      ) -> tuple[dict[str, dict[str, int]], int]:
+def label_transitions(con, *, baseline: str, candidate: str, since: datetime | None,
+                      until: datetime | None = None) -> tuple[dict[str, dict[str, int]], int]:
     """Cross-tabulate the labels of articles scored by both versions.
 
-    Only scores of the article's current content count (``content_hash`` matches).
+    Only scores of the article's current content count (``content_hash`` matches), and only
+    articles published in ``[since, until)`` (None: no bound).
 
     Returns:
         ``(transitions, n)`` with ``transitions[baseline_label][candidate_label]`` counts.
@@ -65,9 +66,10 @@ def label_transitions(con, *, baseline: str, candidate: str, since: datetime | N
                        AND a_s.content_hash = art.content_hash
         JOIN scores b_s ON b_s.article_id = art.article_id AND b_s.model_version = ?
                        AND b_s.content_hash = art.content_hash
-        WHERE ?::TIMESTAMPTZ IS NULL OR art.published_at >= ?::TIMESTAMPTZ
+        WHERE (?::TIMESTAMPTZ IS NULL OR art.published_at >= ?::TIMESTAMPTZ)
+          AND (?::TIMESTAMPTZ IS NULL OR art.published_at < ?::TIMESTAMPTZ)
         GROUP BY 1, 2
-        """, [baseline, candidate, since, since]).fetchall()
+        """, [baseline, candidate, since, since, until, until]).fetchall()
     table = {a: {b: 0 for b in LABELS} for a in LABELS}
     for a, b, n in rows:
         table[a][b] = int(n)
@@ -97,7 +99,7 @@ def compare_versions(
         baseline: the version in use (usually production's).
         candidate: the version under review; must have scores (see :func:`pipeline.run.score`).
         since: first instant compared (UTC); None = all stored articles.
-        until: last window end replayed (UTC).
+        until: last window end replayed, and end of the articles compared (UTC).
         rules: alert rules (default: the rules file).
 
     Returns:
@@ -117,7 +119,8 @@ def compare_versions(
             if not con.execute("SELECT 1 FROM scores WHERE model_version = ? LIMIT 1",
                                [version]).fetchall():
                 raise TonewatchError(f"model version {version!r} has no scores in {settings.db_path}")
-        transitions, n = label_transitions(con, baseline=baseline, candidate=candidate, since=since)
+        transitions, n = label_transitions(con, baseline=baseline, candidate=candidate, since=since,
+                                           until=until)
         fired_a = firing_alerts(con, rules, instants, baseline)
         fired_b = firing_alerts(con, rules, instants, candidate)
     negative_share = {
@@ -130,3 +133,51 @@ def compare_versions(
         windows_replayed=len(instants), alerts_baseline=len(fired_a), alerts_candidate=len(fired_b),
         only_baseline=sorted(fired_a - fired_b), only_candidate=sorted(fired_b - fired_a),
     )
+
+
+def rescore(
+    settings: Settings, *, model: str, at: datetime, since: datetime | None = None,
+    until: datetime | None = None, against: str | None = None, progress: bool = False,
+    on_progress=None, rules=None,
+) -> tuple[StageResult, ShadowReport | None]:
+    """Score stored articles with ``model`` and compare it with the version detection uses.
+
+    This is ``tonewatch rescore`` and the ``tonewatch_rescore`` DAG. Earlier versions' scores
+    are kept (``scores`` is keyed by article and model version); nothing is promoted and nothing
+    is written to ``alerts``.
+
+    Args:
+        settings: settings (data dir, registry, rules file).
+        model: candidate: a registry version, a local directory or a hub id.
+        at: run instant (UTC), stored as ``scored_at``; the default end of the comparison.
+        since: first publication instant rescored and compared (UTC); None = all stored.
+        until: end (exclusive) of the publication instants rescored, and last window end
+            replayed (UTC); None = ``at``.
+        against: baseline version (default: the one detection uses, production's).
+        progress, on_progress: see :func:`pipeline.run.score`.
+        rules: alert rules (default: the rules file).
+
+    Returns:
+        ``(score result, report)``; ``report`` is None when no other version has scores
+        (nothing to compare with). The score result's counts include ``model_version``.
+
+    Raises:
+        ModelNotFoundError: unknown candidate. TonewatchError: ``since`` is not before ``until``.
+    """
+    from pipeline.run import current_model_version, score
+
+    until = until or at
+    if since is not None and since >= until:
+        raise TonewatchError(f"rescore range is empty: since {since.isoformat()} is not before "
+                             f"until {until.isoformat()}")
+    result = score(settings, at=at, model=model, since=since, until=until, progress=progress,
+                   on_progress=on_progress)
+    candidate = result.counts["model_version"]
+    if against is None:
+        with connect(settings.db_path, read_only=True) as con:
+            against = current_model_version(con)
+    if not against or against == candidate:
+        return result, None
+    report = compare_versions(settings, baseline=against, candidate=candidate, since=since,
+                              until=until, rules=rules)
+    return result, report

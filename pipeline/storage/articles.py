@@ -43,7 +43,7 @@ def upsert_articles(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tupl
 
 def unscored_articles(
     con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str],
-    since: datetime | None = None,
+    since: datetime | None = None, until: datetime | None = None,
 ) -> pd.DataFrame:
     """Articles with no score from ``model_version`` for their current content.
 
@@ -52,6 +52,7 @@ def unscored_articles(
         model_version: the scoring model's version id.
         languages: ISO 639-1 codes to score; articles of unknown language are included.
         since: only articles published at or after this instant (aware UTC); None = all.
+        until: only articles published before this instant (aware UTC); None = no end.
 
     Returns:
         DataFrame ``(article_id, text, content_hash)`` ordered by ``published_at``.
@@ -62,17 +63,20 @@ def unscored_articles(
         " WHERE (s.article_id IS NULL OR s.content_hash <> a.content_hash)"
         "   AND (a.language IS NULL OR list_contains(?, a.language))"
         "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)"
+        "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at < ?::TIMESTAMPTZ)"
         " ORDER BY a.published_at",
-        [model_version, languages, since, since],
+        [model_version, languages, since, since, until, until],
     ).df()
 
 
 def skipped_language_count(
-    con: duckdb.DuckDBPyConnection, languages: list[str], since: datetime | None = None
+    con: duckdb.DuckDBPyConnection, languages: list[str], since: datetime | None = None,
+    until: datetime | None = None,
 ) -> int:
-    """Stored articles whose detected language is not in ``languages`` (never scored)."""
+    """Stored articles published in ``[since, until)`` whose language is not in ``languages``."""
     return int(con.execute(
         "SELECT count(*) FROM articles WHERE language IS NOT NULL"
         " AND NOT list_contains(?, language)"
-        " AND (?::TIMESTAMPTZ IS NULL OR published_at >= ?::TIMESTAMPTZ)",
-        [languages, since, since]).fetchall()[0][0])
+        " AND (?::TIMESTAMPTZ IS NULL OR published_at >= ?::TIMESTAMPTZ)"
+        " AND (?::TIMESTAMPTZ IS NULL OR published_at < ?::TIMESTAMPTZ)",
+        [languages, since, since, until, until]).fetchall()[0][0])

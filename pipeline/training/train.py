@@ -153,3 +153,48 @@ def promote_model(registry: Registry, version: str) -> tuple[ModelRecord, "Canar
     canary = require_canary(classifier, what=record.model_version)
     registry.update(record, canary={"correct": canary.correct, "total": canary.total})
     return registry.set_stage(record.model_version, "production"), canary
+
+
+def evaluate_candidate(
+    registry: Registry, version: str, *, data: str | Path | None = None,
+    text_col: str | None = None, label_map: dict[str, str] | None = None,
+) -> dict:
+    """Evaluate a registered version and run the canary; record both, never promote.
+
+    The ``tonewatch_train`` DAG's second step: what a reviewer reads before ``tonewatch model
+    promote``. A failed canary is reported, not raised (promotion refuses such a model anyway).
+
+    Args:
+        registry: where ``version`` is registered.
+        version: a registry version (or ``production``).
+        data: labelled file or folder to evaluate on (see
+            :func:`pipeline.training.datasets.load_labelled`); None = canary only.
+        text_col, label_map: as for :func:`pipeline.training.datasets.load_labelled`.
+
+    Returns:
+        ``{"model_version", "stage", "canary_correct", "canary_total", "canary_passed"}`` plus,
+        with ``data``, ``eval_n``, ``eval_accuracy`` and ``eval_macro_f1``. The full metrics
+        are stored in the version's ``registry.json`` under ``evaluation`` and ``canary``.
+
+    Raises:
+        ModelNotFoundError: unknown version. ConfigError: unreadable or mislabelled data.
+    """
+    from pipeline.scoring.canary import run_canary
+    from pipeline.scoring.classifier import SentimentClassifier
+    from pipeline.training.evaluate import evaluate_classifier
+
+    record = registry.get(version)
+    classifier = SentimentClassifier(record.path, model_version=record.model_version)
+    canary = run_canary(classifier)
+    changes: dict = {"canary": {"correct": canary.correct, "total": canary.total}}
+    summary: dict = {"model_version": record.model_version, "stage": record.stage,
+                     "canary_correct": canary.correct, "canary_total": canary.total,
+                     "canary_passed": canary.passed}
+    if data is not None:
+        metrics = evaluate_classifier(classifier, load_labelled(data, text_col=text_col,
+                                                                label_map=label_map))
+        changes["evaluation"] = {"data_path": str(data), **metrics}
+        summary.update(eval_n=metrics["n"], eval_accuracy=round(metrics["accuracy"], 4),
+                       eval_macro_f1=round(metrics["macro_f1"], 4))
+    registry.update(record, **changes)
+    return summary
