@@ -25,7 +25,7 @@ from pipeline.errors import ConfigError, TonewatchError
 
 app = typer.Typer(help="tonewatch: financial-news sentiment monitor.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
-model_app = typer.Typer(help="Model registry: list, show, promote, build the default.",
+model_app = typer.Typer(help="Model registry: list, show, promote, build the default, export to ONNX.",
                         no_args_is_help=True)
 app.add_typer(model_app, name="model")
 silence_app = typer.Typer(help="Silences: mute notifications of matching alerts for a while.",
@@ -153,11 +153,15 @@ def import_(
 
 @app.command()
 def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
-        help="Model: 'production', a registry version, a local dir or a hub id.")] = None) -> None:
+        help="Model: 'production', a registry version, a local dir or a hub id.")] = None,
+          backend: Annotated[Optional[str], typer.Option(
+        help="torch | onnx-int8 | onnx-fp32 (default TONEWATCH_SCORING_BACKEND, else torch).")] = None,
+          ) -> None:
     """Score every stored article that lacks a score from the model."""
     from pipeline.run import score as score_stage
 
-    _print_result(score_stage(_settings(), at=parse_instant(at), model=model,
+    settings = load_settings(scoring_backend=backend)
+    _print_result(score_stage(settings, at=parse_instant(at), model=model,
                               progress=sys.stderr.isatty(), on_progress=_score_progress()))
 
 
@@ -467,6 +471,21 @@ def model_promote(version: Annotated[str, typer.Argument(help="Version to promot
 
     record, canary = promote_model(Registry(_settings().model_registry), version)
     out.print(f"{canary.summary()}; {record.model_version} is now production")
+
+
+@model_app.command("export-onnx")
+def model_export_onnx(version: Annotated[str, typer.Argument(help="Version or 'production'.")] = "production") -> None:
+    """Export a version to ONNX (float32 and int8) next to it in the registry, checked against PyTorch."""
+    from pipeline.scoring.onnx_export import export_model
+
+    report = export_model(_settings(), version, note=lambda line: err.print(line, highlight=False))
+    int8 = report["checks"]["onnx-int8"]
+    if not int8["passed"]:
+        raise TonewatchError(f"int8 export in {report['path']} failed its check against PyTorch "
+                             f"(label agreement {int8['label_agreement']:.1%}); "
+                             "use TONEWATCH_SCORING_BACKEND=onnx-fp32 or torch")
+    out.print(f"exported to {report['path']}: onnx-fp32 and onnx-int8 checked; score with "
+              "TONEWATCH_SCORING_BACKEND=onnx-int8 (or tonewatch score --backend onnx-int8)")
 
 
 @model_app.command("ensure-default")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     max_length: int = Field(128, ge=8, le=512, description="Tokenizer truncation, in tokens.")
     score_chunk_size: int = Field(
         2048, ge=1, description="Articles scored and written per transaction (bounds memory)."
+    )
+    scoring_backend: Literal["torch", "onnx-int8", "onnx-fp32"] = Field(
+        "torch", description="Forward passes by PyTorch, or by ONNX Runtime on a model exported "
+        "with `tonewatch model export-onnx` (int8: fastest on CPU, a few borderline labels move).",
+    )
+    score_token_budget: int | None = Field(
+        None, ge=16, description="Padded tokens per forward pass; unset = 2048 on CPU, measured on CUDA.",
     )
     # NoDecode: accept "en,de" from the environment instead of requiring JSON.
     score_languages: Annotated[list[str], NoDecode] = Field(

@@ -219,11 +219,15 @@ def score(
 ) -> StageResult:
     """Score every stored article that has no score from the model for its current content.
 
+    An article already scored by this model version for its current ``content_hash`` is
+    skipped; one whose content changed since is rescored. Articles are read, scored and
+    written one chunk at a time (key-set paging, :func:`pipeline.storage.articles.unscored_chunk`),
+    so memory stays flat however many are pending and a killed run loses at most one chunk.
     Scores of other model versions are left alone (one row per article and version), which is
     what a rescore with a candidate model relies on.
 
     Args:
-        settings: settings (model, batch size, languages).
+        settings: settings (model, backend, batch size, languages).
         at: run instant (UTC), stored as ``scored_at``.
         model: override of ``settings.model``.
         classifier: an already loaded classifier (tests, long-lived workers).
@@ -235,37 +239,45 @@ def score(
         until: only articles published before this UTC instant.
 
     Returns:
-        counts ``{model_version, pending, scored, truncated, skipped_language}``: ``truncated``
-        texts were longer than the model's ``max_length`` (only their start was scored);
-        ``skipped_language`` stored articles are in a language outside ``score_languages``.
+        counts ``{model_version, backend, pending, scored, truncated, skipped_language}``:
+        ``truncated`` texts were longer than the model's ``max_length`` (only their start was
+        scored); ``skipped_language`` stored articles are in a language outside
+        ``score_languages``.
     """
-    from pipeline.storage.articles import skipped_language_count, unscored_articles
+    from pipeline.storage.articles import skipped_language_count, unscored_chunk, unscored_count
     from pipeline.storage.scores import score_rows, upsert_scores
     from pipeline.training.registry import Registry, sync_model_versions
 
     at = _require_utc(at)
     with _recorded("score", settings, at, run_id) as run:
         classifier = classifier or load_classifier(settings, model)
+        version, languages = classifier.model_version, settings.score_languages
         with connect(settings.db_path) as con:
             sync_model_versions(con, Registry(settings.model_registry))
-            todo = unscored_articles(con, classifier.model_version, settings.score_languages,
-                                     since=since, until=until)
-            skipped = skipped_language_count(con, settings.score_languages, since=since,
-                                             until=until)
+            pending = unscored_count(con, version, languages, since=since, until=until)
+            skipped = skipped_language_count(con, languages, since=since, until=until)
         scored = truncated = 0
         chunk_size = chunk_size or settings.score_chunk_size
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo.iloc[start:start + chunk_size]
-            probs, cut = classifier.predict(list(chunk["text"]), progress=progress)
+        after = None
+        while True:
+            with connect(settings.db_path) as con:
+                chunk = unscored_chunk(con, version, languages, since=since, until=until,
+                                       after=after, limit=chunk_size)
+            if chunk.empty:
+                break
+            after = (chunk["published_at"].iloc[-1], chunk["article_id"].iloc[-1])
+            probs, cut = classifier.predict(chunk["text"].tolist(), progress=progress)
             truncated += int(cut.sum())
-            rows = score_rows(list(chunk["article_id"]), list(chunk["content_hash"]), probs,
-                              classifier.model_version, at, truncated=cut)
+            rows = score_rows(chunk["article_id"].tolist(), chunk["content_hash"].tolist(), probs,
+                              version, at, truncated=cut)
             with connect(settings.db_path) as con:
                 scored += upsert_scores(con, rows)
             if on_progress:
-                on_progress(scored, len(todo))
-        counts = {"model_version": classifier.model_version, "pending": len(todo), "scored": scored,
-                  "truncated": truncated, "skipped_language": skipped}
+                on_progress(scored, pending)
+        counts = {"model_version": version,
+                  "backend": getattr(getattr(classifier, "backend", None), "name", "torch"),
+                  "pending": pending, "scored": scored, "truncated": truncated,
+                  "skipped_language": skipped}
         return run.finish(StageResult("score", "ok", counts))
 
 

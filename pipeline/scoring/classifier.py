@@ -2,13 +2,15 @@
 
 Mirrors the transformers text-classification pipeline: preprocess (tokenize with truncation at
 ``max_length``) → forward (``eval()``, ``torch.inference_mode()``) → postprocess (a numerically
-stable softmax). Inputs are sorted by length and cut into batches so that padding is small
-(dynamic padding); results come back in input order.
+stable softmax). Each text is tokenized once; inputs are sorted by length and cut into batches
+by a padded-token budget (:mod:`pipeline.scoring.batching`), right-padded with an attention
+mask, and run by a backend (:mod:`pipeline.scoring.backends`: PyTorch on CPU or CUDA, or ONNX
+Runtime); results come back in input order.
 """
 
 from __future__ import annotations
 
-import os
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,8 +19,15 @@ from tqdm.auto import tqdm
 
 from pipeline.config import Settings
 from pipeline.errors import ModelNotFoundError, ScoringError
+from pipeline.scoring.backends import BACKENDS, OnnxBackend, TorchBackend, configure_cpu_threads
+from pipeline.scoring.batching import encode, pad_batch, token_budget_batches
 from pipeline.scoring.labels import label_permutation
 from pipeline.scoring.preprocess import model_input
+
+__all__ = ["SentimentClassifier", "configure_cpu_threads", "load_classifier", "softmax"]
+
+#: Padded tokens per batch on the CPU when no budget is given: 64 headlines of 32 tokens.
+CPU_TOKEN_BUDGET = 2048
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -28,13 +37,16 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def configure_cpu_threads() -> int:
-    """Use as many torch threads as cores this process may run on; return that number."""
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(max(1, cores or 1))
-    return torch.get_num_threads()
+def _load_error(path: str, local: bool, exc: OSError) -> ModelNotFoundError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if local:
+        return ModelNotFoundError(f"cannot load model directory {path!r}: {first}")
+    return ModelNotFoundError(
+        f"cannot load {path!r} from the Hugging Face hub (offline, or no such "
+        f"repository): {first}. Without the hub, download it where the hub is reachable "
+        f"(`hf download {path} --local-dir DIR`, or save_pretrained) and pass "
+        "the directory: --model DIR or TONEWATCH_MODEL=DIR"
+    )
 
 
 class SentimentClassifier:
@@ -44,14 +56,23 @@ class SentimentClassifier:
         model: a local directory with ``save_pretrained`` output, or a hub id.
         model_version: the id stored with every score (defaults to the directory name).
         max_length: tokenizer truncation, tokens (headlines and a summary fit in 128).
-        batch_size: sentences per forward pass.
-        device: ``"cpu"``, ``"cuda"``…; default CUDA when available.
+        batch_size: most sentences per forward pass.
+        device: ``"cpu"``, ``"cuda"``…; default CUDA when available (torch backend only).
         label_map: explicit output-label map for checkpoints labelled ``LABEL_0``... (see
             :func:`pipeline.scoring.labels.label_permutation`).
+        backend: ``"torch"``, or ``"onnx-int8"`` / ``"onnx-fp32"`` for a model exported with
+            ``tonewatch model export-onnx`` (checked against PyTorch before use, see
+            :mod:`pipeline.scoring.onnx_export`).
+        token_budget: most padded tokens per forward pass; default
+            :data:`CPU_TOKEN_BUDGET` on the CPU and, on CUDA, the measured best batch size at
+            ``max_length`` tokens times ``max_length``.
+        compile: ``torch.compile`` the model (CUDA only).
 
     Raises:
-        ModelNotFoundError: nothing loadable at ``model`` (missing dir, or hub unreachable).
+        ModelNotFoundError: nothing loadable at ``model`` (missing dir, or hub unreachable), or
+            no ONNX export for an ONNX backend.
         LabelMappingError: the checkpoint's labels cannot be mapped.
+        OnnxCheckError: the ONNX export disagrees with the PyTorch model.
     """
 
     def __init__(
@@ -63,41 +84,66 @@ class SentimentClassifier:
         batch_size: int = 64,
         device: str | None = None,
         label_map: dict[str, str] | None = None,
+        backend: str = "torch",
+        token_budget: int | None = None,
+        compile: bool = False,
     ):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if backend not in BACKENDS:
+            raise ScoringError(f"unknown scoring backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.model_path = str(model)
         local = Path(model).is_dir()
         if not local and (Path(model).is_absolute() or str(model).startswith(".")):
             raise ModelNotFoundError(f"model directory not found: {model}")
-        from transformers.utils import logging as hf_logging
-
         # Loading reports and per-tensor progress bars are noise in a scheduled job's log.
         hf_logging.disable_progress_bar()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-            self.model = AutoModelForSequenceClassification.from_pretrained(self.model_path)
+            config = AutoConfig.from_pretrained(self.model_path)
         except OSError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if local:
-                raise ModelNotFoundError(
-                    f"cannot load model directory {self.model_path!r}: {first}") from exc
-            raise ModelNotFoundError(
-                f"cannot load {self.model_path!r} from the Hugging Face hub (offline, or no such "
-                f"repository): {first}. Without the hub, download it where the hub is reachable "
-                f"(`hf download {self.model_path} --local-dir DIR`, or save_pretrained) and pass "
-                "the directory: --model DIR or TONEWATCH_MODEL=DIR"
-            ) from exc
-        self.perm = label_permutation(self.model.config.id2label, label_map)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if self.device == "cpu":
-            configure_cpu_threads()
-        self.model.to(self.device).eval()
+            raise _load_error(self.model_path, local, exc) from exc
+        self.perm = label_permutation(config.id2label, label_map)
         self.model_version = model_version or Path(self.model_path).name
         self.max_length = max_length
         self.batch_size = batch_size
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        self.model = None
+        self.token_budget = token_budget or CPU_TOKEN_BUDGET
+        if backend == "torch":
+            try:
+                self.backend = TorchBackend(self.model_path, device=device, compile=compile)
+            except OSError as exc:
+                raise _load_error(self.model_path, local, exc) from exc
+            self.model = self.backend.model
+            self.device = str(self.backend.device)
+        else:
+            self._load_onnx(backend)
+            self.device = "cpu"
+        if token_budget is None and self.device.startswith("cuda"):
+            measured = self.backend.measure_batch_size(max_length)
+            self.token_budget = measured * max_length
+            # Short rows: more of them fit the same budget (a headline is ~16-32 tokens).
+            self.batch_size = max(batch_size, measured * max(1, max_length // 16))
+
+    def _load_onnx(self, backend: str) -> None:
+        from pipeline.scoring.onnx_export import onnx_file, recheck
+
+        if not Path(self.model_path).is_dir():
+            raise ModelNotFoundError(f"{backend} needs a local model directory with an ONNX "
+                                     f"export, not {self.model_path!r}")
+        path, report = onnx_file(Path(self.model_path), backend)
+        self.backend = OnnxBackend(path, name=backend)
+        self.load_check = recheck(report, backend, self.predict_probs(report["load_check"]["texts"]),
+                                  self.model_version)
+
+    def with_backend(self, backend) -> SentimentClassifier:
+        """A copy that shares tokenizer and label mapping but runs ``backend`` (e.g. an
+        :class:`~pipeline.scoring.backends.OnnxBackend` on a file being exported)."""
+        other = copy.copy(self)
+        other.backend, other.model, other.device = backend, None, "cpu"
+        return other
 
     def predict_probs(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Class probabilities for each text: :meth:`predict` without the truncation flags."""
@@ -115,43 +161,34 @@ class SentimentClassifier:
             ``(probs, truncated)``: float32 ``(n, 3)`` probabilities with columns negative,
             neutral, positive (rows sum to 1), and a bool ``(n,)`` array, True where the text
             was longer than ``max_length`` tokens and its tail was not seen by the model.
-        """
-        import torch
 
+        Raises:
+            ScoringError: the forward pass failed (e.g. out of memory).
+        """
         n = len(texts)
         out = np.zeros((n, 3), dtype=np.float32)
         if n == 0:
             return out, np.zeros(0, dtype=bool)
-        texts = [model_input(t) for t in texts]
-        full = np.asarray(self.tokenizer(
-            list(texts), truncation=False, add_special_tokens=True, return_length=True,
-            verbose=False,
-        )["length"])
-        truncated = full > self.max_length
-        lengths = np.minimum(full, self.max_length)
-        order = np.argsort(lengths, kind="stable")
+        encoded = encode(self.tokenizer, [model_input(t) for t in texts], self.max_length)
+        batches = token_budget_batches(encoded.lengths, max_tokens=self.token_budget,
+                                       max_batch=self.batch_size)
         bar = tqdm(total=n, unit="sent", desc="scoring", disable=not progress, leave=False)
         try:
-            with torch.inference_mode():
-                for start in range(0, n, self.batch_size):
-                    idx = order[start:start + self.batch_size]
-                    batch = self.tokenizer(
-                        [texts[i] for i in idx], truncation=True, max_length=self.max_length,
-                        padding=True, return_tensors="pt",
-                    ).to(self.device)
-                    logits = self.model(**batch).logits.float().cpu().numpy()
-                    out[idx] = softmax(logits[:, self.perm])
-                    bar.update(len(idx))
+            for idx in batches:
+                ids, mask = pad_batch([encoded.ids[i] for i in idx], self.pad_id)
+                logits = self.backend.logits(ids, mask)
+                out[idx] = softmax(logits[:, self.perm])
+                bar.update(len(idx))
         except RuntimeError as exc:
             raise ScoringError(f"scoring failed with model {self.model_path}: {exc}") from exc
         finally:
             bar.close()
-        return out, truncated
+        return out, encoded.truncated
 
 
 def load_classifier(
     settings: Settings, model: str | None = None, *, canary: bool = True,
-    model_labels: str | None = None,
+    model_labels: str | None = None, backend: str | None = None,
 ) -> SentimentClassifier:
     """Load the scoring model named by ``model`` (default ``settings.model``).
 
@@ -162,11 +199,13 @@ def load_classifier(
     Args:
         canary: run the canary and refuse a model that fails it.
         model_labels: explicit output-label map spec (default ``settings.model_labels``).
+        backend: ``torch``, ``onnx-int8`` or ``onnx-fp32`` (default ``settings.scoring_backend``).
 
     Raises:
         ModelNotFoundError: nothing loadable under that name.
         LabelMappingError: labels that cannot be mapped.
         CanaryFailedError: the model mislabels the canary set.
+        OnnxCheckError: an ONNX backend's export disagrees with its PyTorch model.
     """
     from pipeline.scoring.canary import require_canary
     from pipeline.scoring.labels import parse_label_spec
@@ -176,7 +215,8 @@ def load_classifier(
     registry = Registry(settings.model_registry)
     label_map = parse_label_spec(model_labels if model_labels is not None else settings.model_labels)
     common = dict(max_length=settings.max_length, batch_size=settings.score_batch_size,
-                  label_map=label_map or None)
+                  label_map=label_map or None, backend=backend or settings.scoring_backend,
+                  token_budget=settings.score_token_budget)
     if name == "production":
         record = registry.get(name)
     else:  # a registry version, unless a directory of that name exists

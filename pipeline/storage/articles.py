@@ -69,6 +69,62 @@ def unscored_articles(
     ).df()
 
 
+_UNSCORED = (
+    " FROM articles a LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?"
+    " WHERE (s.article_id IS NULL OR s.content_hash <> a.content_hash)"
+    "   AND (a.language IS NULL OR list_contains(?, a.language))"
+    "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)"
+    "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at < ?::TIMESTAMPTZ)"
+)
+
+
+def unscored_count(
+    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str],
+    since: datetime | None = None, until: datetime | None = None,
+) -> int:
+    """How many articles :func:`unscored_chunk` would return in all (same arguments)."""
+    return int(con.execute("SELECT count(*)" + _UNSCORED,
+                           [model_version, languages, since, since, until, until]).fetchall()[0][0])
+
+
+def unscored_chunk(
+    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str], *,
+    since: datetime | None = None, until: datetime | None = None,
+    after: tuple[datetime, str] | None = None, limit: int = 2048,
+) -> pd.DataFrame:
+    """The next ``limit`` articles needing a score from ``model_version``, oldest first.
+
+    An article needs one when it has no score from that version, or its score was computed
+    for other content (``scores.content_hash`` differs from the article's current hash: the
+    feed changed the text, so it is rescored); an unchanged, already scored article is
+    skipped. Paging is by key (``published_at, article_id`` after ``after``), not by offset,
+    so a caller that writes scores between pages neither skips nor repeats an article, and
+    memory holds one page only.
+
+    Args:
+        con: any connection.
+        model_version: the scoring model's version id.
+        languages: ISO 639-1 codes to score; articles of unknown language are included.
+        since: only articles published at or after this instant (aware UTC); None = all.
+        until: only articles published before this instant (aware UTC); None = no end.
+        after: the ``(published_at, article_id)`` of the last row of the previous page.
+        limit: most rows returned.
+
+    Returns:
+        DataFrame ``(article_id, text, content_hash, published_at)`` ordered by
+        ``(published_at, article_id)``; empty when nothing is left.
+    """
+    last_at, last_id = after if after is not None else (None, None)
+    return con.execute(
+        "SELECT a.article_id, a.text, a.content_hash, a.published_at" + _UNSCORED
+        + "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at > ?::TIMESTAMPTZ"
+          "        OR (a.published_at = ?::TIMESTAMPTZ AND a.article_id > ?))"
+          " ORDER BY a.published_at, a.article_id LIMIT ?",
+        [model_version, languages, since, since, until, until, last_at, last_at, last_at, last_id,
+         limit],
+    ).df()
+
+
 def skipped_language_count(
     con: duckdb.DuckDBPyConnection, languages: list[str], since: datetime | None = None,
     until: datetime | None = None,
