@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -109,7 +110,11 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
     axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
     # The TorchScript exporter (dynamo=False) gives the node names and plain MatMuls the
     # quantiser and ONNX Runtime's fusions expect; it takes a second where dynamo takes many.
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # Tracer and deprecation notices about the exporter itself: noise for an operator.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(model, (), str(target), kwargs={n: example[n] for n in names},
                           input_names=names, output_names=["logits"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)

@@ -69,9 +69,11 @@ def unscored_articles(
     ).df()
 
 
+# NOT EXISTS rather than LEFT JOIN ... IS NULL: with an empty scores table DuckDB 2.0.1 drops the
+# LIMIT of the LEFT JOIN form and returns every row, which would defeat the paging.
 _UNSCORED = (
-    " FROM articles a LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?"
-    " WHERE (s.article_id IS NULL OR s.content_hash <> a.content_hash)"
+    " FROM articles a WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.article_id = a.article_id"
+    "   AND s.model_version = ? AND s.content_hash = a.content_hash)"
     "   AND (a.language IS NULL OR list_contains(?, a.language))"
     "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)"
     "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at < ?::TIMESTAMPTZ)"
