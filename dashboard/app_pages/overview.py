@@ -59,7 +59,7 @@ def live_panels(path: str, tz: str) -> None:
         counts = queries.headline_counts(path)
         ok_run = queries.last_run(path, status="ok")
         any_run = queries.last_run(path)
-        alerts = queries.latest_alerts(path, limit=50)
+        alerts = queries.latest_alerts(path, limit=_ALERT_MARKERS).head(50)
     except StorageError as exc:
         st.warning(f"Cannot read the database right now: {exc}")
         return
@@ -133,21 +133,18 @@ def sentiment_timeline(path: str, tz: str) -> None:
     left, right = st.columns(2)
     grain = _GRAINS[left.segmented_control("Granularity", list(_GRAINS), default="Daily",
                                            key="timeline_grain") or "Daily"]
-    buckets = queries.timeline(path, grain)
-    alerts = queries.latest_alerts(path, limit=_ALERT_MARKERS)
-    if buckets.empty:
-        st.caption("No articles yet.")
-        return
     if grain == "day":
         # Feeds carry stray items from years ago; by default show the recent stretch.
-        period = right.segmented_control("Period", list(_PERIODS), default="1 year",
+        period = right.segmented_control("Period", list(_PERIODS), default="90 days",
                                          key="timeline_period")
-        days_back = _PERIODS.get(period or "1 year")
-        if days_back is not None:
-            buckets = buckets[buckets["bucket"] >= buckets["bucket"].max()
-                              - pd.Timedelta(days=days_back)]
+        buckets = queries.timeline(path, "day", _PERIODS.get(period or "90 days"))
     else:
         right.caption(f"Last {queries.HOURLY_DAYS} days, one bar per hour.")
+        buckets = queries.timeline(path, "hour")
+    alerts = queries.latest_alerts(path, limit=_ALERT_MARKERS)
+    if buckets.empty:
+        st.caption("No articles in this period.")
+        return
     alerts = alerts[alerts["window_start"] >= buckets["bucket"].min()]
     minimum = min_scored_per_bucket()
     coverage(buckets, minimum, grain)

@@ -53,11 +53,13 @@ def headline_counts(db_path: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def timeline(db_path: str, grain: str = "day") -> pd.DataFrame:
+def timeline(db_path: str, grain: str = "day", days: int | None = None) -> pd.DataFrame:
     """Return article volume, negative share and the sentiment index per UTC day or hour.
 
-    ``grain='day'`` covers all stored articles; ``grain='hour'`` the :data:`HOURLY_DAYS` days
-    before :func:`~dashboard.queries.core.data_end`. One row per bucket with at least one
+    Covers the ``days`` days before :func:`~dashboard.queries.core.data_end` (whole UTC days
+    for ``grain='day'``; ``None``: every stored article, or :data:`HOURLY_DAYS` days for
+    ``grain='hour'``). The bound is pushed into the query so DuckDB's zone maps on
+    ``published_at`` skip older row groups. One row per bucket with at least one
     article, oldest first. Articles whose date was inferred (no usable date in the feed) are
     left out: their fetch time would pile them onto the hour of the run.
 
@@ -69,6 +71,7 @@ def timeline(db_path: str, grain: str = "day") -> pd.DataFrame:
     Args:
         db_path: path of ``tonewatch.duckdb``.
         grain: ``'day'`` or ``'hour'``.
+        days: length of the period, days.
 
     Raises:
         ValueError: another grain.
@@ -76,10 +79,12 @@ def timeline(db_path: str, grain: str = "day") -> pd.DataFrame:
     """
     if grain not in ("day", "hour"):
         raise ValueError(f"grain must be 'day' or 'hour', not {grain!r}")
+    if grain == "hour" and days is None:
+        days = HOURLY_DAYS
     since = None
-    if grain == "hour":
-        end = data_end(db_path)
-        since = None if end is None else end - pd.Timedelta(days=HOURLY_DAYS)
+    end = data_end(db_path)
+    if days is not None and end is not None:
+        since = (end - pd.Timedelta(days=days)).floor(grain[0] if grain == "day" else "h")
     sql = f"""
         SELECT date_trunc('{grain}', a.published_at) AS bucket,
                count(*) AS n_articles,
@@ -142,25 +147,28 @@ def latest_headlines(db_path: str, limit: int = 100) -> pd.DataFrame:
     Raises:
         StorageError: the database cannot be read.
     """
-    # Newest articles first, then their scores: the top-N runs on articles alone (the
-    # published_at zone maps prune it) instead of sorting the whole join.
-    sql = """
-        WITH recent AS (
-            SELECT a.* FROM articles a
-            WHERE a.article_id IN (SELECT article_id FROM scores WHERE model_version = ?)
+    version = production_version(db_path)
+    # Fast path: the newest articles by published_at (a top-N on one column, pruned by zone
+    # maps), then their scores. When too few of them are scored (a scoring backlog), fall
+    # back to searching every scored article.
+    for candidates in (max(20 * int(limit), 2000), None):
+        bound = "" if candidates is None else f"ORDER BY published_at DESC LIMIT {candidates}"
+        sql = f"""
+            WITH recent AS (SELECT article_id FROM articles {bound})
+            SELECT a.published_at, coalesce(f.name, a.feed_id) AS feed, a.title, a.url,
+                   s.label, s.p_negative, s.p_neutral, s.p_positive, s.sentiment_score,
+                   a.tickers, s.model_version
+            FROM recent r
+            JOIN scores s ON s.article_id = r.article_id AND s.model_version = ?
+            JOIN articles a ON a.article_id = r.article_id
+            LEFT JOIN feeds f ON f.feed_id = a.feed_id
             ORDER BY a.published_at DESC, a.article_id
             LIMIT ?
-        )
-        SELECT a.published_at, coalesce(f.name, a.feed_id) AS feed, a.title, a.url,
-               s.label, s.p_negative, s.p_neutral, s.p_positive, s.sentiment_score,
-               a.tickers, s.model_version
-        FROM recent a
-        JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?
-        LEFT JOIN feeds f ON f.feed_id = a.feed_id
-        ORDER BY a.published_at DESC, a.article_id
-    """
-    version = production_version(db_path)
-    return read(db_path, sql, [version, int(limit), version], _HEADLINE_COLUMNS)
+        """
+        heads = read(db_path, sql, [version, int(limit)], _HEADLINE_COLUMNS)
+        if len(heads) >= limit:
+            break
+    return heads
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
