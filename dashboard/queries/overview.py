@@ -84,7 +84,7 @@ def timeline(db_path: str, grain: str = "day", days: int | None = None) -> pd.Da
     since = None
     end = data_end(db_path)
     if days is not None and end is not None:
-        since = (end - pd.Timedelta(days=days)).floor(grain[0] if grain == "day" else "h")
+        since = (end - pd.Timedelta(days=days)).floor("D" if grain == "day" else "h")
     sql = f"""
         SELECT date_trunc('{grain}', a.published_at) AS bucket,
                count(*) AS n_articles,

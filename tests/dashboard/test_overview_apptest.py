@@ -144,3 +144,53 @@ def test_articles_without_scores_warn_and_still_render(monkeypatch, fresh_db):
         "Articles": "1", "Scored": "0", "Firing alerts": "0", "Last successful run": "never"}
     assert "No alerts yet." in [c.value for c in at.caption]
     assert "No scored headlines yet." in [c.value for c in at.caption]
+
+
+def _add_scored_day(db, day: str, n: int, negative: int) -> None:
+    """Store ``n`` articles published at noon UTC on ``day``, ``negative`` of them negative."""
+    con = duckdb.connect(str(db))
+    try:
+        for i in range(n):
+            aid = f"bulk-{day}-{i}"
+            con.execute(
+                "INSERT INTO articles (article_id, feed_id, url, title, published_at,"
+                " date_quality, first_seen_at, fetched_at, content_hash, story_id)"
+                f" VALUES (?, 'acme-wire', 'https://x.example/', 'Bulk', TIMESTAMPTZ"
+                f" '{day} 12:00:00+00', 'exact', now(), now(), 'h', ?)", [aid, aid])
+            label = "negative" if i < negative else "neutral"
+            con.execute(
+                "INSERT INTO scores (article_id, model_version, label, p_negative, p_neutral,"
+                " p_positive, sentiment_score, content_hash, scored_at)"
+                " VALUES (?, ?, ?, ?, ?, 0.1, ?, 'h', now())",
+                [aid, PRODUCTION, label, 0.8 if i < negative else 0.1,
+                 0.1 if i < negative else 0.8, 0.1 - (0.8 if i < negative else 0.1)])
+    finally:
+        con.close()
+
+
+def test_covered_day_shows_its_share_and_index(monkeypatch, seeded_db):
+    _add_scored_day(seeded_db, "2024-03-03", 12, 3)
+    at = _run(monkeypatch, seeded_db.parent)
+
+    assert not at.exception
+    data = chart_frames(at.get("vega_lite_chart")[0])[0].set_index("start")
+    covered = data.loc[pd.Timestamp("2024-03-03")]
+    assert covered["coverage"] == "ok"
+    assert covered["negative_share"] == 0.25
+    # Index = 100 x mean(p_positive - p_negative) = 100 x (3 x -0.7 + 9 x 0.0) / 12.
+    index = chart_frames(at.get("vega_lite_chart")[1])[0].set_index("start")
+    assert index.loc[pd.Timestamp("2024-03-03"), "sentiment_index"] == pytest.approx(-17.5)
+    assert any("3 of 4 days shown have fewer than 10" in c.value for c in at.caption)
+
+
+def test_hourly_buckets_in_the_display_zone(monkeypatch, seeded_db):
+    at = _run(monkeypatch, seeded_db.parent)
+    at.get("button_group")[0].set_value("Hourly").run()  # granularity
+    at.selectbox(key="tz").select("Asia/Tokyo").run()
+
+    assert not at.exception
+    data = chart_frames(at.get("vega_lite_chart")[0])[0]
+    # 8 articles in 8 distinct UTC hours; Tokyo wall clock is UTC+9.
+    assert data["n_articles"].sum() == 8
+    assert pd.Timestamp("2024-03-06 17:15").floor("h") in set(data["start"])  # a4, 08:15 UTC
+    assert any("Insufficient data for the latest hour" in w.value for w in at.warning)
