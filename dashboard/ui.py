@@ -8,6 +8,7 @@ link only when :func:`safe_url` accepts it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -21,6 +22,9 @@ NO_DATA_MESSAGE = "No data yet: run `tonewatch run` first"
 
 #: momentJS format for ``st.column_config.DatetimeColumn``.
 TIME_FORMAT = "YYYY-MM-DD HH:mm"
+
+# Characters with a meaning in markdown or HTML; escaped, they render as themselves.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&])")
 
 def db_path() -> str:
     """The database path set by the router (``TONEWATCH_DATA_DIR``) for this session."""
@@ -62,6 +66,12 @@ def safe_url(url: object) -> str | None:
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
         return url
     return None
+
+
+def escape_markdown(text: object) -> str:
+    """Backslash-escape markdown and HTML specials, for feed-derived text in a widget label
+    (labels are rendered as markdown): ``[x](javascript:y)`` shows as written, not as a link."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", "" if text is None else str(text))
 
 
 def code_span(text: object) -> str:

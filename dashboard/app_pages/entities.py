@@ -14,7 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.ui import db_path, display_tz, model_caption, require_data, to_tz, window_text
+from dashboard.ui import (
+    db_path, display_tz, escape_markdown, model_caption, require_data, to_tz, window_text,
+)
 from pipeline.errors import StorageError
 
 ARTICLES_PAGE = "app_pages/articles.py"
@@ -81,7 +83,8 @@ def click_through(ranked: pd.DataFrame, scope: str) -> None:
     choice = st.selectbox("Open the articles of", list(names), format_func=names.get,
                           key="entity_pick")
     if choice is not None:
-        st.page_link(ARTICLES_PAGE, label=f"Articles of {names[choice]}",
+        # Labels are markdown and ticker symbols come from feed text: escape them.
+        st.page_link(ARTICLES_PAGE, label=f"Articles of {escape_markdown(names[choice])}",
                      icon=":material/article:", query_params={scope: choice})
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pytest
 
-from dashboard.ui import safe_url
+from dashboard.ui import escape_markdown, safe_url
 from tests.dashboard.helpers import open_page
 
 PAGES = ["overview", "entities", "articles", "alerts", "feeds", "model"]
@@ -27,6 +27,7 @@ def _markdown_bodies(at) -> list[str]:
         bodies.extend(str(e.value) for e in at.get(kind))
     for metric in at.metric:
         bodies.extend([metric.label, metric.value])
+    bodies.extend(link.proto.label for link in at.get("page_link"))
     return bodies
 
 
@@ -84,3 +85,10 @@ def test_browsing_every_page_writes_nothing(monkeypatch, seeded_db):
 ])
 def test_safe_url(url, expected):
     assert safe_url(url) == expected
+
+
+def test_escape_markdown_neutralises_links_and_html():
+    escaped = escape_markdown("[x](javascript:alert(1)) <b>bold</b> *em* AT&T")
+    assert "](" not in escaped and "<b>" not in escaped
+    assert escaped.replace("\\", "") == "[x](javascript:alert(1)) <b>bold</b> *em* AT&T"
+    assert escape_markdown(None) == ""
