@@ -112,7 +112,18 @@ def test_every_page_in_headless_chromium(dashboard_url):
             expect(page.get_by_text("Articles of ACME")).to_be_visible()
             shot("entities")
 
-            # Click through to the entity's articles.
+            # Click through by selecting a row: the grid is a canvas, so click the selection
+            # cell of its second row (BETA; rows and header are 35 px high).
+            grid = page.locator("[data-testid='stDataFrame']").first
+            page.wait_for_timeout(500)  # the canvas draws after the element appears
+            box = grid.bounding_box()
+            page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 + 17)
+            expect(page.get_by_role("heading", name="Articles", exact=True)).to_be_visible()
+            expect(page.get_by_text("2 matching articles")).to_be_visible()
+            assert "ticker=BETA" in page.url
+
+            # ... or through the link under the table.
+            nav.get_by_text("Entities", exact=True).click()
             page.get_by_text("Articles of ACME").click()
             expect(page.get_by_role("heading", name="Articles", exact=True)).to_be_visible()
             expect(page.get_by_text("4 matching articles")).to_be_visible()
