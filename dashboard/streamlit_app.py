@@ -2,7 +2,8 @@
 
 Run with ``streamlit run dashboard/streamlit_app.py``. This file sets the page config, draws the
 sidebar (timezone selector, data location) and hands over to the selected page; pages live in
-``dashboard/app_pages/`` and read data only through ``dashboard.queries``.
+``dashboard/app_pages/`` and read data only through ``dashboard.queries``. A link
+``/?alert=<alert_id>`` (the one alert messages carry) is forwarded to the Alerts page.
 
 Session state set here for the pages:
     ``tz``: IANA timezone name chosen in the sidebar (default ``UTC``). Storage stays UTC;

@@ -30,7 +30,7 @@ from pipeline.config import load_settings
 from pipeline.errors import StorageError, TonewatchError
 
 _ALERT_MARKERS = 500  # most alert rules drawn on the timeline
-#: Timeline periods of the daily view, counted back from the latest day with data.
+#: Periods of the daily view, days back from the newest data (None: every stored article).
 _PERIODS = {"30 days": 30, "90 days": 90, "1 year": 365, "all": None}
 _GRAINS = {"Daily": "day", "Hourly": "hour"}
 
