@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -98,9 +99,11 @@ def write_surge_feed(folder: Path) -> Path:
     return path
 
 
-def tonewatch_env(tmp_path: Path, registry: Path) -> dict[str, str]:
-    """``TONEWATCH_*`` settings on ``tmp_path`` (no configured feeds, a test gazetteer)."""
-    (tmp_path / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+def tonewatch_env(tmp_path: Path, registry: Path, feeds: tuple[Path, ...] = ()) -> dict[str, str]:
+    """``TONEWATCH_*`` settings on ``tmp_path``: ``feeds`` configured, a test gazetteer."""
+    listed = "".join(f"  - {{name: {f.stem}, url: {json.dumps(str(f))}}}\n" for f in feeds)
+    (tmp_path / "feeds.yaml").write_text("feeds:\n" + listed if feeds else "feeds: []\n",
+                                         encoding="utf-8")
     (tmp_path / "entities.yaml").write_text("companies:\n  Zephyr Motors: ZEPH\n", encoding="utf-8")
     return {
         "TONEWATCH_DATA_DIR": str(tmp_path / "data"),
