@@ -1,0 +1,123 @@
+"""docker/: the compose stack has what a scaled-out deployment needs; files pass their validators.
+
+No Docker engine is needed. The structure checks read the compose file with PyYAML (merge keys
+resolved as Compose resolves them). The validator checks run the tools when they are installed
+and skip otherwise: the Compose Specification's JSON schema (check-jsonschema's vendored copy),
+hadolint on both Dockerfiles, and ``docker compose config`` where the compose plugin exists.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+DOCKER = ROOT / "docker"
+COMPOSE = DOCKER / "docker-compose.yaml"
+DOCKERFILES = [DOCKER / "Dockerfile", DOCKER / "Dockerfile.gpu"]
+SECRETS = ("TONEWATCH_SMTP_PASSWORD", "TONEWATCH_SLACK_WEBHOOK_URL", "AIRFLOW__API_AUTH__JWT_SECRET",
+           "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY", "POSTGRES_PASSWORD")
+
+
+def tool(name: str) -> str | None:
+    """Path of a command-line tool: next to this interpreter (the venv) first, then on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+def _command(service: dict) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else str(command)
+
+
+def test_airflow_components_broker_and_metadata_db(compose):
+    services = compose["services"]
+    commands = {name: _command(s) for name, s in services.items()}
+    for component in ("api-server", "scheduler", "dag-processor", "triggerer", "celery worker"):
+        assert any(c.startswith(component) for c in commands.values()), component
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["redis"]["image"].startswith("redis:")
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+
+
+def test_gpu_worker_consumes_the_gpu_queue_and_reserves_a_gpu(compose):
+    gpu = compose["services"]["airflow-worker-gpu"]
+    assert re.search(r"--queues\s+gpu\b", _command(gpu))
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert any("gpu" in d["capabilities"] and d.get("count", 0) >= 1 for d in devices)
+    assert gpu["build"]["dockerfile"] == "docker/Dockerfile.gpu"
+    assert "gpu" in gpu["profiles"], "the GPU worker must be opt-in (hosts without a GPU)"
+
+
+def test_workers_and_dashboard_share_the_duckdb_and_registry_volumes(compose):
+    services = compose["services"]
+    assert {"tonewatch-data", "tonewatch-models"} <= set(compose["volumes"])
+    for name in ("airflow-worker", "airflow-worker-gpu"):
+        mounts = services[name]["volumes"]
+        assert "tonewatch-data:/data" in mounts and "tonewatch-models:/models" in mounts, name
+        assert services[name]["environment"]["TONEWATCH_DATA_DIR"] == "/data"
+    assert "tonewatch-data:/data" in services["dashboard"]["volumes"]
+    assert "streamlit" in " ".join(services["dashboard"]["entrypoint"])
+
+
+def test_secrets_come_from_the_environment_only(compose):
+    seen = set()
+    for name, service in compose["services"].items():
+        env = service.get("environment") or {}
+        for key in SECRETS:
+            if key in env:
+                seen.add(key)
+                assert str(env[key]).startswith("${"), f"{name}: {key} is a literal, not ${{...}}"
+    assert seen == set(SECRETS)
+    # Only services that run pipeline stages get the tonewatch receivers' secrets.
+    for name in ("airflow-scheduler", "airflow-apiserver", "airflow-dag-processor", "dashboard"):
+        assert "TONEWATCH_SMTP_PASSWORD" not in (compose["services"][name].get("environment") or {})
+
+
+def test_compose_file_matches_the_compose_specification():
+    checker = tool("check-jsonschema")
+    if checker is None:
+        pytest.skip("check-jsonschema is not installed")
+    proc = subprocess.run([checker, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path):
+    docker = tool("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode:
+        pytest.skip("the docker compose plugin is not installed")
+    proc = subprocess.run([docker, "compose", "-f", str(COMPOSE), "--profile", "gpu", "config", "-q"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=[p.name for p in DOCKERFILES])
+def test_dockerfiles_pass_hadolint(dockerfile):
+    hadolint = tool("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint is not installed")
+    proc = subprocess.run([hadolint, "--no-color", str(dockerfile)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_torch_pin_is_the_same_everywhere():
+    pin = re.search(r'"torch==([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8")).group(1)
+    for dockerfile in DOCKERFILES:
+        assert f"torch=={pin}" in dockerfile.read_text(encoding="utf-8"), dockerfile.name
