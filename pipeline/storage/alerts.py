@@ -34,10 +34,23 @@ ALERT_COLUMNS = ["alert_id", "fingerprint", "rule", "scope", "entity", "window_s
 
 
 def upsert_alerts(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
-    """Write firing alerts; re-evaluating a window refreshes its numbers, keeps created_at."""
+    """Write firing alerts; re-evaluating a window refreshes its numbers, keeps created_at.
+
+    An alert that a later window already resolved stays resolved (with its ``resolved_at``):
+    re-running or backfilling its own window must not undo a resolution that a later window
+    decided, or a one-date backfill would leave it firing until the next calm window.
+    """
     frame = pd.DataFrame(rows, columns=ALERT_COLUMNS)
     if frame.empty:
         return 0
+    resolved = dict(con.execute(
+        "SELECT alert_id, resolved_at FROM alerts WHERE state = 'resolved'"
+        " AND list_contains(?, alert_id)", [frame["alert_id"].tolist()]).fetchall())
+    if resolved:
+        kept = frame["alert_id"].isin(list(resolved))
+        frame.loc[kept, "state"] = "resolved"
+        frame["resolved_at"] = frame["resolved_at"].astype(object)
+        frame.loc[kept, "resolved_at"] = frame.loc[kept, "alert_id"].map(resolved)
     frame["explanation"] = frame["explanation"].map(lambda e: json.dumps(e, default=str))
     update = ["state", "observed", "expected", "p_value", "q_value", "n_stories", "n_negative",
               "baseline_stories", "explanation", "resolved_at"]

@@ -68,14 +68,24 @@ SURGE = [
     "Lenders downgrade Zephyr Motors credit rating to junk",
     "Zephyr Motors faces class action lawsuit from investors",
 ]
+# The day after: ordinary news again, so the surge's alert resolves at SURGE_AT + 1 day.
+RECOVERY = [
+    "Zephyr Motors secures new credit line from banks",
+    "Zephyr Motors appoints interim chief executive",
+    "Zephyr Motors delivers first vehicles to European customers",
+    "Zephyr Motors shares rise as investors welcome new chief",
+    "Zephyr Motors signs battery supply agreement",
+]
 
 
 def surge_entries() -> list[tuple[str, datetime]]:
-    """``(title, published UTC)`` of every entry: baseline from Feb 12, surge on Mar 5."""
+    """``(title, published UTC)`` of every entry: baseline from Feb 12, surge on Mar 5, calm Mar 6."""
     start = datetime(2026, 2, 12, 14, 0, tzinfo=UTC)
     entries = [(title, start + timedelta(days=i)) for i, title in enumerate(BASELINE)]
     surge_start = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
     entries += [(title, surge_start + timedelta(hours=1.5 * i)) for i, title in enumerate(SURGE)]
+    calm_start = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
+    entries += [(title, calm_start + timedelta(hours=2 * i)) for i, title in enumerate(RECOVERY)]
     return entries
 
 

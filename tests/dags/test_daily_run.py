@@ -175,3 +175,19 @@ def test_backfill_can_queue_for_the_next_scheduled_run_which_sends_once(run_day,
     assert run_day(AFTER_OUTAGE + timedelta(days=2), "scheduled")["notify"]["counts"]["sent"] == 0
     assert table_snapshot(db)["notifications"] == before["notifications"]
     assert "ALERT [" not in capsys.readouterr().out
+
+
+def test_backfilling_a_window_again_keeps_its_alert_resolved(run_day, tmp_path):
+    """The surge's alert fires at SURGE_AT and resolves a day later; re-running SURGE_AT alone
+    (a backfill of that one date) must not turn the resolved alert back into a firing one."""
+    db = tmp_path / "data" / "tonewatch.duckdb"
+    run_day(AFTER_OUTAGE, "scheduled")
+    for at in backfill_dates(SURGE_AT, SURGE_AT + timedelta(days=1)):
+        run_day(at, "backfill")
+    states = dict(query(db, "SELECT rule, state FROM alerts WHERE entity = ? AND window_end = ?",
+                        [SURGE_TICKER, SURGE_AT]))
+    assert states == {"ticker_negative_surge": "resolved"}
+    before = table_snapshot(db)
+
+    run_day(SURGE_AT, "backfill")
+    assert table_snapshot(db) == before
