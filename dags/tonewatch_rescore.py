@@ -77,9 +77,11 @@ def tonewatch_rescore() -> None:
 
         context = get_current_context()
         params = context["params"]
+        # `at` (stored as scored_at) is the run's own instant; `until` only bounds the range.
         result, report = rescore_versions(
-            load_settings(), model=str(params["model"]).strip(), at=run_instant(context, "until"),
+            load_settings(), model=str(params["model"]).strip(), at=run_instant(context),
             since=parse_param_instant(params.get("since"), "since"),
+            until=parse_param_instant(params.get("until"), "until"),
             against=str(params.get("against") or "").strip() or None)
         summary = task_summary(result)
         if report is None:

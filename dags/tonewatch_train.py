@@ -85,7 +85,7 @@ def tonewatch_train() -> None:
             args = TrainingArguments(**{**args.to_dict(), "peft": params["peft"]})
         record = train_model(
             data=params.get("data") or settings.corpus_dir, base=params.get("base") or settings.base_model,
-            name=params["name"], registry=Registry(settings.model_registry), now=run_instant(context, "at"),
+            name=params["name"], registry=Registry(settings.model_registry), now=run_instant(context),
             args=args, label_map=parse_label_map(params.get("label_map") or None), progress=False)
         m = record.metrics
         return {"model_version": record.model_version, "stage": record.stage, "n_validation": m["n"],
