@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     score_token_budget: int | None = Field(
         None, ge=16, description="Padded tokens per forward pass; unset = 2048 on CPU, measured on CUDA.",
     )
+    score_compile: bool = Field(False, description="torch.compile the scoring model (CUDA only).")
     # NoDecode: accept "en,de" from the environment instead of requiring JSON.
     score_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["en"], description="ISO 639-1 codes of languages to score."

@@ -216,7 +216,7 @@ def load_classifier(
     label_map = parse_label_spec(model_labels if model_labels is not None else settings.model_labels)
     common = dict(max_length=settings.max_length, batch_size=settings.score_batch_size,
                   label_map=label_map or None, backend=backend or settings.scoring_backend,
-                  token_budget=settings.score_token_budget)
+                  token_budget=settings.score_token_budget, compile=settings.score_compile)
     if name == "production":
         record = registry.get(name)
     else:  # a registry version, unless a directory of that name exists

@@ -12,7 +12,11 @@ Dynamic quantisation stores int8 weights and quantises each MatMul's input per b
 GELU outputs) loses precision, so not every MatMul is quantised: each group of MatMuls that
 share an input is first quantised alone and ranked by how far it moves the probabilities on a
 calibration set (the project corpus's validation rows plus the canary), and the longest prefix
-of that ranking that still keeps the labels (agreement >= ``target``, canary unchanged) is kept.
+of that ranking that still keeps the labels (agreement >= ``target``, canary unchanged) and moves
+the probabilities by at most ``max_mean_diff`` on average is kept. The mean bound matters
+because the corpus sentences are clear-cut: their labels survive quantisation that already
+flips borderline market chatter (measured on the MiniLM model: calibration mean |dp| 0.0009
+kept 99.5% of tfns labels, 0.0023 only 99.2%).
 This is the sensitivity-based mixed precision of ONNX Runtime's quantisation guide
 (https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html).
 
@@ -144,7 +148,7 @@ def _quantize(source: Path, target: Path, nodes: list[str]) -> None:
 def export_onnx(
     model_dir: Path, *, check_texts: Sequence[str], n_canary: int, reference: np.ndarray,
     score: Callable[[Path, Sequence[str]], np.ndarray], target: float = 0.995,
-    note: Callable[[str], None] = lambda line: None,
+    max_mean_diff: float = 0.001, note: Callable[[str], None] = lambda line: None,
 ) -> dict:
     """Write ``model.onnx`` and ``model.int8.onnx`` under ``model_dir/onnx`` and check them.
 
@@ -155,6 +159,7 @@ def export_onnx(
         score: probabilities ``(n, 3)`` of texts under an ONNX file (the classifier's own
             preprocessing and batching, so the check sees what scoring will see).
         target: least label agreement with ``reference`` the int8 model must keep.
+        max_mean_diff: largest mean absolute probability difference it may add.
         note: receives one progress line per step.
 
     Returns:
@@ -192,7 +197,8 @@ def export_onnx(
         while lo < hi:
             mid = (lo + hi + 1) // 2
             trial_check = keeps_labels(mid)
-            if trial_check.passed("onnx-int8") and trial_check.label_agreement >= target:
+            if (trial_check.passed("onnx-int8") and trial_check.label_agreement >= target
+                    and trial_check.mean_prob_diff <= max_mean_diff):
                 lo = mid
             else:
                 hi = mid - 1
