@@ -3,19 +3,29 @@
 DuckDB allows one read-write process *or* many read-only ones per file
 (https://duckdb.org/docs/stable/connect/concurrency), so a dashboard that kept a connection open
 would block the pipeline's writer. :func:`read` therefore opens the file with
-``read_only=True`` through :func:`pipeline.storage.db.connect` (which sets ``TimeZone='UTC'`` and
-retries with exponential back-off while a writer holds the lock), runs one query and closes the
-connection before returning a pandas DataFrame.
+``read_only=True`` through :func:`pipeline.storage.db.connect` (which sets ``TimeZone='UTC'``),
+runs one query and closes the connection before returning a pandas DataFrame.
+
+While a writer holds the file, :func:`read` polls every :data:`READ_POLL_S` seconds (with
+jitter) instead of the library's exponential back-off: a pipeline writes in short transactions
+separated by work (fetching, scoring), and a reader that waits a second between attempts can
+keep missing those gaps.
 """
 
 from __future__ import annotations
 
+import contextlib
+import random
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
+from pipeline.errors import StorageError
 from pipeline.storage.db import connect
 
 #: Seconds a cached query result is reused before the database is read again.
@@ -23,7 +33,10 @@ CACHE_TTL_S = 30
 
 #: How long a query waits for a writer to release the file lock, seconds. Pipeline writers
 #: hold the lock for one transaction (a scoring chunk is a few seconds at most).
-READ_LOCK_TIMEOUT_S = 3.0
+READ_LOCK_TIMEOUT_S = 5.0
+
+#: Seconds between two attempts to open a locked file (plus up to as much again of jitter).
+READ_POLL_S = 0.02
 
 _MODEL_COLUMNS = [
     "model_version", "chosen_by", "name", "stage", "created_at", "n_scores", "last_scored_at",
@@ -57,8 +70,43 @@ def read(db_path: str, sql: str, params: list[Any] | None, columns: list[str]) -
     """
     if not database_exists(db_path):
         return pd.DataFrame(columns=columns)
-    with connect(Path(db_path), read_only=True, lock_timeout_s=READ_LOCK_TIMEOUT_S) as con:
+    with open_read_only(db_path) as con:
         return con.execute(sql, params or []).df()
+
+
+@contextlib.contextmanager
+def open_read_only(db_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open ``db_path`` read-only for one unit of work, waiting out a writer; close it after.
+
+    Polls every :data:`READ_POLL_S` seconds (plus jitter) for up to :data:`READ_LOCK_TIMEOUT_S`
+    while another process holds the write lock.
+
+    Raises:
+        StorageError: still locked after :data:`READ_LOCK_TIMEOUT_S`, the file is missing or
+            not a DuckDB database, or a statement failed.
+    """
+    deadline = time.monotonic() + READ_LOCK_TIMEOUT_S
+    while True:
+        stack = contextlib.ExitStack()
+        try:
+            con = stack.enter_context(connect(Path(db_path), read_only=True, lock_timeout_s=0))
+        except StorageError as exc:
+            if _locked(exc) and time.monotonic() < deadline:
+                time.sleep(READ_POLL_S * (1 + random.random()))
+                continue
+            if _locked(exc):
+                raise StorageError(f"database {db_path} stayed locked by a writer for "
+                                   f"{READ_LOCK_TIMEOUT_S:g} s") from exc
+            raise
+        with stack:
+            yield con
+        return
+
+
+def _locked(exc: StorageError) -> bool:
+    """Whether opening failed because another process holds the file lock."""
+    cause = exc.__cause__
+    return isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower()
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from dashboard.queries.core import (
-    CACHE_TTL_S, READ_LOCK_TIMEOUT_S, data_end, database_exists, production_version, read,
+    CACHE_TTL_S, data_end, database_exists, open_read_only, production_version, read,
 )
 from pipeline.shadow import label_transitions
-from pipeline.storage.db import connect
 
 _VERSION_COLUMNS = ["model_version", "name", "stage", "metrics", "created_at", "n_scores"]
 _DRIFT_COLUMNS = ["day", "label", "n", "share"]
@@ -87,5 +84,5 @@ def shadow_transitions(db_path: str, baseline: str, candidate: str
     """
     if not database_exists(db_path):
         return {}, 0
-    with connect(Path(db_path), read_only=True, lock_timeout_s=READ_LOCK_TIMEOUT_S) as con:
+    with open_read_only(db_path) as con:
         return label_transitions(con, baseline=baseline, candidate=candidate, since=None)
