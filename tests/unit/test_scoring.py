@@ -141,3 +141,22 @@ def test_unknown_backend_is_one_clear_error(tiny):
 
     with pytest.raises(ScoringError, match="unknown scoring backend 'tensorrt'"):
         SentimentClassifier(tiny, backend="tensorrt")
+
+
+def test_batch_size_measurement_runs_on_the_cpu(tiny):
+    backend = SentimentClassifier(tiny, device="cpu").backend
+    size = backend.measure_batch_size(16, limit=64)
+    assert size in (16, 32, 64)
+
+
+def test_backend_comes_from_settings_and_a_missing_export_is_one_line(tiny, monkeypatch):
+    from pipeline.config import load_settings
+    from pipeline.errors import ModelNotFoundError
+    from pipeline.scoring.classifier import load_classifier
+
+    monkeypatch.setenv("TONEWATCH_SCORING_BACKEND", "onnx-int8")
+    settings = load_settings(model_registry=tiny.parent / "no-registry")
+    with pytest.raises(ModelNotFoundError, match="export-onnx") as info:
+        load_classifier(settings, str(tiny), canary=False)
+    assert "\n" not in str(info.value)
+    assert load_classifier(settings, str(tiny), canary=False, backend="torch").backend.name == "torch"
