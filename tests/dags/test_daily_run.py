@@ -145,13 +145,18 @@ def test_backfill_recomputes_detection_idempotently_and_sends_nothing(run_day, t
         assert summaries["notify"]["counts"]["sent"] == 0
     assert query(db, "SELECT last_attempt_at FROM feeds") == fetched, "a backfill run fetched"
     after_first = table_snapshot(db)
-    assert (SURGE_TICKER,) in query(db, "SELECT entity FROM alerts WHERE scope = 'ticker'"
-                                        " AND window_end = ?", [SURGE_AT])
+    # The surge fired in the window ending at SURGE_AT; the calm day after resolved it.
+    states = dict(query(db, "SELECT rule, state FROM alerts WHERE entity = ? AND window_end = ?",
+                        [SURGE_TICKER, SURGE_AT]))
+    assert states == {"ticker_negative_surge": "resolved"}
     assert after_first["notifications"] == [], "a backfill queued notifications"
 
     # An overlapping second backfill over the same stored data changes nothing.
     for at in backfill_dates(SURGE_AT, SURGE_AT + timedelta(days=2)):
         run_day(at, "backfill")
+    assert table_snapshot(db) == after_first
+    # Nor does backfilling the surge's date alone: a later window's resolution is not undone.
+    run_day(SURGE_AT, "backfill")
     assert table_snapshot(db) == after_first
     assert "ALERT [" not in capsys.readouterr().out
 
@@ -176,18 +181,3 @@ def test_backfill_can_queue_for_the_next_scheduled_run_which_sends_once(run_day,
     assert table_snapshot(db)["notifications"] == before["notifications"]
     assert "ALERT [" not in capsys.readouterr().out
 
-
-def test_backfilling_a_window_again_keeps_its_alert_resolved(run_day, tmp_path):
-    """The surge's alert fires at SURGE_AT and resolves a day later; re-running SURGE_AT alone
-    (a backfill of that one date) must not turn the resolved alert back into a firing one."""
-    db = tmp_path / "data" / "tonewatch.duckdb"
-    run_day(AFTER_OUTAGE, "scheduled")
-    for at in backfill_dates(SURGE_AT, SURGE_AT + timedelta(days=1)):
-        run_day(at, "backfill")
-    states = dict(query(db, "SELECT rule, state FROM alerts WHERE entity = ? AND window_end = ?",
-                        [SURGE_TICKER, SURGE_AT]))
-    assert states == {"ticker_negative_surge": "resolved"}
-    before = table_snapshot(db)
-
-    run_day(SURGE_AT, "backfill")
-    assert table_snapshot(db) == before
