@@ -73,7 +73,7 @@ print(json.dumps({
 
 def probe(path: Path, tmp_path: Path, **env: str) -> dict:
     """Import one DAG file in a fresh interpreter with extra env vars; return its JSON report."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}  # defaults
     run_env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
                    # opening the database at parse time would create this folder
                    TONEWATCH_DATA_DIR=str(tmp_path / "must-not-be-created"), **env)
@@ -89,12 +89,19 @@ def probe(path: Path, tmp_path: Path, **env: str) -> dict:
 
 @pytest.fixture(scope="module")
 def dagbag():
-    """A DagBag over dags/ (Airflow 3.3 moved DagBag to airflow.dag_processing.dagbag)."""
+    """A DagBag over dags/ with the parse-time knobs at their defaults.
+
+    Airflow 3.3 moved DagBag to airflow.dag_processing.dagbag.
+    """
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 3.0 - 3.2
         from airflow.models.dagbag import DagBag
-    return DagBag(dag_folder=str(DAGS_DIR))
+    with pytest.MonkeyPatch.context() as mp:
+        for knob in ("TONEWATCH_DAILY_SCHEDULE", "TONEWATCH_DUCKDB_POOL", "TONEWATCH_SCORE_QUEUE",
+                     "TONEWATCH_TRAIN_QUEUE"):
+            mp.delenv(knob, raising=False)
+        return DagBag(dag_folder=str(DAGS_DIR))
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=[p.stem for p in DAG_FILES])
