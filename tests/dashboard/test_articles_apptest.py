@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
+import duckdb
 import pandas as pd
 
 from dashboard import queries
@@ -94,3 +95,21 @@ def test_csv_export_defuses_formulas_and_keeps_utc(seeded_db):
     assert set(csv["published_at_utc"].str[-6:]) == {"+00:00"}
     assert csv["url"].dropna().str.startswith("https://").all()
     assert csv["url"].isna().sum() == 2  # javascript: and java<TAB>script: dropped
+
+
+def test_limit_holds_when_nothing_is_scored(fresh_db):
+    # DuckDB 2.0.1 can drop the LIMIT of a LEFT JOIN over an empty table (see
+    # pipeline/storage/articles.py); the Articles query must still return at most `limit` rows.
+    con = duckdb.connect(str(fresh_db))
+    try:
+        con.execute(
+            "INSERT INTO articles (article_id, feed_id, url, title, published_at, date_quality,"
+            " first_seen_at, fetched_at, content_hash, story_id)"
+            " SELECT 'a' || i, 'f', 'https://x.example/', 't', now() - to_seconds(i), 'exact',"
+            " now(), now(), 'h', 's' || i FROM range(3000) t(i)")
+    finally:
+        con.close()
+    db = str(fresh_db)
+    assert len(queries.find_articles(db, queries.ArticleFilter(), 5)) == 5
+    assert len(queries.find_articles(db, queries.ArticleFilter(text="t"), 5)) == 5
+    assert queries.count_articles(db, queries.ArticleFilter()) == 3000
