@@ -8,11 +8,12 @@ SHARED_FEEDS := $(wildcard ../shared/real_feeds/*.xml)
 DEMO_FEEDS ?= tests/fixtures/feeds/* $(if $(SHARED_FEEDS),../shared/real_feeds/*.xml,)
 PORT ?= 8501
 
-.PHONY: demo test install model run dashboard clean-data help
+.PHONY: demo test install model run dashboard clean-data help airflow
 
 help:
 	@echo "make demo   - build the default model if missing, run the pipeline once, serve the dashboard"
 	@echo "make test   - run the whole test suite"
+	@echo "make airflow - Airflow standalone (scheduler, UI on :$(AIRFLOW_PORT)) with ./dags and ./.airflow"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +37,33 @@ dashboard: install
 
 test: install
 	AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/python -m pytest -q
+
+# Airflow 3 all-in-one for a laptop: metadata DB (SQLite) and logs in ./.airflow (gitignored),
+# DAGs from ./dags, the one-slot pool DuckDB writers need, tonewatch settings as absolute paths
+# (task processes must not depend on their working directory), the venv first on PATH
+# (standalone starts `airflow scheduler` etc. by name). DAGs start paused.
+AIRFLOW_HOME ?= $(CURDIR)/.airflow
+AIRFLOW_PORT ?= 8080
+# LocalExecutor starts this many worker processes up front (~130 MB each); Airflow's default is
+# 32, while tonewatch's writers take turns in a one-slot pool anyway.
+AIRFLOW_PARALLELISM ?= 4
+TONEWATCH_DUCKDB_POOL ?= tonewatch_duckdb
+AIRFLOW_ENV := PATH=$(abspath $(BIN)):$$PATH \
+	AIRFLOW_HOME=$(AIRFLOW_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=$(AIRFLOW_PARALLELISM) \
+	AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://localhost:$(AIRFLOW_PORT)/execution/ \
+	TONEWATCH_DUCKDB_POOL=$(TONEWATCH_DUCKDB_POOL) \
+	TONEWATCH_DATA_DIR=$(or $(TONEWATCH_DATA_DIR),$(CURDIR)/data) \
+	TONEWATCH_MODEL_REGISTRY=$(or $(TONEWATCH_MODEL_REGISTRY),$(CURDIR)/models/registry)
+
+airflow: model
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > /dev/null
+	$(if $(TONEWATCH_DUCKDB_POOL),$(AIRFLOW_ENV) $(BIN)/airflow pools set $(TONEWATCH_DUCKDB_POOL) 1 "DuckDB single writer")
+	@echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/  user admin, password printed below by"
+	@echo "'airflow standalone' and kept in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+	@echo "CLI in another shell: export AIRFLOW_HOME=$(AIRFLOW_HOME); $(BIN)/airflow dags unpause tonewatch_daily"
+	$(AIRFLOW_ENV) exec $(BIN)/airflow standalone
 
 clean-data:
 	rm -rf data
