@@ -40,8 +40,9 @@ def _query_param_choice(name: str, options: list[str]) -> int:
 def filters(path: str, tz: str) -> queries.ArticleFilter:
     """Draw the filter widgets and return what they select."""
     choices = queries.filter_choices(path)
-    last = pd.Timestamp(choices["last"] or pd.Timestamp.now(tz="UTC")).tz_convert(tz).date()
-    first = pd.Timestamp(choices["first"] or last).tz_convert(tz).date() \
+    newest = choices["last"] if choices["last"] is not None else pd.Timestamp.now(tz="UTC")
+    last = pd.Timestamp(newest).tz_convert(tz).date()
+    first = pd.Timestamp(choices["first"]).tz_convert(tz).date() \
         if choices["first"] is not None else last
     top = st.columns([2, 1, 2, 2])
     span = top[0].date_input(
@@ -73,8 +74,11 @@ def filters(path: str, tz: str) -> queries.ArticleFilter:
     start = end = None
     if isinstance(span, tuple) and len(span) == 2:
         # Days are picked in the display zone; the query compares instants, so convert here.
-        start = pd.Timestamp(span[0]).tz_localize(tz)
-        end = pd.Timestamp(span[1] + timedelta(days=1)).tz_localize(tz)
+        # Where a DST change skips midnight (e.g. America/Sao_Paulo until 2019) the day starts
+        # at the first instant that exists.
+        start, end = (pd.Timestamp(d).tz_localize(tz, nonexistent="shift_forward",
+                                                  ambiguous=True)
+                      for d in (span[0], span[1] + timedelta(days=1)))
     return queries.ArticleFilter(
         start=start, end=end, ticker=ticker or None, feed_id=source or None,
         labels=None if set(labels) == set(LABELS) else tuple(labels),

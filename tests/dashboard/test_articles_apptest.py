@@ -113,3 +113,21 @@ def test_limit_holds_when_nothing_is_scored(fresh_db):
     assert len(queries.find_articles(db, queries.ArticleFilter(), 5)) == 5
     assert len(queries.find_articles(db, queries.ArticleFilter(text="t"), 5)) == 5
     assert queries.count_articles(db, queries.ArticleFilter()) == 3000
+
+
+def test_a_day_whose_midnight_does_not_exist(monkeypatch, seeded_db):
+    # Sao Paulo moved its clocks from 00:00 to 01:00 on 2018-11-04: that day starts at 01:00.
+    con = duckdb.connect(str(seeded_db))
+    try:
+        con.execute(
+            "INSERT INTO articles (article_id, feed_id, url, title, published_at, date_quality,"
+            " first_seen_at, fetched_at, content_hash, story_id) VALUES ('old', 'acme-wire',"
+            " 'https://acme.example/old', 'Old story', TIMESTAMPTZ '2018-11-04 12:00:00+00',"
+            " 'exact', now(), now(), 'h', 's-old')")
+    finally:
+        con.close()
+    at = _open(monkeypatch, seeded_db)
+    at.selectbox(key="tz").select("America/Sao_Paulo").run()
+    at.date_input(key="articles_dates").set_value((date(2018, 11, 4), date(2018, 11, 4))).run()
+    assert not at.exception
+    assert list(frame_with(at, "title")["title"]) == ["Old story"]
