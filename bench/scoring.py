@@ -3,7 +3,7 @@
 One run, one model (default: the production registry model), one input set: the headlines of
 ``../shared/data/tfns/valid.csv`` (columns text,label; skipped cleanly when absent) plus
 generated long summaries (several headlines joined, up to the 128-token window). Each variant
-runs in its own subprocess, so its peak RSS (``wait4`` rusage) is its own:
+runs in its own subprocess, so its peak RSS (``VmHWM``) is its own:
 
 - ``pipeline_bs1`` / ``pipeline_bs64``: ``transformers.pipeline("text-classification")`` called
   on consecutive slices of 1 / 64 inputs in input order (bs1 on a fixed sample, it is slow);
@@ -84,6 +84,21 @@ def resolve_model(name: str) -> tuple[str, str]:
     return str(record.path), record.model_version
 
 
+def peak_rss_mib() -> float:
+    """This process's own peak resident set (``VmHWM`` of ``/proc/self/status``), MiB.
+
+    Not ``wait4``'s ``ru_maxrss``: Linux carries the parent's high-water mark across the
+    fork/exec that starts a child, so a parent that generated a big database would be billed
+    to the child.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def percentiles(latencies: list[float]) -> tuple[float, float]:
     """p50 and p95 in milliseconds."""
     values = np.asarray(latencies) * 1000
@@ -152,7 +167,8 @@ def child(args) -> None:
         probs, latencies, seconds = run_tonewatch(path, texts, backend, args.device)
     Path(args.out).write_text(json.dumps({
         "n": len(texts), "probs": np.asarray(probs).round(6).tolist(), "latencies": latencies,
-        "seconds": seconds, "cpu_seconds": time.process_time() - cpu_started}))
+        "seconds": seconds, "cpu_seconds": time.process_time() - cpu_started,
+        "peak_rss_mib": peak_rss_mib()}))
 
 
 def measure(variant: str, args, scratch: Path) -> dict | None:
@@ -162,14 +178,12 @@ def measure(variant: str, args, scratch: Path) -> dict | None:
            "--device", args.device] + (["--limit", str(args.limit)] if args.limit else [])
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    stderr = proc.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
+    _, stderr = proc.communicate()
+    if proc.returncode != 0:
         last = [line for line in stderr.splitlines() if line.strip()][-1:] or ["?"]
         print(f"  {variant}: skipped ({last[0][:160]})")
         return None
     result = json.loads(out.read_text())
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024
     result["process_s"] = time.perf_counter() - started
     return result
 
@@ -286,7 +300,7 @@ def stream_child(args) -> None:
     classifier = SentimentClassifier(args.model, model_version="bench")
     started = time.perf_counter()
     result = score(settings, at=datetime(2026, 1, 1, tzinfo=UTC), classifier=classifier)
-    Path(args.out).write_text(json.dumps({"counts": result.counts,
+    Path(args.out).write_text(json.dumps({"counts": result.counts, "peak_rss_mib": peak_rss_mib(),
                                           "seconds": time.perf_counter() - started}))
 
 
@@ -312,11 +326,10 @@ def stream(args) -> dict:
             cmd = [sys.executable, __file__, "--child", "stream", "--out",
                    str(scratch / "stream.json"), "--model", model]
             proc = subprocess.Popen(cmd, cwd=ROOT)
-            _, status, usage = os.wait4(proc.pid, 0)
-            if os.waitstatus_to_exitcode(status) != 0:
+            if proc.wait() != 0:
                 raise SystemExit(f"stream child failed for n={n}")
             result = json.loads((scratch / "stream.json").read_text())
-        rss = usage.ru_maxrss / 1024
+        rss = result["peak_rss_mib"]
         rate = result["counts"]["scored"] / result["seconds"]
         print(f"stream n={n}: generated in {generated:.0f} s ({db_mib:.0f} MiB DuckDB), scored "
               f"{result['counts']['scored']} in {result['seconds']:.0f} s ({rate:.0f}/s), "
