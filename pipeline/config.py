@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     feeds_file: Path = Field(Path("config/feeds.yaml"), description="Configured feeds.")
     alert_rules_file: Path = Field(Path("config/alert_rules.yaml"), description="Alert rules.")
     entities_file: Path = Field(Path("config/entities.yaml"), description="Company names -> tickers.")
+    topics_file: Path = Field(Path("config/topics.yaml"), description="Topics of scope: topic rules.")
     corpus_dir: Path = Field(Path("models/corpus"), description="Default training corpus.")
 
     model: str = Field(

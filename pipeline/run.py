@@ -312,9 +312,11 @@ def detect(
     from pipeline.alerting.notifiers import configured_notifiers
     from pipeline.detection.evaluate import record_decisions
     from pipeline.detection.rules import load_rules
+    from pipeline.detection.topics import topics_for
 
     at = _require_utc(at)
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
+    topics = topics_for(rules, settings.topics_file)
     available = list(configured_notifiers(settings))
     counts = dict(rules=len(rules), evaluated=0, insufficient=0, pending=0, firing=0, resolved=0,
                   queued=0, silenced=0, inhibited=0)
@@ -329,7 +331,7 @@ def detect(
             con.execute("BEGIN TRANSACTION")
             record_decisions(con, rules, at=at, model_version=model_version, available=available,
                              enqueue=enqueue, dashboard_url=settings.dashboard_url, counts=counts,
-                             messages=messages)
+                             messages=messages, topics=topics)
             con.execute("COMMIT")
         counts["model_version"] = model_version
         return run.finish(StageResult("detect", "ok", counts, messages=messages))

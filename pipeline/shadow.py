@@ -76,14 +76,16 @@ def label_transitions(con, *, baseline: str, candidate: str, since: datetime | N
     return table, sum(int(n) for *_, n in rows)
 
 
-def firing_alerts(con, rules, instants: list[datetime], model_version: str) -> set[tuple]:
+def firing_alerts(con, rules, instants: list[datetime], model_version: str,
+                  topics=None) -> set[tuple]:
     """Firing decisions of every rule at every window end, with ``model_version``'s scores."""
     from pipeline.detection.windows import rule_decisions
 
     fired = set()
     for at in instants:
         for rule in rules:
-            for d in rule_decisions(con, rule, at=at, model_version=model_version):
+            for d in rule_decisions(con, rule, at=at, model_version=model_version,
+                                    topics=topics):
                 if d.status == "firing":
                     fired.add((d.rule, d.scope, d.entity, at.isoformat()))
     return fired
@@ -110,9 +112,11 @@ def compare_versions(
         TonewatchError: a version has no scores in the database.
     """
     from pipeline.detection.rules import load_rules
+    from pipeline.detection.topics import topics_for
     from pipeline.run import backfill_instants
 
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
+    topics = topics_for(rules, settings.topics_file)
     instants = backfill_instants(settings, since=since, until=until)
     with connect(settings.db_path, read_only=True) as con:
         for version in (baseline, candidate):
@@ -121,8 +125,8 @@ def compare_versions(
                 raise TonewatchError(f"model version {version!r} has no scores in {settings.db_path}")
         transitions, n = label_transitions(con, baseline=baseline, candidate=candidate, since=since,
                                            until=until)
-        fired_a = firing_alerts(con, rules, instants, baseline)
-        fired_b = firing_alerts(con, rules, instants, candidate)
+        fired_a = firing_alerts(con, rules, instants, baseline, topics)
+        fired_b = firing_alerts(con, rules, instants, candidate, topics)
     negative_share = {
         baseline: round(sum(transitions["negative"].values()) / n, 4) if n else 0.0,
         candidate: round(sum(row["negative"] for row in transitions.values()) / n, 4) if n else 0.0,

@@ -46,7 +46,11 @@ def render(alert: dict) -> Message:
     subject = (f"[{alert['severity'].upper()}] negative surge: {alert['scope']} "
                f"{explanation.get('entity_name', alert['entity'])} ({alert['rule']})")
     days = explanation.get("baseline_days", "?")
-    if explanation.get("metric") == "negative_count":
+    if explanation.get("metric") == "mean_score":
+        measure = (f"Mean sentiment score: {alert['observed']:+.2f} over {alert['n_stories']} "
+                   f"stories ({alert['n_negative']} negative) vs {alert['expected']:+.2f} expected "
+                   f"from a {days}-day baseline of {alert['baseline_stories']} stories")
+    elif explanation.get("metric") == "negative_count":
         measure = (f"Negative stories: {alert['n_negative']} (of {alert['n_stories']}) vs "
                    f"{alert['expected']:.1f} expected per window from a {days}-day baseline")
     else:
@@ -76,8 +80,11 @@ def render(alert: dict) -> Message:
     return Message(subject=subject, text=text, html=html)
 
 
+_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
 def render_group(rows: list[dict]) -> Message:
-    """One message for alerts of one rule and window going to one receiver.
+    """One message for a group of alerts (see :func:`group_key`) going to one receiver.
 
     A single alert renders as :func:`render`; several become one message whose subject counts
     them and whose body holds each alert's explanation in turn (highest severity first, as
@@ -93,12 +100,39 @@ def render_group(rows: list[dict]) -> Message:
     parts = [render(r) for r in rows]
     first = rows[0]
     resolved = first.get("kind") == "resolved"
-    subject = (f"[{'RESOLVED' if resolved else str(first['severity']).upper()}] negative surge: "
-               f"{len(rows)} {first['scope']} alerts ({first['rule']}): "
+    severities = [str(r["severity"]) for r in rows]
+    worst = max(severities, key=lambda v: _SEVERITY_RANK.get(v, 0))
+    scopes = sorted({str(r["scope"]) for r in rows})
+    rules = sorted({str(r["rule"]) for r in rows})
+    subject = (f"[{'RESOLVED' if resolved else worst.upper()}] negative surge: "
+               f"{len(rows)} {scopes[0] + ' ' if len(scopes) == 1 else ''}alerts "
+               f"({', '.join(rules)}): "
                + ", ".join(str(r["entity"]) for r in rows[:6]) + (" ..." if len(rows) > 6 else ""))
     text = "\n\n".join(f"{m.subject}\n{m.text}" for m in parts)
     html = "".join(m.html or f"<pre>{_escape(m.text)}</pre>" for m in parts)
     return Message(subject=subject, text=text, html=html, key=key)
+
+
+def group_key(row: dict) -> tuple:
+    """Which notifications travel together: one message per receiver, kind (firing or
+    resolved), window end and the values of the rule's ``group_by`` labels (default
+    ``[rule]``; ``[...]`` keeps every alert apart), as Alertmanager's ``group_by``.
+
+    Args:
+        row: a pending notification joined with its alert (``explanation`` holds the rule's
+            ``group_by``, as a dict or JSON text).
+
+    Returns:
+        a hashable key whose first element is the receiver.
+    """
+    explanation = row.get("explanation")
+    if isinstance(explanation, str):
+        explanation = json.loads(explanation)
+    labels = (explanation or {}).get("group_by") or ["rule"]
+    if labels == ["..."]:
+        labels = ["rule", "scope", "entity", "severity"]
+    values = tuple((label, str(row.get(label))) for label in sorted(labels))
+    return (row["receiver"], row["kind"], str(row["window_end"]), values)
 
 
 def _escape(text: str) -> str:
@@ -148,10 +182,9 @@ def deliver_pending(
     down: dict[str, str] = {}  # receiver → why it is unusable for the rest of this run
     records = pending.to_dict("records")
     groups: dict[tuple, list[dict]] = {}
-    for row in records:  # one message per receiver, kind, rule and window (Alertmanager group_by)
-        groups.setdefault((row["receiver"], row["kind"], row["rule"], str(row["window_end"])),
-                          []).append(row)
-    for (receiver, _kind, _rule, _end), rows in groups.items():
+    for row in records:
+        groups.setdefault(group_key(row), []).append(row)
+    for (receiver, *_), rows in groups.items():
         notifier = notifiers.get(receiver)
         status, error, attempted = "sent", None, True
         if notifier is None:

@@ -17,6 +17,7 @@ import duckdb
 def record_decisions(
     con: duckdb.DuckDBPyConnection, rules: list, *, at: datetime, model_version: str,
     available: list[str], enqueue: bool, dashboard_url: str, counts: dict, messages: list[str],
+    topics=None,
 ) -> None:
     """Evaluate ``rules`` at ``at`` and write alerts and notifications (caller's transaction).
 
@@ -31,6 +32,7 @@ def record_decisions(
         counts: updated in place (evaluated, insufficient, pending, firing, resolved, queued,
             silenced, inhibited).
         messages: one line appended per pending or firing alert.
+        topics: :class:`~pipeline.detection.topics.Topic` list for ``scope: topic`` rules.
     """
     from pipeline.alerting.notifiers import expand_receivers
     from pipeline.alerting.silences import inhibited, silenced_by
@@ -38,7 +40,8 @@ def record_decisions(
     from pipeline.storage import alerts as alert_store
     from pipeline.storage.silences import active_silences
 
-    decided = [(rule, rule_decisions(con, rule, at=at, model_version=model_version))
+    decided = [(rule, rule_decisions(con, rule, at=at, model_version=model_version,
+                                            topics=topics))
                for rule in rules]
     firing_scopes = {d.scope for _, ds in decided for d in ds if d.status == "firing"}
     silences = active_silences(con, at)
@@ -70,6 +73,7 @@ def record_decisions(
             explanation = {
                 "entity_name": entity_name, "baseline_days": rule.baseline.days,
                 "model_version": model_version, "metric": rule.metric,
+                "seasonality": rule.seasonality, "group_by": rule.group_by,
                 "streak": streak, "for_windows": rule.for_windows, "silenced_by": muted,
                 "inhibited_by": inhibited_by,
                 "n_sources": source_count(con, scope=rule.scope, entity=d.entity,
@@ -93,6 +97,8 @@ def record_decisions(
                 f"..{at:%Y-%m-%d %H:%M} UTC: {d.n_negative}/{d.n_stories} negative stories "
                 + (f"({d.n_negative} vs {d.expected:.1f} expected per window, "
                    if rule.metric == "negative_count" else
+                   f"(mean score {d.observed:+.2f} vs {d.expected:+.2f} expected, "
+                   if rule.metric == "mean_score" else
                    f"({d.observed:.0%} vs {d.expected:.0%} expected, ")
                 + f"q={d.q_value:.2g})")
             if state == "pending":

@@ -4,20 +4,29 @@
 
     rules:
       - name: ticker_negative_surge    # unique; part of the alert's identity
-        scope: ticker                  # market | ticker | source
+        scope: ticker                  # market | ticker | source | topic (config/topics.yaml)
         window: 1d                     # evaluated window, ending at the run instant
         baseline: 28d                  # trailing period before the window
-        metric: negative_share         # negative_share (binomial test) or negative_count
+        seasonality: none              # none | hour_of_day | hour_of_week: share and score
+                                       # metrics compare with the same clock span of earlier
+                                       # days / weeks; negative_count scales the entity's level
+                                       # by the market's seasonal profile of story volume
+        metric: negative_share         # negative_share (binomial test), negative_count
                                        # (Poisson / negative binomial on window-sized buckets)
+                                       # or mean_score (Welch t-test on story sentiment scores)
         min_articles: 5                # fewer stories in the window = "insufficient data"
         min_negative: 3                # fewer negative stories never fire
-        min_lift: 1.5                  # observed share must be >= lift x expected share
+        min_lift: 1.5                  # share / count metrics: observed >= lift x expected
+        min_drop: 0.15                 # mean_score: observed <= expected - drop (score points)
         significance: 0.01             # false discovery rate across the rule's entities
         severity: warning              # info | warning | critical
         cooldown: 1d                   # no repeat notification for the same alert within it
         for_windows: 1                 # consecutive windows a surge must hold before it fires
                                        # (pending until then, as Prometheus' "for")
         receivers: [default]           # default = console + every configured channel
+        group_by: [rule]               # alerts of one window sharing these labels (rule, scope,
+                                       # entity, severity) go out as one message; [...] = each
+                                       # alert alone (Alertmanager's group_by)
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ from pipeline.detection.spikes import (
     binomial_surge_pvalue,
     count_baseline,
     count_surge_pvalue,
+    score_moments,
+    score_surge_pvalue,
 )
 from pipeline.errors import ConfigError
 
@@ -69,6 +80,12 @@ def parse_duration(value: str | int | float) -> timedelta:
 #: Receiver names a rule may use; ``default`` is console plus every configured channel.
 RECEIVERS = ("default", "console", "email", "slack")
 
+#: Alert labels a rule may group notifications by; ``...`` means every label (no grouping).
+GROUP_LABELS = ("rule", "scope", "entity", "severity")
+
+#: Period of each ``seasonality`` (kept equal to ``pipeline.detection.windows.SEASON_PERIODS``).
+_SEASON_DAYS = {"hour_of_day": 1, "hour_of_week": 7}
+
 
 class AlertRule(BaseModel):
     """One alert rule (see the module docstring for the YAML shape)."""
@@ -76,18 +93,32 @@ class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    scope: Literal["market", "ticker", "source"]
+    scope: Literal["market", "ticker", "source", "topic"]
     window: timedelta = timedelta(days=1)
     baseline: timedelta = timedelta(days=28)
-    metric: Literal["negative_share", "negative_count"] = "negative_share"
+    seasonality: Literal["none", "hour_of_day", "hour_of_week"] = "none"
+    metric: Literal["negative_share", "negative_count", "mean_score"] = "negative_share"
     min_articles: int = Field(5, ge=1)
     min_negative: int = Field(3, ge=1)
     min_lift: float = Field(1.5, ge=1.0)
+    min_drop: float = Field(0.15, ge=0.0, le=2.0)
     significance: float = Field(0.01, gt=0, lt=0.5)
     severity: Literal["info", "warning", "critical"] = "warning"
     cooldown: timedelta = timedelta(days=1)
     for_windows: int = Field(1, ge=1, le=100)
     receivers: list[str] = Field(default_factory=lambda: ["default"])
+    group_by: list[str] = Field(default_factory=lambda: ["rule"])
+
+    @field_validator("group_by")
+    @classmethod
+    def _known_labels(cls, value: list[str]) -> list[str]:
+        if value == ["..."]:
+            return value
+        unknown = [label for label in value if label not in GROUP_LABELS]
+        if unknown or not value:
+            raise ValueError(f"group_by takes labels from {list(GROUP_LABELS)} or ['...'], "
+                             f"got {value}")
+        return value
 
     @field_validator("receivers")
     @classmethod
@@ -106,6 +137,18 @@ class AlertRule(BaseModel):
     def _baseline_longer(self) -> "AlertRule":
         if self.baseline < self.window:
             raise ValueError("baseline must be at least as long as window")
+        days = _SEASON_DAYS.get(self.seasonality)
+        if days is not None:
+            period = timedelta(days=days)
+            if self.window > period:
+                raise ValueError(f"seasonality {self.seasonality} needs a window of at most "
+                                 f"{days} day(s), got {self.window}")
+            if period.total_seconds() % self.window.total_seconds():
+                raise ValueError(f"seasonality {self.seasonality} needs a window that divides "
+                                 f"{days} day(s) evenly (e.g. 1h, 4h, 1d), got {self.window}")
+            if self.baseline < 2 * period:
+                raise ValueError(f"seasonality {self.seasonality} needs a baseline of at least "
+                                 f"two periods ({2 * days} days), got {self.baseline}")
         return self
 
 
@@ -160,9 +203,16 @@ class Decision:
     q_value: float | None
 
 
+#: Fewest baseline stories an entity needs for its own mean-score baseline; below it the
+#: market's baseline scores stand in (the same borrowing of strength as ``baseline_share``).
+MIN_SCORE_BASELINE = 10
+
+
 def evaluate_rule(
     rule: AlertRule, window: pd.DataFrame, baseline: pd.DataFrame, *, market_share: float,
     history: dict[str, list[int]] | None = None,
+    market_scores: tuple[float, float, int] | None = None,
+    expected_counts: dict[str, tuple[float, float]] | None = None,
 ) -> list[Decision]:
     """Decide, for every entity seen in the window, whether its negative share surged.
 
@@ -177,21 +227,42 @@ def evaluate_rule(
             window-sized bucket of the baseline (zeros included); the window's count is tested
             against it with :func:`~pipeline.detection.spikes.count_surge_pvalue` and
             ``observed`` / ``expected`` are counts, not shares.
+        expected_counts: for ``metric: negative_count``, each entity's ``(mean, variance)``
+            of the window's negative count computed by the caller (seasonal baselines, see
+            :func:`~pipeline.detection.spikes.seasonal_count_moments`); overrides ``history``.
+        market_scores: for ``metric: mean_score``, the market baseline's ``(sum, sum of
+            squares, n)`` of story sentiment scores: the reference of an entity whose own
+            baseline has fewer than :data:`MIN_SCORE_BASELINE` stories. ``window`` and
+            ``baseline`` then need ``score_sum`` and ``score_sumsq`` columns; ``observed`` /
+            ``expected`` are mean scores in [-1, 1], tested with
+            :func:`~pipeline.detection.spikes.score_surge_pvalue`.
 
     Returns:
         one :class:`Decision` per entity in ``window``; p-values of entities with enough data
         are BH-adjusted together (``q_value``) and fire when ``q <= rule.significance`` and the
-        count, lift and minimum-negative conditions hold.
+        count, minimum-negative and effect-size (``min_lift``, or ``min_drop`` for mean
+        scores) conditions hold.
     """
     base = {r.entity: (int(r.n_stories), int(r.n_negative)) for r in baseline.itertuples()}
+    score_base = ({r.entity: (float(r.score_sum), float(r.score_sumsq), int(r.n_stories))
+                   for r in baseline.itertuples()} if rule.metric == "mean_score" else {})
     decisions: list[Decision] = []
     tested: list[int] = []
     for row in window.itertuples():
         n, k = int(row.n_stories), int(row.n_negative)
         n0, k0 = base.get(row.entity, (0, 0))
         if rule.metric == "negative_count":
-            expected, var = count_baseline((history or {}).get(row.entity, []))
+            if expected_counts is not None and row.entity in expected_counts:
+                expected, var = expected_counts[row.entity]
+            else:
+                expected, var = count_baseline((history or {}).get(row.entity, []))
             observed = float(k)
+        elif rule.metric == "mean_score":
+            s0, ss0, m0 = score_base.get(row.entity, (0.0, 0.0, 0))
+            if m0 < MIN_SCORE_BASELINE and market_scores is not None:
+                s0, ss0, m0 = market_scores
+            expected, var0 = score_moments(s0, ss0, m0)
+            observed, var = score_moments(float(row.score_sum), float(row.score_sumsq), n)
         else:
             expected, var = baseline_share(k0, n0, reference=market_share), None
             observed = k / n if n else None
@@ -199,8 +270,12 @@ def evaluate_rule(
             decisions.append(Decision(rule.name, rule.scope, row.entity, "insufficient", n, k,
                                       n0, k0, observed, expected, None, None))
             continue
-        p = (count_surge_pvalue(k, expected, var) if rule.metric == "negative_count"
-             else binomial_surge_pvalue(k, n, expected))
+        if rule.metric == "negative_count":
+            p = count_surge_pvalue(k, expected, var)
+        elif rule.metric == "mean_score":
+            p = score_surge_pvalue(observed, var, n, expected, var0, m0)
+        else:
+            p = binomial_surge_pvalue(k, n, expected)
         decisions.append(Decision(rule.name, rule.scope, row.entity, "calm", n, k, n0, k0,
                                   observed, expected, p, None))
         tested.append(len(decisions) - 1)
@@ -208,7 +283,8 @@ def evaluate_rule(
     for i, q in zip(tested, qvalues, strict=True):
         d = decisions[i]
         d.q_value = float(q)
-        if (q <= rule.significance and d.n_negative >= rule.min_negative
-                and d.observed >= rule.min_lift * d.expected):
+        large = (d.observed <= d.expected - rule.min_drop if rule.metric == "mean_score"
+                 else d.observed >= rule.min_lift * d.expected)
+        if q <= rule.significance and d.n_negative >= rule.min_negative and large:
             d.status = "firing"
     return decisions

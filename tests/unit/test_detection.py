@@ -340,3 +340,21 @@ def test_negative_count_rule_fires_on_a_volume_surge_the_share_test_misses():
     assert by_count["ACME"].status == "firing" and by_share["ACME"].status == "calm"
     assert by_count["ACME"].observed == 10 and by_count["ACME"].expected == pytest.approx(60.5 / 29)
     assert by_count["BRLX"].status == "calm"
+
+
+def test_seasonal_count_moments_profile_dispersion_and_past_surges():
+    from pipeline.detection.spikes import seasonal_count_moments
+
+    rng = np.random.default_rng(3)
+    slot = np.arange(672) % 168
+    volume = np.where(slot % 24 < 12, 20.0, 4.0)            # busy half-days, quiet nights
+    calm = rng.poisson(np.tile(0.1 * volume, (2, 1)))
+    mean, var = seasonal_count_moments(calm, volume, slot, 5)  # a busy slot: 0.1 * 20
+    assert mean == pytest.approx([2.0, 2.0], rel=0.15) and np.all(var >= mean)
+    night, _ = seasonal_count_moments(calm, volume, slot, 15)
+    assert night == pytest.approx([0.4, 0.4], rel=0.2)
+    # A past surge (30 negatives in one window) barely moves the expectation once left out.
+    surged = calm.copy()
+    surged[:, 100] = 30
+    after, after_var = seasonal_count_moments(surged, volume, slot, 5)
+    assert after == pytest.approx(mean, rel=0.05) and after_var == pytest.approx(var, rel=0.25)
