@@ -288,7 +288,8 @@ def calibration_texts(corpus_dir: Path, limit: int = 600) -> list[str]:
     for path in sorted(Path(corpus_dir).glob("*.csv")):
         frame = pd.read_csv(path)
         if {"text", "split"} <= set(frame.columns):
-            texts += frame.loc[frame["split"] == "validation", "text"].astype(str).tolist()
+            rows = (frame["split"] == "validation") & frame["text"].notna()
+            texts += frame.loc[rows, "text"].astype(str).tolist()
     return texts[:limit]
 
 

@@ -109,3 +109,32 @@ def test_recheck_limits():
     flipped = same[[0, 2, 1]]  # a canary sentence changes label
     with pytest.raises(OnnxCheckError):
         recheck(report, "onnx-int8", flipped, "m")
+
+
+def test_export_model_from_the_registry(tmp_path):
+    from datetime import UTC, datetime
+
+    import pandas as pd
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from pipeline.config import load_settings
+    from pipeline.scoring.onnx_export import calibration_texts, export_model
+    from pipeline.training.registry import Registry
+
+    source = decisive_tiny_bert(tmp_path / "source", seed=8)
+    record = Registry(tmp_path / "registry").register(
+        AutoModelForSequenceClassification.from_pretrained(source),
+        AutoTokenizer.from_pretrained(source), name="tiny",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC), info={})
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = sentences(90, seed=9, longest=20)
+    pd.DataFrame({"text": texts, "label": "neutral",
+                  "split": ["validation" if i % 3 else "train" for i in range(90)]}
+                 ).to_csv(corpus / "rows.csv", index=False)
+    assert calibration_texts(corpus) == [t for i, t in enumerate(texts) if i % 3 and t]
+    settings = load_settings(model_registry=tmp_path / "registry", corpus_dir=corpus)
+    report = export_model(settings, record.model_version)
+    assert report["path"] == str(record.path / "onnx")
+    assert report["checks"]["onnx-fp32"]["n"] == len(CANARY) + len(calibration_texts(corpus))
+    assert SentimentClassifier(record.path, backend="onnx-fp32").backend.name == "onnx-fp32"
