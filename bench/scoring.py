@@ -23,7 +23,8 @@ times a BERT-base-sized random model at 32 and 64 tokens (``--device cuda`` on a
 Usage (timings: run alone, or under ``flock /tmp/tonewatch-bench.lock``)::
 
     .venv/bin/python bench/scoring.py [--model production] [--quick | --limit N] [--device cpu]
-    .venv/bin/python bench/scoring.py --stream 200000 [--stream-model tiny|production]
+    .venv/bin/python bench/scoring.py --stream 20000,100000 [--stream-model tiny|production]
+        [--stream-backend torch|onnx-int8|onnx-fp32]
     .venv/bin/python bench/scoring.py --base-size --device cuda [--peak-tflops 790]
 """
 
@@ -297,7 +298,7 @@ def stream_child(args) -> None:
 
     settings = load_settings(data_dir=Path(args.out).parent / "data",
                              model_registry=Path(args.out).parent / "registry")
-    classifier = SentimentClassifier(args.model, model_version="bench")
+    classifier = SentimentClassifier(args.model, model_version="bench", backend=args.stream_backend)
     started = time.perf_counter()
     result = score(settings, at=datetime(2026, 1, 1, tzinfo=UTC), classifier=classifier)
     Path(args.out).write_text(json.dumps({"counts": result.counts, "peak_rss_mib": peak_rss_mib(),
@@ -324,7 +325,8 @@ def stream(args) -> dict:
             generated = time.perf_counter() - started
             db_mib = (scratch / "data" / "tonewatch.duckdb").stat().st_size / 2**20
             cmd = [sys.executable, __file__, "--child", "stream", "--out",
-                   str(scratch / "stream.json"), "--model", model]
+                   str(scratch / "stream.json"), "--model", model,
+                   "--stream-backend", args.stream_backend]
             proc = subprocess.Popen(cmd, cwd=ROOT)
             if proc.wait() != 0:
                 raise SystemExit(f"stream child failed for n={n}")
@@ -333,10 +335,10 @@ def stream(args) -> dict:
         rate = result["counts"]["scored"] / result["seconds"]
         print(f"stream n={n}: generated in {generated:.0f} s ({db_mib:.0f} MiB DuckDB), scored "
               f"{result['counts']['scored']} in {result['seconds']:.0f} s ({rate:.0f}/s), "
-              f"peak RSS {rss:.0f} MiB (model {args.stream_model})")
+              f"peak RSS {rss:.0f} MiB (model {args.stream_model}, {args.stream_backend})")
         out[str(n)] = {"scored": result["counts"]["scored"], "articles_per_s": round(rate, 1),
                        "peak_rss_mib": round(rss), "db_mib": round(db_mib)}
-    return {"stream": out, "model": args.stream_model}
+    return {"stream": out, "model": args.stream_model, "backend": args.stream_backend}
 
 
 # ------------------------------------------------------------------------- BERT-base on a device
@@ -410,6 +412,8 @@ def parse_args(argv=None):
     parser.add_argument("--stream-model", default="tiny",
                         help="'tiny' (a 2-layer random BERT: measures the streaming itself) or a "
                              "model name as for --model")
+    parser.add_argument("--stream-backend", default="torch",
+                        help="scoring backend for --stream: torch, onnx-int8 or onnx-fp32")
     parser.add_argument("--base-size", action="store_true",
                         help="time a BERT-base-sized random model at 32 and 64 tokens instead")
     parser.add_argument("--peak-tflops", type=float, default=790.0,
