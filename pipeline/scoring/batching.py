@@ -51,6 +51,13 @@ def encode(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
     out = tokenizer(list(texts), truncation=True, max_length=max_length,
                     return_overflowing_tokens=True, return_attention_mask=False,
                     return_token_type_ids=False, verbose=False)
+    if "overflow_to_sample_mapping" not in out:  # a slow (Python) tokenizer: count separately
+        full = tokenizer(list(texts), truncation=False, return_length=True, verbose=False)["length"]
+        ids = [np.asarray(r, dtype=np.int64)
+               for r in tokenizer(list(texts), truncation=True, max_length=max_length,
+                                  verbose=False)["input_ids"]]
+        lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=n)
+        return Encoded(ids, lengths, np.asarray(full) > max_length)
     mapping = np.asarray(out["overflow_to_sample_mapping"])
     rows = np.asarray(out["input_ids"], dtype=object)
     first = np.ones(len(mapping), dtype=bool)

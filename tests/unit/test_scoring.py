@@ -160,3 +160,20 @@ def test_backend_comes_from_settings_and_a_missing_export_is_one_line(tiny, monk
         load_classifier(settings, str(tiny), canary=False)
     assert "\n" not in str(info.value)
     assert load_classifier(settings, str(tiny), canary=False, backend="torch").backend.name == "torch"
+
+
+class _WordTokenizer:
+    """A slow-tokenizer stand-in: one id per word, no ``overflow_to_sample_mapping``."""
+
+    def __call__(self, texts, *, truncation, max_length=None, return_length=False, **_):
+        ids = [[101, *[7] * len(t.split()), 102] for t in texts]
+        if truncation:
+            ids = [r if len(r) <= max_length else r[:max_length - 1] + [102] for r in ids]
+        return {"input_ids": ids} | ({"length": [len(r) for r in ids]} if return_length else {})
+
+
+def test_encode_with_a_tokenizer_without_overflow_mapping():
+    encoded = encode(_WordTokenizer(), ["a b c", "a " * 20, ""], max_length=6)
+    assert encoded.truncated.tolist() == [False, True, False]
+    assert encoded.lengths.tolist() == [5, 6, 2]
+    assert encoded.ids[1].tolist() == [101, 7, 7, 7, 7, 102]
