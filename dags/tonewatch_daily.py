@@ -16,8 +16,10 @@ window, so a retry or a re-run repairs a half-done run instead of duplicating it
 Detection evaluates each alert rule over its window `[at - window, at)`; scoring scores every
 stored article that lacks a score from the production model; notify delivers what is queued.
 
-**Backfill** (`airflow backfill create --dag-id tonewatch_daily --from-date ... --to-date ...`)
-recomputes detection and alerts over stored data for each past run instant:
+**Backfill** (`airflow backfill create --dag-id tonewatch_daily --from-date ... --to-date ...
+--max-active-runs 1`) recomputes detection and alerts over stored data for each past run instant.
+Keep backfills to one run at a time (a backfill does not apply the DAG's `max_active_runs`):
+an alert is resolved by the next window's calm decision, so windows are best evaluated in order.
 - `ingest` fetches nothing (feeds serve only their current entries; fetching them once per past
   date would only repeat today's fetch). Archives go in with `tonewatch import`, or pass them
   as `extra_sources` in `--dag-run-conf`: a backfill run ingests only those.
