@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 #: Canonical label order of every probability array in tonewatch: ``probs[:, i]`` is LABELS[i].
@@ -76,9 +76,12 @@ class StageResult:
         return f"{self.stage:<7} {self.status:<7} {counts}"
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (small: suitable as an Airflow XCom)."""
+        """JSON-friendly dict (small: suitable as an Airflow XCom); window bounds as ISO-8601
+        with an explicit UTC offset (a naive value is taken to be UTC, as stored)."""
         out = dataclasses.asdict(self)
         for key in ("window_start", "window_end"):
-            if out[key] is not None:
-                out[key] = out[key].isoformat()
+            value = out[key]
+            if value is not None:
+                value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+                out[key] = value.isoformat()
         return out
