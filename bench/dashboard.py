@@ -263,11 +263,15 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--db", type=Path, default=None,
-                        help="Database to write (or reuse if it exists); default a temp dir.")
+                        help="Database to write (or reuse if it exists), named tonewatch.duckdb "
+                             "(the dashboard reads <data dir>/tonewatch.duckdb); default a temp dir.")
     parser.add_argument("--repeat", type=int, default=3, help="Renders per page (median).")
     parser.add_argument("--browser", action="store_true",
                         help="Also time every page in headless chromium.")
     args = parser.parse_args()
+    if args.db is not None and args.db.name != "tonewatch.duckdb":
+        parser.error(f"--db must be named tonewatch.duckdb (the dashboard reads that file in its "
+                     f"data dir), got {args.db}")
 
     end = datetime(2026, 3, 2, tzinfo=UTC)
     tmp = None
