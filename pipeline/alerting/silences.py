@@ -5,10 +5,12 @@ Both follow Prometheus Alertmanager (https://prometheus.io/docs/alerting/latest/
 - a **silence** is a set of label matchers (``label=value``, ``label!=value``, ``label=~regex``,
   ``label!~regex``, regexes anchored at both ends) with a time range, an author and a comment;
   an alert whose labels match *every* matcher of an active silence is recorded but not notified;
-- **inhibition**: while a market-wide surge fires for a window, ticker and source alerts of the
-  same window are recorded but not notified (the market alert already says it all).
+- **inhibition**: while a market-wide surge fires (not merely pending) for a window, ticker and
+  source alerts of a window of the same length ending at the same instant are recorded but not
+  notified (the market alert already says it all).
 
-Alert labels are ``rule``, ``scope``, ``entity`` and ``severity``.
+Alert labels are ``rule``, ``scope``, ``entity`` and ``severity`` (``entity`` also answers to
+the entity's display name, e.g. a source's feed name).
 """
 
 from __future__ import annotations
@@ -34,13 +36,20 @@ class Matcher:
     value: str
 
     def matches(self, labels: dict[str, str]) -> bool:
-        """Whether ``labels`` satisfies this matcher (a missing label is the empty string)."""
-        actual = str(labels.get(self.label, ""))
+        """Whether ``labels`` satisfies this matcher (a missing label is the empty string).
+
+        ``entity`` matches the entity's id or its display name (``entity_name``: a source's
+        feed name, as alerts show it), so ``entity=Example Wire`` silences that feed's alerts;
+        a negative matcher (``!=``, ``!~``) must hold for both.
+        """
+        values = [str(labels.get(self.label, ""))]
+        if self.label == "entity" and labels.get("entity_name") not in (None, "", values[0]):
+            values.append(str(labels["entity_name"]))
         if self.op == "=":
-            return actual == self.value
+            return self.value in values
         if self.op == "!=":
-            return actual != self.value
-        found = re.fullmatch(self.value, actual) is not None
+            return all(v != self.value for v in values)
+        found = any(re.fullmatch(self.value, v) is not None for v in values)
         return found if self.op == "=~" else not found
 
     def to_dict(self) -> dict[str, str]:

@@ -43,7 +43,19 @@ def record_decisions(
     decided = [(rule, rule_decisions(con, rule, at=at, model_version=model_version,
                                             topics=topics))
                for rule in rules]
-    firing_scopes = {d.scope for _, ds in decided for d in ds if d.status == "firing"}
+    # Life-cycle state of every surge first (pending until it held for for_windows), so that
+    # only a *firing* alert inhibits, and only alerts of its own window length ending at `at`.
+    streaks: dict[tuple[str, str], int] = {}
+    firing_scopes: dict = {}  # window length -> scopes with a firing alert
+    for rule, decisions in decided:
+        for d in decisions:
+            if d.status != "firing":
+                continue
+            fp = alert_store.fingerprint({"rule": d.rule, "scope": d.scope, "entity": d.entity})
+            streak = alert_store.streak_before(con, fp, at - rule.window) + 1
+            streaks[(d.rule, d.entity)] = streak
+            if streak >= rule.for_windows:
+                firing_scopes.setdefault(rule.window, set()).add(d.scope)
     silences = active_silences(con, at)
     for rule, decisions in decided:
         w_start = at - rule.window
@@ -57,7 +69,7 @@ def record_decisions(
             if d.status == "calm":
                 calm_fps.append(fp)
                 continue
-            streak = alert_store.streak_before(con, fp, at - rule.window) + 1
+            streak = streaks[(d.rule, d.entity)]
             state = "firing" if streak >= rule.for_windows else "pending"
             counts[state] += 1
             alert_id = alert_store.alert_id_for(fp, w_start)
@@ -67,9 +79,10 @@ def record_decisions(
                                     [d.entity]).fetchall()
                 entity_name = names[0][0] if names else d.entity
             labels = {"rule": d.rule, "scope": d.scope, "entity": d.entity,
-                      "severity": rule.severity}
+                      "entity_name": entity_name, "severity": rule.severity}
             muted = silenced_by(labels, silences)
-            inhibited_by = "market" if inhibited(d.scope, firing_scopes) else None
+            inhibited_by = ("market" if inhibited(d.scope, firing_scopes.get(rule.window, set()))
+                            else None)
             explanation = {
                 "entity_name": entity_name, "baseline_days": rule.baseline.days,
                 "model_version": model_version, "metric": rule.metric,

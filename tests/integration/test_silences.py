@@ -193,3 +193,34 @@ def test_for_windows_keeps_a_surge_pending_until_it_holds(settings):
     assert (second.counts["pending"], second.counts["firing"], second.counts["queued"]) == (0, 1, 1)
     states = query(settings.db_path, "SELECT state, explanation->>'streak' FROM alerts ORDER BY window_end")
     assert states == [("pending", "1"), ("firing", "2")]
+
+
+def test_a_pending_market_surge_does_not_inhibit(settings):
+    # The market surge needs two windows to fire; until then it must not mute the firing ticker.
+    rules = [RULES[0].model_copy(update={"for_windows": 2}), RULES[1]]
+    result = detect(settings, at=AT, rules=rules)
+    assert result.counts["pending"] == 1 and result.counts["inhibited"] == 0
+    assert result.counts["queued"] >= 1
+    assert query(settings.db_path, "SELECT count(*) FROM alerts WHERE scope = 'ticker'"
+                                    " AND explanation->>'inhibited_by' IS NOT NULL") == [(0,)]
+
+
+def test_a_market_surge_mutes_only_its_own_window_length(settings):
+    # A 1-day market surge says nothing about a 7-day ticker window ending at the same time.
+    weekly = RULES[1].model_copy(update={"name": "ticker_week", "window": timedelta(days=7),
+                                         "baseline": timedelta(days=21)})
+    result = detect(settings, at=AT, rules=[RULES[0], weekly])
+    fired = dict(query(settings.db_path, "SELECT rule, count(*) FROM alerts GROUP BY rule"))
+    assert fired == {"market": 1, "ticker_week": 1}
+    assert result.counts["inhibited"] == 0 and result.counts["queued"] == 2
+
+
+def test_entity_matcher_takes_the_display_name_too():
+    labels = {"rule": "source", "scope": "source", "entity": "wire-92e45dfd",
+              "entity_name": "Example Market Wire", "severity": "warning"}
+    assert parse_matcher("entity=Example Market Wire").matches(labels)
+    assert parse_matcher("entity=wire-92e45dfd").matches(labels)
+    assert parse_matcher("entity=~Example.*").matches(labels)
+    assert not parse_matcher("entity!=Example Market Wire").matches(labels)
+    assert parse_matcher("entity!=Other Wire").matches(labels)
+    assert not parse_matcher("entity=Other Wire").matches(labels)
