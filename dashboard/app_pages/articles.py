@@ -37,6 +37,50 @@ def _query_param_choice(name: str, options: list[str]) -> int:
     return options.index(value)
 
 
+def _day_start(day: date, tz: str) -> pd.Timestamp:
+    """The first instant of ``day`` in ``tz``. Where a DST change skips midnight (e.g.
+    America/Sao_Paulo until 2019) that is the first instant that exists."""
+    return pd.Timestamp(day).tz_localize(tz, nonexistent="shift_forward", ambiguous=True)
+
+
+def date_range(container, first: date, last: date, tz: str) -> object:
+    """Draw the published-date range (days in ``tz``) and return its value.
+
+    Left untouched, the range is the :data:`DEFAULT_DAYS` up to the newest article's day in
+    ``tz`` and keeps following it when the timezone changes or newer articles arrive. A range
+    the user picked is carried over a timezone change as the days in the new zone that hold
+    every instant of the old range (up to one day wider), and a caption says so.
+
+    Args:
+        container: where to draw (a column).
+        first, last: days of the oldest and newest article in ``tz``.
+        tz: IANA name of the display zone.
+    """
+    key, basis_key = "articles_dates", "articles_dates_basis"
+    low, high = first, max(last, pd.Timestamp.now(tz=tz).date())
+    default = (max(first, last - timedelta(days=DEFAULT_DAYS)), last)
+    # (zone, default range) of the previous run: tells a default range from a picked one.
+    old_tz, old_default = st.session_state.get(basis_key, (tz, None))
+    picked = st.session_state.get(key)
+    value, note = picked, None
+    if picked is None or tuple(picked) == old_default:
+        value = default
+    elif old_tz != tz and len(picked) == 2:
+        start = _day_start(picked[0], old_tz).tz_convert(tz).date()
+        end = (_day_start(picked[1] + timedelta(days=1), old_tz)
+               - pd.Timedelta(1, "ns")).tz_convert(tz).date()
+        value = (min(max(start, low), high), min(max(end, low), high))
+        note = (f"Timezone changed: your range {picked[0]} – {picked[1]} ({old_tz}) is now "
+                f"{value[0]} – {value[1]} ({tz}), the days holding the same instants.")
+    if value != picked:
+        st.session_state[key] = value  # the widget's value; `value=` would not reset it
+    st.session_state[basis_key] = (tz, default)
+    span = container.date_input(f"Published ({tz})", min_value=low, max_value=high, key=key)
+    if note:
+        container.caption(note)
+    return span
+
+
 def filters(path: str, tz: str) -> queries.ArticleFilter:
     """Draw the filter widgets and return what they select."""
     choices = queries.filter_choices(path)
@@ -45,9 +89,7 @@ def filters(path: str, tz: str) -> queries.ArticleFilter:
     first = pd.Timestamp(choices["first"]).tz_convert(tz).date() \
         if choices["first"] is not None else last
     top = st.columns([2, 1, 2, 2])
-    span = top[0].date_input(
-        f"Published ({tz})", value=(max(first, last - timedelta(days=DEFAULT_DAYS)), last),
-        min_value=first, max_value=max(last, date.today()), key="articles_dates")
+    span = date_range(top[0], first, last, tz)
     tickers = ["", *choices["tickers"]]
     ticker = top[1].selectbox("Ticker", tickers, index=_query_param_choice("ticker", tickers),
                               format_func=lambda t: t or "any", key="articles_ticker")
@@ -74,11 +116,7 @@ def filters(path: str, tz: str) -> queries.ArticleFilter:
     start = end = None
     if isinstance(span, tuple) and len(span) == 2:
         # Days are picked in the display zone; the query compares instants, so convert here.
-        # Where a DST change skips midnight (e.g. America/Sao_Paulo until 2019) the day starts
-        # at the first instant that exists.
-        start, end = (pd.Timestamp(d).tz_localize(tz, nonexistent="shift_forward",
-                                                  ambiguous=True)
-                      for d in (span[0], span[1] + timedelta(days=1)))
+        start, end = _day_start(span[0], tz), _day_start(span[1] + timedelta(days=1), tz)
     return queries.ArticleFilter(
         start=start, end=end, ticker=ticker or None, feed_id=source or None,
         labels=None if set(labels) == set(LABELS) else tuple(labels),

@@ -131,3 +131,48 @@ def test_a_day_whose_midnight_does_not_exist(monkeypatch, seeded_db):
     at.date_input(key="articles_dates").set_value((date(2018, 11, 4), date(2018, 11, 4))).run()
     assert not at.exception
     assert list(frame_with(at, "title")["title"]) == ["Old story"]
+
+
+def _add_late_article(db) -> None:
+    """An article at 16:05 UTC on 2024-03-06, the newest: already 2024-03-07 in Tokyo."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            "INSERT INTO articles (article_id, feed_id, url, title, published_at, date_quality,"
+            " first_seen_at, fetched_at, content_hash, story_id) VALUES ('late', 'acme-wire',"
+            " 'https://acme.example/late', 'Late story', TIMESTAMPTZ '2024-03-06 16:05:00+00',"
+            " 'exact', now(), now(), 'h', 's-late')")
+    finally:
+        con.close()
+
+
+def test_default_range_follows_the_newest_day_after_a_timezone_change(monkeypatch, seeded_db):
+    _add_late_article(seeded_db)
+    at = _open(monkeypatch, seeded_db)
+    assert at.date_input(key="articles_dates").value[1] == date(2024, 3, 6)
+    assert "Late story" in set(frame_with(at, "title")["title"])
+
+    at.selectbox(key="tz").select("Asia/Tokyo").run()
+    assert not at.exception
+    assert at.date_input(key="articles_dates").value[1] == date(2024, 3, 7)
+    assert len(frame_with(at, "title")) == len(ARTICLES) + 1
+    assert not at.get("download_button")[0].proto.disabled
+
+
+def test_a_picked_range_keeps_its_instants_across_a_timezone_change(monkeypatch, seeded_db):
+    _add_late_article(seeded_db)
+    at = _open(monkeypatch, seeded_db)
+    at.date_input(key="articles_dates").set_value((date(2024, 3, 6), date(2024, 3, 6))).run()
+    picked = set(frame_with(at, "title")["title"])
+    assert "Late story" in picked and "Rates held steady" not in picked
+
+    # 2024-03-06 in UTC is 09:00 on the 6th to 08:59 on the 7th in Tokyo.
+    at.selectbox(key="tz").select("Asia/Tokyo").run()
+    assert at.date_input(key="articles_dates").value == (date(2024, 3, 6), date(2024, 3, 7))
+    assert picked <= set(frame_with(at, "title")["title"])
+    assert any("Timezone changed" in c.value and "(Asia/Tokyo)" in c.value for c in at.caption)
+
+    # Once carried over, the range is the user's again: no note, no further change.
+    at.text_input(key="articles_text").input("story").run()
+    assert at.date_input(key="articles_dates").value == (date(2024, 3, 6), date(2024, 3, 7))
+    assert not any("Timezone changed" in c.value for c in at.caption)
