@@ -8,7 +8,10 @@ link only when :func:`safe_url` accepts it.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
+from typing import ParamSpec
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -19,6 +22,8 @@ from pipeline.config import load_settings
 from pipeline.errors import StorageError
 
 NO_DATA_MESSAGE = "No data yet: run `tonewatch run` first"
+
+_P = ParamSpec("_P")
 
 #: momentJS format for ``st.column_config.DatetimeColumn``.
 TIME_FORMAT = "YYYY-MM-DD HH:mm"
@@ -94,6 +99,28 @@ def window_text(start: pd.Timestamp, end: pd.Timestamp) -> str:
     return f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M}"
 
 
+def unreadable_warning(exc: StorageError) -> None:
+    """Show the one-line warning every page gives when the database cannot be read."""
+    st.warning(f"Cannot read the database right now: {exc}")
+
+
+def warn_if_unreadable(draw: Callable[_P, None]) -> Callable[_P, None]:
+    """Wrap a page part so a :class:`StorageError` shows :func:`unreadable_warning` instead
+    of a traceback, and the rest of the page still draws.
+
+    Put it under every ``@st.fragment``: Streamlit runs a fragment inside its own error
+    handler, which draws any exception as a traceback before the page's ``except
+    StorageError`` could see it (and a timed rerun of the fragment runs without the page).
+    """
+    @functools.wraps(draw)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            draw(*args, **kwargs)
+        except StorageError as exc:
+            unreadable_warning(exc)
+    return guarded
+
+
 def require_data(path: str) -> None:
     """Stop the page with a hint when there is no database or no article yet."""
     if not queries.database_exists(path):
@@ -102,7 +129,7 @@ def require_data(path: str) -> None:
     try:
         counts = queries.headline_counts(path)
     except StorageError as exc:
-        st.warning(f"Cannot read the database right now: {exc}")
+        unreadable_warning(exc)
         st.stop()
     if counts.empty or int(counts.at[0, "n_articles"]) == 0:
         st.info(NO_DATA_MESSAGE)

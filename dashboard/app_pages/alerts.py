@@ -21,7 +21,7 @@ from dashboard import queries
 from dashboard.actions import silence_alert
 from dashboard.ui import (
     TIME_FORMAT, code_span, db_path, display_tz, fmt_instant, require_data, safe_url, to_tz,
-    window_text,
+    warn_if_unreadable, window_text,
 )
 from pipeline.errors import StorageError, TonewatchError
 
@@ -33,6 +33,7 @@ _DURATIONS = {"1 hour": timedelta(hours=1), "12 hours": timedelta(hours=12),
 
 
 @st.fragment(run_every=timedelta(seconds=60))
+@warn_if_unreadable
 def alert_list(path: str, tz: str) -> None:
     """Filters and the alert table; reruns on its own every 60 s."""
     left, right = st.columns(2)

@@ -15,8 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.ui import NO_DATA_MESSAGE, TIME_FORMAT, db_path, display_tz, safe_url, to_tz
-from pipeline.errors import StorageError
+from dashboard.ui import (
+    NO_DATA_MESSAGE, TIME_FORMAT, db_path, display_tz, safe_url, to_tz, warn_if_unreadable,
+)
 
 #: Display of ``feeds.last_status`` values.
 _STATE_TEXT = {
@@ -27,6 +28,7 @@ _FAILING = ("fetch_failed", "not_a_feed", "parse_error")
 
 
 @st.fragment(run_every=timedelta(seconds=60))
+@warn_if_unreadable
 def feed_table(path: str, tz: str) -> None:
     """State counts and the per-source health table; reruns on its own every 60 s."""
     feeds = queries.feed_health(path)
@@ -83,8 +85,4 @@ st.title("Feeds")
 if not queries.database_exists(path):
     st.info(NO_DATA_MESSAGE)
     st.stop()
-try:
-    feed_table(path, tz)
-except StorageError as exc:
-    st.warning(f"Cannot read the database right now: {exc}")
-    st.stop()
+feed_table(path, tz)  # shows the unreadable-database warning itself

@@ -24,7 +24,7 @@ import streamlit as st
 from dashboard import queries
 from dashboard.ui import (
     TIME_FORMAT, db_path, display_tz, fmt_instant, model_caption, require_data, safe_url,
-    tickers_text, to_tz, window_text,
+    tickers_text, to_tz, warn_if_unreadable, window_text,
 )
 from pipeline.config import load_settings
 from pipeline.errors import StorageError, TonewatchError
@@ -53,16 +53,13 @@ def min_scored_per_bucket() -> int:
 
 
 @st.fragment(run_every=timedelta(seconds=60))
+@warn_if_unreadable
 def live_panels(path: str, tz: str) -> None:
     """Headline metrics and the latest alerts; reruns on its own every 60 s."""
-    try:
-        counts = queries.headline_counts(path)
-        ok_run = queries.last_run(path, status="ok")
-        any_run = queries.last_run(path)
-        alerts = queries.latest_alerts(path, limit=_ALERT_MARKERS).head(50)
-    except StorageError as exc:
-        st.warning(f"Cannot read the database right now: {exc}")
-        return
+    counts = queries.headline_counts(path)
+    ok_run = queries.last_run(path, status="ok")
+    any_run = queries.last_run(path)
+    alerts = queries.latest_alerts(path, limit=_ALERT_MARKERS).head(50)
     if counts.empty:  # the file vanished since the page started
         return
     row = counts.iloc[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +11,24 @@ import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
+
+_HOLD_LOCK = """
+import sys, time
+import duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def hold_write_lock(db: str, seconds: float) -> subprocess.Popen:
+    """Start a process that opens ``db`` read-write (DuckDB's file lock) for ``seconds``;
+    return once it holds the lock. The caller kills and waits for it."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, db, str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
 
 
 def open_page(monkeypatch, data_dir: Path, page: str | None = None) -> AppTest:

@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 
 from dashboard import queries
+from tests.dashboard.helpers import hold_write_lock
 
 WRITER = Path(__file__).with_name("writer_loop.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,36 +63,19 @@ def test_queries_and_a_writer_process_both_succeed(seeded_db):
     assert _read_every_query(db) == 8 + 50 * batches
 
 
-_HOLD_LOCK = """
-import sys, time
-import duckdb
-con = duckdb.connect(sys.argv[1])
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-con.close()
-"""
-
-
-def _hold_write_lock(db: str, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, db, str(seconds)],
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
-
-
 def test_a_read_waits_for_a_short_write_and_gives_up_on_a_long_one(seeded_db, monkeypatch):
     from dashboard.queries import core
     from pipeline.errors import StorageError
 
     db = str(seeded_db)
-    holder = _hold_write_lock(db, 1.0)
+    holder = hold_write_lock(db, 1.0)
     started = time.monotonic()
     assert len(core.read(db, "SELECT * FROM articles", None, [])) == 8
     assert 0.5 < time.monotonic() - started < core.READ_LOCK_TIMEOUT_S
     holder.wait(timeout=10)
 
     monkeypatch.setattr(core, "READ_LOCK_TIMEOUT_S", 0.5)
-    holder = _hold_write_lock(db, 3.0)
+    holder = hold_write_lock(db, 3.0)
     try:
         with pytest.raises(StorageError, match="stayed locked by a writer for"):
             core.read(db, "SELECT 1", None, [])
