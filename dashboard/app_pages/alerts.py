@@ -123,9 +123,9 @@ def explanation(path: str, alert_id: str, tz: str) -> dict | None:
         f"Created {fmt_instant(a['created_at'], tz)}"
         + (f", resolved {fmt_instant(a['resolved_at'], tz)}" if pd.notna(a["resolved_at"]) else "")
         + f" ({tz}).")
-    if info.get("silenced_by") or info.get("inhibited_by"):
-        st.info(f"Not notified: silenced by {info.get('silenced_by') or '-'}, "
-                f"inhibited by {info.get('inhibited_by') or '-'}.")
+    muted = not_notified_text(info.get("silenced_by"), info.get("inhibited_by"))
+    if muted:
+        st.info(muted)
     heads = info.get("headlines") or []
     st.markdown("**Contributing headlines** (most negative story first)")
     if heads:
@@ -150,6 +150,27 @@ def explanation(path: str, alert_id: str, tz: str) -> dict | None:
         st.caption("No headlines recorded with this alert.")
     return {"rule": a["rule"], "scope": a["scope"], "entity": a["entity"],
             "severity": a["severity"]}
+
+
+def not_notified_text(silenced_by: str | None, inhibited_by: str | None) -> str | None:
+    """Say why an alert sent no notification, naming only the causes that apply.
+
+    Args:
+        silenced_by: id of the silence that matched the alert, or None.
+        inhibited_by: scope of the firing alert that inhibited it (``"market"``), or None.
+
+    Returns:
+        e.g. ``"Not notified: inhibited by a market-wide surge in the same window."``; None
+        when the alert was neither silenced nor inhibited.
+    """
+    reasons = []
+    if silenced_by:
+        reasons.append(f"silenced by {silenced_by}")
+    if inhibited_by == "market":
+        reasons.append("inhibited by a market-wide surge in the same window")
+    elif inhibited_by:
+        reasons.append(f"inhibited by a firing {inhibited_by} alert in the same window")
+    return f"Not notified: {' and '.join(reasons)}." if reasons else None
 
 
 def _int(value: object) -> str:

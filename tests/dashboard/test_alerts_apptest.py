@@ -6,6 +6,7 @@ import json
 
 import duckdb
 import pandas as pd
+import pytest
 
 from tests.dashboard.conftest import MARKDOWN_TITLE, SCRIPT_TITLE
 from tests.dashboard.helpers import frame_with, open_page
@@ -93,3 +94,28 @@ def test_silence_without_author_is_refused_and_nothing_written(monkeypatch, seed
     assert [e.value for e in at.error] == [
         "Silence not created: a silence needs an author and a comment (kept for audit)"]
     assert _silences(seeded_db) == []
+
+
+@pytest.mark.parametrize(("silenced_by", "inhibited_by", "expected"), [
+    (None, "market", "Not notified: inhibited by a market-wide surge in the same window."),
+    ("sil-42", None, "Not notified: silenced by sil-42."),
+    ("sil-42", "market", "Not notified: silenced by sil-42 and inhibited by a market-wide "
+                         "surge in the same window."),
+    (None, None, None),
+])
+def test_why_an_alert_was_not_notified(monkeypatch, seeded_db, silenced_by, inhibited_by,
+                                       expected):
+    con = duckdb.connect(str(seeded_db))
+    try:
+        info = json.loads(con.execute(
+            "SELECT explanation FROM alerts WHERE alert_id = 'al1'").fetchone()[0])
+        info.update(silenced_by=silenced_by, inhibited_by=inhibited_by)
+        con.execute("UPDATE alerts SET explanation = ? WHERE alert_id = 'al1'",
+                    [json.dumps(info)])
+    finally:
+        con.close()
+    at = open_page(monkeypatch, seeded_db.parent, "alerts")
+
+    assert not at.exception
+    notes = [i.value for i in at.info if i.value.startswith("Not notified")]
+    assert notes == ([expected] if expected else [])
