@@ -49,6 +49,31 @@ def _load_error(path: str, local: bool, exc: OSError) -> ModelNotFoundError:
     )
 
 
+def hub_unreachable(timeout_s: float = 3.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached, or None when a TCP connection to it opens.
+
+    Checked before a hub id is handed to ``from_pretrained``, whose offline retries take about a
+    minute and print dozens of lines. ``HF_HUB_OFFLINE=1`` skips the check (the caller wants the
+    local hub cache), as does a reachable endpoint; ``HF_ENDPOINT`` names a mirror.
+    """
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return None
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or endpoint
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        return (f"the Hugging Face hub ({host}) is unreachable ({exc.strerror or exc}); "
+                "for a model in the local hub cache set HF_HUB_OFFLINE=1")
+    return None
+
+
 class SentimentClassifier:
     """A loaded classifier producing ``(n, 3)`` probabilities in negative/neutral/positive order.
 
@@ -225,6 +250,16 @@ def load_classifier(
     if record is not None:
         classifier = SentimentClassifier(record.path, model_version=record.model_version, **common)
     else:
+        if not Path(name).exists():
+            unreachable = hub_unreachable()
+            if unreachable:
+                versions = [r.model_version for r in registry.list()]
+                raise ModelNotFoundError(
+                    f"model {name!r} is not a registry version "
+                    f"({', '.join(versions[-5:]) or 'the registry is empty'}; "
+                    f"`tonewatch model list`), not a local directory, and {unreachable}; "
+                    f"for a hub model, download it where the hub is reachable (`hf download "
+                    f"{name} --local-dir DIR`) and pass --model DIR or TONEWATCH_MODEL=DIR")
         classifier = SentimentClassifier(name, **common)
     if canary:
         require_canary(classifier, what=classifier.model_version)

@@ -251,3 +251,24 @@ def test_weight_averaging_is_evaluated_and_kept(tiny):
     assert not torch.allclose(a, b)  # the saved weights are the average, not the last step
     with pytest.raises(ConfigError, match="ema_decay"):
         TrainingArguments(ema_decay=1.0)
+
+
+def test_unknown_name_with_the_hub_unreachable_fails_fast_in_one_line(tmp_path, monkeypatch):
+    import time
+
+    from pipeline.config import load_settings
+    from pipeline.scoring.classifier import hub_unreachable, load_classifier
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    assert "unreachable" in hub_unreachable()
+    settings = load_settings(data_dir=tmp_path / "data", model_registry=tmp_path / "registry")
+    started = time.monotonic()
+    with pytest.raises(ModelNotFoundError) as caught:
+        load_classifier(settings, "tonewatch-minilm-2026")
+    message = str(caught.value)
+    assert time.monotonic() - started < 10
+    assert "not a registry version" in message and "127.0.0.1" in message
+    assert "\n" not in message and "--model DIR" in message
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the caller wants the local hub cache
+    assert hub_unreachable() is None
