@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +51,7 @@ def parse_instant(value: str | None, option: str = "--at") -> datetime:
     """CLI ``--at`` (or ``option``) value → aware UTC datetime (now when None).
 
     Raises:
-        ConfigError: not an ISO-8601 date/time.
+        ConfigError: not an ISO-8601 date/time, or outside the years 1970-2199.
     """
     if not value:
         return datetime.now(UTC)
@@ -58,6 +59,8 @@ def parse_instant(value: str | None, option: str = "--at") -> datetime:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise ConfigError(f"{option} {value!r} is not an ISO-8601 date or date-time") from exc
+    if not 1970 <= parsed.year < 2200:  # baselines reach weeks back; year 1 would overflow
+        raise ConfigError(f"{option} {value!r} is out of range (years 1970 to 2199)")
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -512,11 +515,9 @@ def model_ensure_default() -> None:
 
 
 @app.command()
-def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 8501,
               address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1") -> None:
     """Serve the Streamlit dashboard (blocks until interrupted)."""
-    import subprocess
-
     app_file = Path(__file__).resolve().parent.parent / "dashboard" / "streamlit_app.py"
     if not app_file.exists():
         raise ConfigError(f"dashboard not found at {app_file} (run from a source checkout)")
@@ -524,10 +525,10 @@ def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 85
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port),
            "--browser.gatherUsageStats", "false"]
-    try:
-        raise typer.Exit(subprocess.call(cmd))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    # Replace this process with the server (same pid), so a supervisor's SIGTERM or Ctrl-C
+    # reaches streamlit itself instead of orphaning it on the port.
+    os.execv(sys.executable, cmd)
 
 
 def main() -> None:

@@ -104,6 +104,9 @@ def test_bad_at_value(env):
     result = cli(env, "detect", "--at", "yesterday-ish")
     assert result.returncode == 1
     assert _error_lines(result.stderr) == ["tonewatch: error: --at 'yesterday-ish' is not an ISO-8601 date or date-time"]
+    result = cli(env, "detect", "--at", "0001-01-01")
+    assert _error_lines(result.stderr) == [
+        "tonewatch: error: --at '0001-01-01' is out of range (years 1970 to 2199)"]
 
 
 def test_glob_matching_nothing_is_an_error(env):
