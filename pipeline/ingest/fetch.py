@@ -9,6 +9,7 @@ other 4xx are final.
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -152,11 +153,26 @@ def read_file(source: FeedSource, *, max_bytes: int | None = None) -> FetchResul
         max_bytes: files larger than this are refused, as HTTP bodies are.
 
     Raises:
-        FeedFetchError: the file does not exist, cannot be read, or is too large.
+        FeedFetchError: the file does not exist, cannot be read, is not a regular file (a
+            directory, a FIFO, a device: reading one could block forever), or is too large;
+            or the source is a URL of a scheme other than http(s) and file.
     """
-    path = Path(source.url)
+    import stat
+    from urllib.parse import unquote, urlparse
+
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", source.url)
+    if scheme and scheme.group(1).lower() == "file":
+        path = Path(unquote(urlparse(source.url).path))
+    elif scheme:
+        raise FeedFetchError(f"unsupported URL scheme {scheme.group(1)!r} in {source.url} "
+                             "(use http(s) URLs or local file paths)", source=source.url)
+    else:
+        path = Path(source.url)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise FeedFetchError(f"{path}: not a regular file", source=source.url)
+        size = info.st_size
         if max_bytes is not None and size > max_bytes:
             raise FeedFetchError(f"{path}: file of {size} bytes exceeds the {max_bytes} byte limit "
                                  "(TONEWATCH_HTTP_MAX_BYTES)", source=source.url)

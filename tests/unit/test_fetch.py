@@ -216,7 +216,7 @@ def test_read_file_missing_path(tmp_path):
 
 
 def test_read_file_on_a_directory(tmp_path):
-    with pytest.raises(FeedFetchError, match="cannot read"):
+    with pytest.raises(FeedFetchError, match="not a regular file"):
         read_file(FeedSource("dir", "dir", str(tmp_path)))
 
 
@@ -276,3 +276,20 @@ def test_corrupt_gzip_body_is_a_feed_error(source):
                                       stream=httpx.ByteStream(b"\x1f\x8b\x08\x00garbage-not-deflate")))
     with pytest.raises(FeedFetchError, match="corrupt compressed body"):
         fetch_url(source, client_for(handler))
+
+
+def test_read_file_schemes_and_special_files(tmp_path):
+    import os
+
+    feed = tmp_path / "my feed.xml"
+    feed.write_bytes(b"<rss version='2.0'><channel><title>t</title></channel></rss>")
+    as_uri = read_file(FeedSource("f", "f", feed.as_uri()))  # file:// with an escaped space
+    assert as_uri.content.startswith(b"<rss")
+    with pytest.raises(FeedFetchError, match="unsupported URL scheme 'ftp'"):
+        read_file(FeedSource("f", "f", "ftp://example.com/x.xml"))
+    fifo = tmp_path / "pipe.xml"
+    os.mkfifo(fifo)
+    with pytest.raises(FeedFetchError, match="not a regular file"):  # would block forever
+        read_file(FeedSource("f", "f", str(fifo)))
+    with pytest.raises(FeedFetchError, match="not a regular file"):
+        read_file(FeedSource("f", "f", str(tmp_path)))
