@@ -10,6 +10,7 @@ never printed.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -99,6 +100,34 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("score_languages")
+    @classmethod
+    def _iso_639_1(cls, value: list[str]) -> list[str]:
+        # Stored articles carry lingua's ISO 639-1 codes; anything else would never match.
+        from lingua import IsoCode639_1
+
+        codes = [code.strip().lower() for code in value]
+        unknown = [c for c in codes if not hasattr(IsoCode639_1, c.upper()) or len(c) != 2]
+        if unknown:
+            raise ValueError(f"not ISO 639-1 language codes: {unknown} (e.g. en, de, fr)")
+        return codes
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value.strip()):
+            raise ValueError("not an http(s) URL")
+        return value.strip()
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if raw and not re.match(r"^https?://[^\s/]+", raw):
+            # Never echo a secret: say what is wrong, not what was given.
+            raise ValueError("not an http(s) URL (the value is a secret and is not shown)")
+        return SecretStr(raw)
+
     @field_validator("model_labels")
     @classmethod
     def _label_spec(cls, value: str) -> str:
@@ -117,6 +146,11 @@ class Settings(BaseSettings):
         return self.data_dir / "tonewatch.duckdb"
 
 
+#: Settings whose values must never appear in an error message or a log.
+_SECRET_FIELDS = {name for name, info in Settings.model_fields.items()
+                  if info.annotation is SecretStr}
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build :class:`Settings` from the environment plus explicit overrides.
 
@@ -133,9 +167,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "?"
+        secret = field in _SECRET_FIELDS  # a secret's value is never echoed
+        got = "" if secret else f" (got {first.get('input')!r})"
         raise ConfigError(
-            f"invalid setting {ENV_PREFIX}{field.upper()}: {first['msg']} "
-            f"(got {first.get('input')!r})"
+            f"invalid setting {ENV_PREFIX}{field.upper()}: {first['msg']}{got}"
         ) from exc
 
 

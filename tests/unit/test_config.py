@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,27 @@ def test_secrets_are_not_in_repr(settings_env, monkeypatch):
     # ... yet the values are there for the code that needs them.
     assert settings.smtp_password.get_secret_value() == "hunter2-very-secret"
     assert settings.slack_webhook_url.get_secret_value().endswith("XYZsecret")
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("TONEWATCH_SCORE_LANGUAGES", "klingon", "not ISO 639-1"),
+    ("TONEWATCH_DASHBOARD_URL", "notaurl", "not an http(s) URL"),
+    ("TONEWATCH_SLACK_WEBHOOK_URL", "hooks.example/T000-secret-token", "is a secret"),
+])
+def test_url_and_language_settings_are_checked_at_load(monkeypatch, name, value, message):
+    from pipeline.config import load_settings
+    from pipeline.errors import ConfigError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        load_settings()
+    assert name in str(caught.value)
+    if "SLACK" in name:
+        assert "secret-token" not in str(caught.value)  # a secret is never echoed
+
+
+def test_language_codes_are_normalised(monkeypatch):
+    from pipeline.config import load_settings
+
+    monkeypatch.setenv("TONEWATCH_SCORE_LANGUAGES", "en, DE")
+    assert load_settings().score_languages == ["en", "de"]
