@@ -138,11 +138,21 @@ def _matmul_groups(onnx_path: Path) -> list[list[str]]:
 
 
 def _quantize(source: Path, target: Path, nodes: list[str]) -> None:
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes,
-                     extra_options={"MatMulConstBOnly": True})
+    # The quantiser logs "consider pre-processing" on the root logger once per call; the export
+    # calls it once per MatMul group, so an operator would see a dozen identical warnings.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes,
+                         extra_options={"MatMulConstBOnly": True})
+    finally:
+        root.setLevel(level)
 
 
 def export_onnx(
