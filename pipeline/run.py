@@ -156,7 +156,7 @@ def ingest(
                     counts["feeds_ok"] += 1
                     counts["entries"] += len(frame)
                     counts["dropped"] += dropped
-                    why = ("no title and no link" if not undated else
+                    why = ("no title and no link, or a repeated id" if not undated else
                            "no title and no link, or no usable date" if dropped > undated else
                            "no usable date")
                     note(f"ok: {source.url}: {len(frame)} {UNITS[source.kind]}"

@@ -327,8 +327,14 @@ def normalize_entries(
     if len(frame) and frame["language"].notna().any():
         frame["language"] = frame["language"].fillna(frame["language"].mode().iloc[0])
     # Two entries with one key in a fetch (a repeated guid): feeds list newest first, so the
-    # first occurrence is the current version of the article.
-    frame = frame.drop_duplicates(subset=["article_id"], keep="first").reset_index(drop=True)
+    # first occurrence is the current version of the article. A publisher error worth a warning:
+    # the later entries are not stored (counted in ``dropped``).
+    repeated = int(frame["article_id"].duplicated().sum())
+    if repeated:
+        frame = frame.drop_duplicates(subset=["article_id"], keep="first").reset_index(drop=True)
+        parsed.warnings.append(f"{repeated} entr{'y repeats' if repeated == 1 else 'ies repeat'} "
+                               "an earlier entry's id (guid, else link); kept the first (newest)")
+        dropped += repeated
     return frame, dropped
 
 

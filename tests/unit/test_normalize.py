@@ -238,7 +238,7 @@ def good_frame(parsed_rss, source, now):
 def test_normalize_entries_columns_and_counts(good_frame):
     frame, dropped = good_frame
     assert list(frame.columns) == ARTICLE_COLUMNS
-    assert dropped == 1
+    assert dropped == 2  # 1 without title and link, 1 repeating a guid
     assert len(frame) == 5  # 7 entries - 1 dropped - 1 repeated guid
     assert frame["article_id"].is_unique
     assert "orphan text without title or link" not in " ".join(frame["summary"])
@@ -327,9 +327,13 @@ def test_normalize_entries_repeated_guid_in_small_fetch_keeps_first(parsed_rss, 
         "<title>Umbrella Corp names new chief financial officer</title><guid>wire-5</guid>",
         "<title>Hooli lowers prices across its cloud products</title><guid>wire-6</guid>",
     ]
-    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    parsed = parsed_rss(items)
+    frame, dropped = normalize_entries(parsed, source, fetched_at=now)
     acme = frame[frame["title"].str.startswith("Acme")]
     assert acme["title"].tolist() == ["Acme Robotics cuts outlook (updated)"]
+    assert dropped == 1  # the older copy is counted, not silently lost
+    assert parsed.warnings == ["1 entry repeats an earlier entry's id (guid, else link); "
+                               "kept the first (newest)"]
 
 
 def test_normalize_entries_story_id_ignores_source_suffix(parsed_rss, source, now):
