@@ -129,6 +129,12 @@ class SentimentClassifier:
             config = AutoConfig.from_pretrained(self.model_path)
         except OSError as exc:
             raise _load_error(self.model_path, local, exc) from exc
+        except ValueError as exc:  # e.g. a directory without tokenizer files or config.json
+            if not local:
+                raise
+            raise ModelNotFoundError(
+                f"{self.model_path} is not a model directory (no loadable tokenizer and "
+                f"config: {str(exc).splitlines()[0][:200]})") from exc
         self.perm = label_permutation(config.id2label, label_map)
         self.model_version = model_version or Path(self.model_path).name
         self.max_length = max_length

@@ -272,3 +272,9 @@ def test_unknown_name_with_the_hub_unreachable_fails_fast_in_one_line(tmp_path, 
     assert "\n" not in message and "--model DIR" in message
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the caller wants the local hub cache
     assert hub_unreachable() is None
+
+
+def test_a_directory_that_is_not_a_model_is_one_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a model")
+    with pytest.raises(ModelNotFoundError, match="is not a model directory"):
+        SentimentClassifier(tmp_path)
