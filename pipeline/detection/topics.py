@@ -55,12 +55,20 @@ def phrase_pattern(phrases: list[str]) -> str:
         words = str(phrase).split()
         if not words:
             raise ValueError("empty phrase")
-        parts.append(r"\s+".join(
+        if not re.search(r"\w", str(phrase).replace("*", "")):
+            raise ValueError(f"phrase {phrase!r} has no letter or digit")
+        body = r"\s+".join(
             re.escape(w[:-1]) + r"\w*" if w.endswith("*") and len(w) > 1 else re.escape(w)
-            for w in words))
+            for w in words)
+        # Word boundaries only next to word characters: "\b" before "(" or after "." would
+        # demand a letter on the far side and never match.
+        text = " ".join(words)
+        start = r"\b" if re.match(r"\w", text) else ""
+        end = r"\b" if re.search(r"[\w*]$", text) else ""
+        parts.append(start + body + end)
     if not parts:
         raise ValueError("a topic needs at least one phrase")
-    return r"(?i)\b(?:" + "|".join(parts) + r")\b"
+    return r"(?i)(?:" + "|".join(parts) + r")"
 
 
 class _TopicsFile(BaseModel):

@@ -56,6 +56,10 @@ def test_phrase_pattern_words_wildcards_and_case():
     assert topic.matches("S&P lowers outlook")
     assert not topic.matches("jobcuts")          # word boundaries
     assert not topic.matches("Playoffs start tonight")  # no match inside a word
+    # Phrases starting or ending with punctuation still match (no \b next to a non-word char).
+    punctuated = Topic("us", phrase_pattern(["U.S.", "(Reuters)"]))
+    assert punctuated.matches("the U.S. economy") and punctuated.matches("NEW YORK (Reuters) -")
+    assert not punctuated.matches("US economy")
 
 
 def test_topic_patterns_run_the_same_in_duckdb():
@@ -78,6 +82,9 @@ def test_bad_topics_file_is_one_config_error(tmp_path):
         load_topics(path)
     path.write_text("topics:\n  empty: []\n")
     with pytest.raises(ConfigError, match="at least one phrase"):
+        load_topics(path)
+    path.write_text("topics:\n  everything: ['*']\n")
+    with pytest.raises(ConfigError, match="no letter or digit"):
         load_topics(path)
 
 
