@@ -163,6 +163,10 @@ def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
     """Score every stored article that lacks a score from the model."""
     from pipeline.run import score as score_stage
 
+    from pipeline.scoring.backends import BACKENDS
+
+    if backend is not None and backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
     settings = load_settings(scoring_backend=backend)
     _print_result(score_stage(settings, at=parse_instant(at), model=model,
                               progress=sys.stderr.isatty(), on_progress=_score_progress()))

@@ -174,3 +174,10 @@ def test_an_unexpected_error_in_one_feed_spares_the_others(tmp_path, monkeypatch
     bank = next(v for k, v in rows.items() if k.endswith("central_bank.rss"))
     assert bank == "parse_error KeyError"
     assert query(settings.db_path, "SELECT count(*) FROM articles")[0][0] > 0
+
+
+def test_unknown_backend_flag_names_the_flag(env):
+    result = cli(env, "score", "--backend", "tf")
+    assert result.returncode == 1
+    assert _error_lines(result.stderr) == [
+        "tonewatch: error: --backend 'tf': use one of torch, onnx-int8, onnx-fp32"]
