@@ -194,6 +194,18 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
 
 
+def read_config(path: Path, model: type) -> Any:
+    """Read a YAML config file and validate it as the pydantic ``model`` (empty file = ``{}``).
+
+    Raises:
+        ConfigError: missing file, bad YAML, or an invalid value (one line naming file and field).
+    """
+    try:
+        return model.model_validate(read_yaml(path) or {})
+    except ValidationError as exc:
+        raise ConfigError(validation_message(path, exc)) from exc
+
+
 def validation_message(path: Path, exc: ValidationError) -> str:
     """Format the first pydantic error of a config file as one line naming file and field."""
     first = exc.errors()[0]

@@ -45,7 +45,7 @@ def record_decisions(
                for rule in rules]
     # Life-cycle state of every surge first (pending until it held for for_windows), so that
     # only a *firing* alert inhibits, and only alerts of its own window length ending at `at`.
-    streaks: dict[tuple[str, str], int] = {}
+    streaks: dict[str, int] = {}  # fingerprint -> consecutive surging windows, this one included
     firing_scopes: dict = {}  # window length -> scopes with a firing alert
     for rule, decisions in decided:
         for d in decisions:
@@ -53,7 +53,7 @@ def record_decisions(
                 continue
             fp = alert_store.fingerprint({"rule": d.rule, "scope": d.scope, "entity": d.entity})
             streak = alert_store.streak_before(con, fp, at - rule.window) + 1
-            streaks[(d.rule, d.entity)] = streak
+            streaks[fp] = streak
             if streak >= rule.for_windows:
                 firing_scopes.setdefault(rule.window, set()).add(d.scope)
     silences = active_silences(con, at)
@@ -69,7 +69,7 @@ def record_decisions(
             if d.status == "calm":
                 calm_fps.append(fp)
                 continue
-            streak = streaks[(d.rule, d.entity)]
+            streak = streaks[fp]
             state = "firing" if streak >= rule.for_windows else "pending"
             counts[state] += 1
             alert_id = alert_store.alert_id_for(fp, w_start)

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.config import read_yaml, validation_message
+from pipeline.config import read_config
 from pipeline.detection.spikes import (
     baseline_share,
     benjamini_hochberg,
@@ -50,7 +50,6 @@ from pipeline.detection.spikes import (
     score_moments,
     score_surge_pvalue,
 )
-from pipeline.errors import ConfigError
 
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
@@ -174,11 +173,7 @@ def load_rules(path: Path) -> list[AlertRule]:
     Raises:
         ConfigError: missing file, bad YAML, or an invalid rule (message names file and field).
     """
-    raw = read_yaml(path)
-    try:
-        return RulesFile.model_validate(raw or {}).rules
-    except ValidationError as exc:
-        raise ConfigError(validation_message(path, exc)) from exc
+    return read_config(path, RulesFile).rules
 
 
 @dataclass

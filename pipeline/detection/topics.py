@@ -20,10 +20,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline.config import read_yaml, validation_message
-from pipeline.errors import ConfigError
+from pipeline.config import read_config
 
 _NAME = r"^[A-Za-z0-9_.-]+$"
 
@@ -95,11 +94,7 @@ def load_topics(path: Path) -> list[Topic]:
     Raises:
         ConfigError: missing file, bad YAML, or an invalid topic (message names file and topic).
     """
-    raw = read_yaml(path)
-    try:
-        parsed = _TopicsFile.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ConfigError(validation_message(path, exc)) from exc
+    parsed = read_config(path, _TopicsFile)
     return [Topic(name, phrase_pattern(phrases)) for name, phrases in parsed.topics.items()]
 
 

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.config import read_yaml, validation_message
+from pipeline.config import read_config
 from pipeline.domain import FeedSource
-from pipeline.errors import ConfigError
 from pipeline.ingest.newsapi import ApiConfig
 
 
@@ -92,11 +91,7 @@ def load_feeds(path: Path) -> list[FeedSource]:
     Raises:
         ConfigError: missing file, bad YAML, unknown key, missing name/url, unknown timezone.
     """
-    raw = read_yaml(path) or {}
-    try:
-        doc = FeedsFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(path, exc)) from exc
+    doc = read_config(path, FeedsFile)
     return [
         FeedSource(feed_id_for(f.url), f.name, f.url, f.category, f.timezone,
                    kind=f.type, horizon_days=f.horizon_days,

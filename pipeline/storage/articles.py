@@ -41,34 +41,6 @@ def upsert_articles(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tupl
     return int(new), int(changed)
 
 
-def unscored_articles(
-    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str],
-    since: datetime | None = None, until: datetime | None = None,
-) -> pd.DataFrame:
-    """Articles with no score from ``model_version`` for their current content.
-
-    Args:
-        con: any connection.
-        model_version: the scoring model's version id.
-        languages: ISO 639-1 codes to score; articles of unknown language are included.
-        since: only articles published at or after this instant (aware UTC); None = all.
-        until: only articles published before this instant (aware UTC); None = no end.
-
-    Returns:
-        DataFrame ``(article_id, text, content_hash)`` ordered by ``published_at``.
-    """
-    return con.execute(
-        "SELECT a.article_id, a.text, a.content_hash FROM articles a"
-        " LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?"
-        " WHERE (s.article_id IS NULL OR s.content_hash <> a.content_hash)"
-        "   AND (a.language IS NULL OR list_contains(?, a.language))"
-        "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)"
-        "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at < ?::TIMESTAMPTZ)"
-        " ORDER BY a.published_at",
-        [model_version, languages, since, since, until, until],
-    ).df()
-
-
 # NOT EXISTS rather than LEFT JOIN ... IS NULL: with an empty scores table DuckDB 2.0.1 drops the
 # LIMIT of the LEFT JOIN form and returns every row, which would defeat the paging.
 _UNSCORED = (
