@@ -53,6 +53,22 @@ class TrainingArguments:
     label_smoothing: float = field(default=0.1, metadata={
         "help": "Cross-entropy label smoothing (Szegedy et al. 2016, arXiv:1512.00567); "
                 "softens overconfident fits to noisy labels."})
+    token_mask_prob: float = field(default=0.0, metadata={
+        "help": "Training-time augmentation: each real (non-special) token of a training batch is "
+                "replaced by the tokenizer's mask token with this probability, drawn afresh every "
+                "step (token cutoff, Shen et al. 2020, arXiv:2009.13818; word dropout, Iyyer et al. "
+                "2015). Stops a small corpus's names and keywords from deciding labels alone. "
+                "0 = off."})
+    freeze_embeddings: bool = field(default=False, metadata={
+        "help": "Keep the pre-trained word-embedding table fixed, so words seen only in a few "
+                "training rows (company names) cannot move towards one label."})
+    linear_probe_epochs: int = field(default=0, metadata={
+        "help": "Epochs of training only the classification head (and pooler) on the frozen "
+                "encoder before full fine-tuning (LP-FT, Kumar et al. 2022, arXiv:2202.10054: a "
+                "trained head distorts the pre-trained features less, which helps on text unlike "
+                "the training data). 0 = off."})
+    linear_probe_lr: float = field(default=1e-3, metadata={
+        "help": "Constant AdamW learning rate of the head during the linear-probe epochs."})
     group_by_length: bool = field(default=True, metadata={
         "help": "Batch examples of similar token length together (less padding, faster on CPU)."})
     patience: int = field(default=3, metadata={"help": "Epochs without macro-F1 gain before stopping."})
@@ -79,6 +95,11 @@ class TrainingArguments:
             raise ConfigError("training argument ema_decay must be in [0, 1)")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError("training argument label_smoothing must be in [0, 1)")
+        if self.linear_probe_epochs < 0 or self.linear_probe_lr <= 0:
+            raise ConfigError("training arguments linear_probe_epochs must be >= 0 and "
+                              "linear_probe_lr > 0")
+        if not 0 <= self.token_mask_prob < 1:
+            raise ConfigError("training argument token_mask_prob must be in [0, 1)")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError("training argument validation_fraction must be in (0, 1)")
 
@@ -182,6 +203,32 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", labels=[0, 1, 2], zero_division=0))
 
 
+def _is_head(name: str) -> bool:
+    """Whether a parameter belongs to the classification head or the pooler under it."""
+    parts = name.split(".")
+    return bool({"classifier", "pre_classifier", "pooler"} & set(parts)) or parts[0] == "score"
+
+
+def mask_tokens(input_ids, special_ids, mask_id: int, prob: float, generator):
+    """Replace each non-special token of ``input_ids`` by ``mask_id`` with probability ``prob``.
+
+    Args:
+        input_ids: int64 tensor ``(b, t)`` (not modified).
+        special_ids: 1-D int64 tensor of ids never replaced ([CLS], [SEP], [PAD], ...).
+        mask_id: the replacement id (the tokenizer's ``[MASK]``).
+        prob: replacement probability per token, 0 <= prob < 1.
+        generator: a seeded ``torch.Generator`` (same seed, same masks).
+
+    Returns:
+        a new ``(b, t)`` tensor.
+    """
+    import torch
+
+    hit = torch.rand(input_ids.shape, generator=generator) < prob
+    hit &= ~torch.isin(input_ids, special_ids)
+    return torch.where(hit, torch.full_like(input_ids, mask_id), input_ids)
+
+
 def finetune(
     data: pd.DataFrame, *, base: str, args: TrainingArguments, progress: bool = True,
     device: str | None = None,
@@ -253,6 +300,8 @@ def finetune(
         hf_logging.set_verbosity(verbosity)
     if args.peft == "lora":
         model = _with_lora(model, args)
+    if args.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     model.to(device)
 
     def encode(frame: pd.DataFrame) -> tuple[dict, torch.Tensor]:
@@ -315,42 +364,73 @@ def finetune(
                 param.copy_(ema[name])
                 ema[name].copy_(live)
 
+    # Token ids never masked: [CLS], [SEP], [PAD] and the other special tokens.
+    special = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+    mask_id = tokenizer.mask_token_id if tokenizer.mask_token_id is not None else tokenizer.unk_token_id
+    if args.token_mask_prob > 0 and mask_id is None:
+        raise TrainingError("token_mask_prob needs a tokenizer with a mask or unknown token")
     history: list[dict] = []
     best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
     started = time.monotonic()
-    bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress)
-    model.train()
-    for epoch in range(1, args.epochs + 1):
+    probe_steps = steps_per_epoch * args.linear_probe_epochs
+    bar = tqdm(total=probe_steps + total_steps, desc="fine-tuning", unit="step", disable=not progress)
+
+    def run_epoch(epoch: int, step_optimizer, step_scheduler, average: bool) -> float:
+        """One pass over the training rows; returns the mean training loss."""
         batches = _epoch_batches(n_train, lengths, args, generator)
         running = 0.0
         for step, idx in enumerate(batches):
             batch = {k: v[idx] for k, v in train_enc.items()}
             # Trim padding to the longest example in this batch (dynamic padding).
             width = int(batch["attention_mask"].sum(dim=1).max())
-            batch = {k: v[:, :width].to(device) for k, v in batch.items()}
+            batch = {k: v[:, :width] for k, v in batch.items()}
+            if args.token_mask_prob > 0:
+                batch["input_ids"] = mask_tokens(batch["input_ids"], special, mask_id,
+                                                 args.token_mask_prob, generator)
+            batch = {k: v.to(device) for k, v in batch.items()}
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(**batch).logits
             loss = loss_fn(logits.float(), train_y[idx].to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            if ema is not None:
+            step_optimizer.step()
+            if step_scheduler is not None:
+                step_scheduler.step()
+            step_optimizer.zero_grad(set_to_none=True)
+            if average and ema is not None:
                 with torch.no_grad():
                     for name, param in params.items():
                         ema[name].lerp_(param.detach(), 1.0 - args.ema_decay)
             running += loss.item()
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{running / (step + 1):.4f}")
+        return running / len(batches)
+
+    model.train()
+    if args.linear_probe_epochs:
+        body = [p for n, p in params.items() if not _is_head(n)]
+        head = [p for n, p in params.items() if _is_head(n)]
+        for param in body:
+            param.requires_grad_(False)
+        probe = torch.optim.AdamW(head, lr=args.linear_probe_lr, weight_decay=args.weight_decay)
+        for epoch in range(1, args.linear_probe_epochs + 1):
+            loss = run_epoch(epoch, probe, None, average=False)
+            bar.write(f"linear probe epoch {epoch}: train_loss={loss:.4f}")
+        for param in body:
+            param.requires_grad_(True)
+        if ema is not None:  # start the average from the probed head
+            for name, param in params.items():
+                ema[name].copy_(param.detach())
+    for epoch in range(1, args.epochs + 1):
+        mean_loss = run_epoch(epoch, optimizer, scheduler, average=True)
         if ema is not None:
             swap_ema()  # evaluate (and keep) the averaged weights
         pred = evaluate()
         f1 = _macro_f1(val_y.numpy(), pred)
         acc = float((pred == val_y.numpy()).mean())
-        history.append({"epoch": epoch, "train_loss": running / steps_per_epoch,
+        history.append({"epoch": epoch, "train_loss": mean_loss,
                         "val_macro_f1": f1, "val_accuracy": acc})
-        bar.write(f"epoch {epoch}: train_loss={running / steps_per_epoch:.4f} "
+        bar.write(f"epoch {epoch}: train_loss={mean_loss:.4f} "
                   f"val_macro_f1={f1:.4f} val_accuracy={acc:.4f}")
         if f1 > best_f1:
             best_f1, best_epoch, stale = f1, epoch, 0

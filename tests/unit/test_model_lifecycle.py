@@ -278,3 +278,61 @@ def test_a_directory_that_is_not_a_model_is_one_clear_error(tmp_path):
     (tmp_path / "notes.txt").write_text("not a model")
     with pytest.raises(ModelNotFoundError, match="is not a model directory"):
         SentimentClassifier(tmp_path)
+
+
+def test_token_masking_spares_special_tokens_and_is_seeded():
+    import torch
+
+    from pipeline.training.finetune import mask_tokens
+
+    ids = torch.tensor([[101, 7, 8, 9, 10, 11, 102, 0], [101, 12, 13, 102, 0, 0, 0, 0]] * 50)
+    special = torch.tensor([0, 101, 102])
+    first = mask_tokens(ids, special, 103, 0.5, torch.Generator().manual_seed(3))
+    again = mask_tokens(ids, special, 103, 0.5, torch.Generator().manual_seed(3))
+    assert torch.equal(first, again)
+    is_special = torch.isin(ids, special)
+    assert torch.equal(first[is_special], ids[is_special])  # [CLS], [SEP], [PAD] untouched
+    masked = (first == 103)[~is_special].float().mean().item()
+    assert 0.4 < masked < 0.6
+    assert torch.equal(first[first != 103], ids[first != 103])  # the rest is unchanged
+    assert torch.equal(mask_tokens(ids, special, 103, 0.0, torch.Generator()), ids)
+
+
+def test_token_masking_and_frozen_embeddings_in_training(tiny):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    plain = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    args = TrainingArguments(**FAST, token_mask_prob=0.3, freeze_embeddings=True)
+    masked = finetune(_data(), base=str(tiny), args=args, progress=False)
+    again = finetune(_data(), base=str(tiny), args=args, progress=False)
+    assert masked.history == again.history  # masks come from the seeded generator
+    assert masked.history[0]["train_loss"] != plain.history[0]["train_loss"]
+    base = AutoModelForSequenceClassification.from_pretrained(tiny).get_input_embeddings().weight
+    assert torch.equal(masked.model.get_input_embeddings().weight, base)
+    assert not torch.equal(plain.model.get_input_embeddings().weight, base)
+    with pytest.raises(ConfigError, match="token_mask_prob"):
+        TrainingArguments(token_mask_prob=1.0)
+
+
+def test_linear_probe_trains_the_head_before_the_encoder(tiny):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from pipeline.training.finetune import _is_head
+
+    base = AutoModelForSequenceClassification.from_pretrained(tiny)
+    assert {n for n, _ in base.named_parameters() if _is_head(n)} >= {"classifier.weight",
+                                                                       "classifier.bias"}
+    assert not _is_head("bert.encoder.layer.0.attention.self.query.weight")
+    probed = finetune(_data(), base=str(tiny), progress=False,
+                      args=TrainingArguments(**{**FAST, "epochs": 1}, linear_probe_epochs=2))
+    plain = finetune(_data(), base=str(tiny), progress=False,
+                     args=TrainingArguments(**{**FAST, "epochs": 1}))
+    assert [h["epoch"] for h in probed.history] == [1]  # probe epochs are not fine-tuning epochs
+    # The encoder still trains after the probe, and from a different starting head.
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(probed.model.state_dict()[key], base.state_dict()[key])
+    assert probed.history[0]["train_loss"] != plain.history[0]["train_loss"]
+    with pytest.raises(ConfigError, match="linear_probe"):
+        TrainingArguments(linear_probe_epochs=-1)
