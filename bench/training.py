@@ -84,6 +84,9 @@ def main() -> int:
     parser.add_argument("--only", default="recipe,lora,default",
                         help="comma-separated scenarios: recipe, lora, default")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "training.json")
+    parser.add_argument("--keep-registry", type=Path, default=None, metavar="DIR",
+                        help="train into this registry and keep it (default: a temporary one), "
+                             "e.g. to benchmark scoring with the model just built")
     opts = parser.parse_args()
     if not (TFNS / "train.csv").exists():
         print(f"skipped: {TFNS} is absent (the benchmark needs ../shared)", file=sys.stderr)
@@ -101,7 +104,7 @@ def main() -> int:
         parser.error(f"unknown scenario(s) {unknown}")
     results = []
     with tempfile.TemporaryDirectory(prefix="tonewatch-bench-") as tmp:
-        registry, logs = Path(tmp) / "registry", Path(tmp) / "logs"
+        registry, logs = opts.keep_registry or Path(tmp) / "registry", Path(tmp) / "logs"
         logs.mkdir()
         for name in wanted:
             print(f"[{datetime.now(UTC):%H:%M:%S}] {name}: training...", file=sys.stderr, flush=True)

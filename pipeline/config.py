@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         "with `tonewatch model export-onnx` (int8: fastest on CPU, a few borderline labels move).",
     )
     score_token_budget: int | None = Field(
-        None, ge=16, description="Padded tokens per forward pass; unset = 2048 on CPU, measured on CUDA.",
+        None, ge=16, description="Padded tokens per forward pass; unset = 1024 on CPU, measured on CUDA.",
     )
     score_compile: bool = Field(False, description="torch.compile the scoring model (CUDA only).")
     # NoDecode: accept "en,de" from the environment instead of requiring JSON.

@@ -19,8 +19,8 @@ SHARED = ROOT.parent / "shared"
 def trained_registry(tmp_path_factory) -> Path:
     """A registry holding the default model, fine-tuned once per test session.
 
-    The real recipe on the real corpus, cut to 3 epochs: the tests check the pipeline's
-    behaviour, not the last point of accuracy (that is the benchmark's job).
+    The real recipe on the real corpus, cut to 1 linear-probe epoch and 3 epochs: the tests
+    check the pipeline's behaviour, not the last point of accuracy (that is the benchmark's job).
     """
     from pipeline.training.finetune import TrainingArguments
     from pipeline.training.registry import Registry
@@ -29,7 +29,7 @@ def trained_registry(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("registry")
     ensure_default_model(registry=Registry(root), corpus=ROOT / "models" / "corpus", base="",
                          now=datetime(2026, 1, 1, tzinfo=UTC), progress=False,
-                         args=TrainingArguments(epochs=3))
+                         args=TrainingArguments(epochs=3, linear_probe_epochs=1))
     return root
 
 

@@ -53,16 +53,16 @@ class TrainingArguments:
     label_smoothing: float = field(default=0.1, metadata={
         "help": "Cross-entropy label smoothing (Szegedy et al. 2016, arXiv:1512.00567); "
                 "softens overconfident fits to noisy labels."})
-    token_mask_prob: float = field(default=0.0, metadata={
+    token_mask_prob: float = field(default=0.15, metadata={
         "help": "Training-time augmentation: each real (non-special) token of a training batch is "
                 "replaced by the tokenizer's mask token with this probability, drawn afresh every "
                 "step (token cutoff, Shen et al. 2020, arXiv:2009.13818; word dropout, Iyyer et al. "
                 "2015). Stops a small corpus's names and keywords from deciding labels alone. "
                 "0 = off."})
-    freeze_embeddings: bool = field(default=False, metadata={
+    freeze_embeddings: bool = field(default=True, metadata={
         "help": "Keep the pre-trained word-embedding table fixed, so words seen only in a few "
                 "training rows (company names) cannot move towards one label."})
-    linear_probe_epochs: int = field(default=0, metadata={
+    linear_probe_epochs: int = field(default=2, metadata={
         "help": "Epochs of training only the classification head (and pooler) on the frozen "
                 "encoder before full fine-tuning (LP-FT, Kumar et al. 2022, arXiv:2202.10054: a "
                 "trained head distorts the pre-trained features less, which helps on text unlike "

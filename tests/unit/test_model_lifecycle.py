@@ -117,7 +117,9 @@ def test_finetune_smoke_and_same_seed_same_metrics(tiny):
     assert [h["epoch"] for h in first.history] == [1, 2]
     assert first.history == again.history  # same data + seed → same losses and metrics
     assert first.model.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
-    assert first.trainable_parameters == first.total_parameters > 0
+    # Every weight trains except the frozen word-embedding table (a default).
+    embeddings = first.model.get_input_embeddings().weight.numel()
+    assert first.trainable_parameters == first.total_parameters - embeddings > 0
     assert 0 < len(first.validation) < len(_data())
 
 
@@ -302,7 +304,8 @@ def test_token_masking_and_frozen_embeddings_in_training(tiny):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    plain = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    plain = finetune(_data(), base=str(tiny), progress=False,
+                     args=TrainingArguments(**FAST, token_mask_prob=0.0, freeze_embeddings=False))
     args = TrainingArguments(**FAST, token_mask_prob=0.3, freeze_embeddings=True)
     masked = finetune(_data(), base=str(tiny), args=args, progress=False)
     again = finetune(_data(), base=str(tiny), args=args, progress=False)
@@ -328,7 +331,7 @@ def test_linear_probe_trains_the_head_before_the_encoder(tiny):
     probed = finetune(_data(), base=str(tiny), progress=False,
                       args=TrainingArguments(**{**FAST, "epochs": 1}, linear_probe_epochs=2))
     plain = finetune(_data(), base=str(tiny), progress=False,
-                     args=TrainingArguments(**{**FAST, "epochs": 1}))
+                     args=TrainingArguments(**{**FAST, "epochs": 1}, linear_probe_epochs=0))
     assert [h["epoch"] for h in probed.history] == [1]  # probe epochs are not fine-tuning epochs
     # The encoder still trains after the probe, and from a different starting head.
     key = "bert.encoder.layer.0.attention.self.query.weight"
