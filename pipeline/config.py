@@ -24,6 +24,10 @@ from pipeline.errors import ConfigError
 ENV_PREFIX = "TONEWATCH_"
 
 
+#: An http(s) URL with a host (dashboard links, webhooks).
+_HTTP_URL = re.compile(r"^https?://[^\s/]+")
+
+
 class Settings(BaseSettings):
     """Runtime settings; each field is also the env var ``TONEWATCH_<FIELD>`` (upper case)."""
 
@@ -115,7 +119,7 @@ class Settings(BaseSettings):
     @field_validator("dashboard_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value.strip()):
+        if not _HTTP_URL.match(value.strip()):
             raise ValueError("not an http(s) URL")
         return value.strip()
 
@@ -123,7 +127,7 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_url(cls, value: SecretStr) -> SecretStr:
         raw = value.get_secret_value().strip()
-        if raw and not re.match(r"^https?://[^\s/]+", raw):
+        if raw and not _HTTP_URL.match(raw):
             # Never echo a secret: say what is wrong, not what was given.
             raise ValueError("not an http(s) URL (the value is a secret and is not shown)")
         return SecretStr(raw)
