@@ -79,6 +79,28 @@ def scenario(name: str, train_args: list[str], registry: Path, logs: Path) -> di
     }
 
 
+def merged(out: Path, results: list[dict]) -> dict:
+    """The results file with ``results`` replacing the same scenarios' earlier entries.
+
+    Scenarios not run this time keep their earlier entry and its time, so ``--only default``
+    does not drop the recipe's numbers. ``when`` maps each scenario to the UTC time its entry
+    was written.
+    """
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    try:
+        earlier = json.loads(out.read_text())
+    except (OSError, ValueError):
+        earlier = {}
+    fresh = {r["scenario"] for r in results}
+    kept = [r for r in earlier.get("results", []) if r.get("scenario") not in fresh]
+    when = earlier.get("when") if isinstance(earlier.get("when"), dict) else {}
+    when = {k: v for k, v in when.items() if k not in fresh} | {name: now for name in fresh}
+    order = {"recipe": 0, "lora": 1, "default": 2}
+    rows = sorted(kept + results, key=lambda r: order.get(r.get("scenario"), 3))
+    return {"when": when, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "results": rows}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="recipe,lora,default",
@@ -116,10 +138,7 @@ def main() -> int:
                   f"{result['train_wall_s']:.0f} s, peak RSS {result['train_peak_rss_mib']} MiB; "
                   f"best epoch {result['best_epoch']}", flush=True)
     opts.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-               "results": results}
-    opts.out.write_text(json.dumps(payload, indent=2) + "\n")
+    opts.out.write_text(json.dumps(merged(opts.out, results), indent=2) + "\n")
     print(f"wrote {opts.out}", file=sys.stderr)
     return 0
 
