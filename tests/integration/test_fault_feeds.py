@@ -23,10 +23,12 @@ from tests.conftest import query
 
 FAULTS = Path(__file__).resolve().parents[1] / "fixtures" / "faults"
 ROOT = Path(__file__).resolve().parents[2]
-# Ingest one file in a fresh interpreter and print that process's peak RSS (KiB). The test
-# process's own peak would include whatever ran before in the session (model fine-tuning).
+# Ingest one file in a fresh interpreter and print that process's peak RSS (KiB), read from
+# VmHWM in /proc/self/status (Linux, proc(5)): the peak of this process's own address space.
+# Neither the test process's peak nor getrusage's ru_maxrss will do: both carry the memory of the
+# session's model fine-tuning (ru_maxrss keeps the pre-exec high-water mark across fork + exec).
 PEAK_RSS_OF_INGEST = """
-import resource, sys
+import re, sys
 from datetime import UTC, datetime
 from pathlib import Path
 from pipeline.config import load_settings
@@ -36,7 +38,7 @@ try:
     ingest(settings, at=datetime(2026, 3, 6, tzinfo=UTC), use_config=False, extra_sources=[sys.argv[1]])
 except AllFeedsFailedError:
     pass
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 """
 AT = datetime(2026, 3, 6, tzinfo=UTC)
 
