@@ -112,6 +112,55 @@ def skeleton_duplicate_rate(texts: list[str]) -> float:
     return sum(c for c in counts.values() if c > 1) / len(skeletons)
 
 
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_TOKEN = re.compile(r"[a-z0-9$%.']+")
+
+
+def _literal_trigrams(text: str) -> set[tuple[str, ...]]:
+    """Word trigrams of the lower-cased text with links dropped; digits kept as written."""
+    tokens = _TOKEN.findall(_URL.sub(" ", str(text).lower()))
+    return set(zip(tokens, tokens[1:], tokens[2:]))
+
+
+def copied_rows(texts: list[str], reference: list[str], *, min_shared: int = 3,
+                min_share: float = 0.75) -> list[tuple[str, str, float]]:
+    """Rows of ``texts`` that reproduce a row of ``reference`` (an outside dataset) too closely.
+
+    A row is flagged when, for some reference row, at least ``min_shared`` of its word trigrams
+    and at least ``min_share`` of all its trigrams occur in that reference row. Trigrams are
+    taken literally (numbers as written, links dropped), so a shared headline *form* with other
+    names and figures ("X EPS beats by $0.02, misses on revenue") stays below the bar while a
+    sentence carried over with its figures does not. The corpus is written for the project;
+    this check keeps text from a benchmark or any other dataset out of it.
+
+    Args:
+        texts: corpus rows.
+        reference: the outside rows to compare with (for example a benchmark's texts).
+        min_shared: fewest shared trigrams that can flag a row (short rows have few trigrams).
+        min_share: share of the row's trigrams found in one reference row that flags it.
+
+    Returns:
+        ``(row, closest reference row, share)`` for each flagged row, in ``texts`` order.
+    """
+    index: dict[tuple[str, ...], list[int]] = {}
+    for j, ref in enumerate(reference):
+        for gram in _literal_trigrams(ref):
+            index.setdefault(gram, []).append(j)
+    flagged = []
+    for text in texts:
+        grams = _literal_trigrams(text)
+        if len(grams) < min_shared:
+            continue
+        counts = Counter(j for gram in grams for j in index.get(gram, ()))
+        if not counts:
+            continue
+        j, shared = counts.most_common(1)[0]
+        share = shared / len(grams)
+        if shared >= min_shared and share >= min_share:
+            flagged.append((text, reference[j], round(share, 3)))
+    return flagged
+
+
 def corpus_stats(frame: pd.DataFrame) -> dict:
     """Size, label shares, split sizes and the three diversity measures of a corpus.
 

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from pipeline.training.corpus import (
-    assign_splits, corpus_stats, distinct_trigram_ratio, near_duplicate_rate, skeleton,
+    assign_splits, copied_rows, corpus_stats, distinct_trigram_ratio, near_duplicate_rate, skeleton,
     skeleton_duplicate_rate, stable_split,
 )
 from pipeline.training.datasets import load_labelled
 
 CORPUS = Path(__file__).resolve().parents[2] / "models" / "corpus"
+TFNS = Path(__file__).resolve().parents[3] / "shared" / "data" / "tfns"
 
 # Floors: a corpus produced by filling templates falls far below them (a template set repeats
 # most of its trigrams and shares skeletons); the hand-written corpus is well above.
@@ -79,3 +80,23 @@ def test_assign_splits_is_stable_and_keeps_existing_splits(tmp_path):
     edited.to_csv(tmp_path / "a.csv", index=False)
     assert assign_splits(tmp_path) == {"a.csv": 0}
     assert pd.read_csv(tmp_path / "a.csv").loc[0, "split"] == edited.loc[0, "split"]
+
+
+def test_copied_rows_flags_carried_over_sentences_not_shared_forms():
+    reference = ["$ACME - Acme Corp EPS beats by $0.02, misses on revenue https://t.co/x1",
+                 "Euro off 0.3% at $1.0712 as traders await the ECB decision"]
+    texts = ["Borealis EPS beats by $0.05, misses on revenue",   # the form, other name and figure
+             "Euro off 0.3% at $1.0712",                         # carried over with its figures
+             "Regulator fines Cobalt over late filings",         # unrelated
+             "Euro off"]                                         # too short to judge
+    flagged = copied_rows(texts, reference)
+    assert [row for row, _, _ in flagged] == ["Euro off 0.3% at $1.0712"]
+    assert flagged[0][1] == reference[1] and flagged[0][2] == 1.0
+
+
+@pytest.mark.skipif(not TFNS.is_dir(), reason="../shared/data/tfns is absent")
+def test_corpus_carries_no_benchmark_sentences(corpus):
+    """The default model is benchmarked on tfns; no corpus row may reproduce one of its rows."""
+    reference = [str(t) for name in ("train.csv", "valid.csv") for t in pd.read_csv(TFNS / name)["text"]]
+    flagged = copied_rows(list(corpus["text"]), reference)
+    assert not flagged, flagged[:10]
