@@ -208,18 +208,29 @@ def assign_splits(folder: Path) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.training.corpus stats|assign-splits [FOLDER]``."""
+    """``python -m pipeline.training.corpus stats|assign-splits [FOLDER]`` or
+    ``... copies FOLDER REFERENCE_FILE...`` (exit status 1 when a row reproduces a reference row).
+    """
     import json
 
-    from pipeline.training.datasets import load_labelled
+    from pipeline.training.datasets import _read_one, load_labelled
 
+    usage = ("usage: python -m pipeline.training.corpus stats|assign-splits [FOLDER]\n"
+             "       python -m pipeline.training.corpus copies FOLDER REFERENCE_FILE...")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("stats", "assign-splits"):
-        print("usage: python -m pipeline.training.corpus stats|assign-splits [FOLDER]", file=sys.stderr)
+    if not argv or argv[0] not in ("stats", "assign-splits", "copies") or (
+            argv[0] == "copies" and len(argv) < 3):
+        print(usage, file=sys.stderr)
         return 2
     folder = Path(argv[1] if len(argv) > 1 else "models/corpus")
     if argv[0] == "assign-splits":
         print(json.dumps(assign_splits(folder), indent=2))
+    elif argv[0] == "copies":
+        reference = [t for name in argv[2:] for t in _read_one(Path(name), None)["text"]]
+        flagged = copied_rows(list(load_labelled(folder)["text"]), reference)
+        print(json.dumps([{"row": r, "reference": ref, "share": sh} for r, ref, sh in flagged],
+                         indent=2, ensure_ascii=False))
+        return 1 if flagged else 0
     else:
         print(json.dumps(corpus_stats(load_labelled(folder)), indent=2))
     return 0

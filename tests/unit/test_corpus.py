@@ -100,3 +100,19 @@ def test_corpus_carries_no_benchmark_sentences(corpus):
     reference = [str(t) for name in ("train.csv", "valid.csv") for t in pd.read_csv(TFNS / name)["text"]]
     flagged = copied_rows(list(corpus["text"]), reference)
     assert not flagged, flagged[:10]
+
+
+def test_copies_command_exit_status(tmp_path, capsys):
+    from pipeline.training.corpus import main
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    pd.DataFrame({"text": ["Euro off 0.3% at $1.0712", "Regulator fines Cobalt over late filings"],
+                  "label": ["negative", "negative"], "split": ["train", "train"]}).to_csv(folder / "a.csv", index=False)
+    clean, copied = tmp_path / "clean.csv", tmp_path / "copied.csv"
+    pd.DataFrame({"text": ["Borealis names a new chief executive"], "label": [2]}).to_csv(clean, index=False)
+    pd.DataFrame({"text": ["Euro off 0.3% at $1.0712 ahead of the ECB"], "label": [0]}).to_csv(copied, index=False)
+    assert main(["copies", str(folder), str(clean)]) == 0
+    assert main(["copies", str(folder), str(clean), str(copied)]) == 1
+    assert "Euro off 0.3% at $1.0712" in capsys.readouterr().out
+    assert main(["copies", str(folder)]) == 2
