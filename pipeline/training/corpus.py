@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.scoring.preprocess import model_input
+
 VALIDATION_SHARE = 0.15
 NEAR_DUPLICATE_JACCARD = 0.8
 
@@ -112,13 +114,12 @@ def skeleton_duplicate_rate(texts: list[str]) -> float:
     return sum(c for c in counts.values() if c > 1) / len(skeletons)
 
 
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9$%.']+")
 
 
 def _literal_trigrams(text: str) -> set[tuple[str, ...]]:
     """Word trigrams of the lower-cased text with links dropped; digits kept as written."""
-    tokens = _TOKEN.findall(_URL.sub(" ", str(text).lower()))
+    tokens = _TOKEN.findall(model_input(str(text)).lower())
     return set(zip(tokens, tokens[1:], tokens[2:]))
 
 
