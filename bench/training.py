@@ -8,13 +8,15 @@ registry, with wall time and peak resident memory (``wait4`` rusage of that proc
 - ``lora``:    the same data with low-rank adapters (bench/configs/lora.json).
 - ``default``: the default model (project corpus only, the recipe ``make demo`` uses), evaluated on
   the same ``valid.csv``.
+- ``default_fp32``: the same with bf16 autocast off (bench/configs/float32.json): what the
+  default model costs on a CPU without native bf16; run next to ``default`` for the speed-up.
 
 ``valid.csv`` is only ever evaluated on: hyper-parameters were chosen on the validation split that
 ``tonewatch train`` carves out of the training data.
 
 Usage::
 
-    .venv/bin/python bench/training.py [--only recipe,lora,default] [--out bench/results/training.json]
+    .venv/bin/python bench/training.py [--only recipe,lora,default,default_fp32] [--out bench/results/training.json]
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def scenario(name: str, train_args: list[str], registry: Path, logs: Path) -> di
         "scenario": name, "model_version": version, "train_data": info["data_path"],
         "train_examples": info["n_examples"], "best_epoch": info["best_epoch"],
         "history": info["history"], "peft": info.get("peft", "none"),
+        "precision": info.get("precision", "float32"),
         "trainable_parameters": info.get("trainable_parameters"),
         "internal_validation": {k: info["metrics"][k] for k in ("n", "accuracy", "macro_f1")},
         "train_wall_s": round(train_s, 1), "train_peak_rss_mib": round(train_mib),
@@ -95,8 +98,8 @@ def merged(out: Path, results: list[dict]) -> dict:
     kept = [r for r in earlier.get("results", []) if r.get("scenario") not in fresh]
     when = earlier.get("when") if isinstance(earlier.get("when"), dict) else {}
     when = {k: v for k, v in when.items() if k not in fresh} | {name: now for name in fresh}
-    order = {"recipe": 0, "lora": 1, "default": 2}
-    rows = sorted(kept + results, key=lambda r: order.get(r.get("scenario"), 3))
+    order = {"recipe": 0, "lora": 1, "default": 2, "default_fp32": 3}
+    rows = sorted(kept + results, key=lambda r: order.get(r.get("scenario"), 4))
     return {"when": when, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "results": rows}
 
@@ -104,7 +107,7 @@ def merged(out: Path, results: list[dict]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="recipe,lora,default",
-                        help="comma-separated scenarios: recipe, lora, default")
+                        help="comma-separated scenarios: recipe, lora, default, default_fp32")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "training.json")
     parser.add_argument("--keep-registry", type=Path, default=None, metavar="DIR",
                         help="train into this registry and keep it (default: a temporary one), "
@@ -120,6 +123,8 @@ def main() -> int:
         "lora": ["--data", str(TFNS / "train.csv"), "--label-map", TFNS_LABELS,
                  "--config", str(ROOT / "bench" / "configs" / "lora.json")],
         "default": ["--data", str(ROOT / "models" / "corpus")],
+        "default_fp32": ["--data", str(ROOT / "models" / "corpus"),
+                         "--config", str(ROOT / "bench" / "configs" / "float32.json")],
     }
     unknown = [w for w in wanted if w not in plans]
     if unknown:
@@ -133,10 +138,10 @@ def main() -> int:
             result = scenario(name, plans[name], registry, logs)
             results.append(result)
             v = result["valid"]
-            print(f"{name:8s} valid.csv accuracy {v['accuracy']:.4f} macro-F1 {v['macro_f1']:.4f} "
+            print(f"{name:12s} valid.csv accuracy {v['accuracy']:.4f} macro-F1 {v['macro_f1']:.4f} "
                   f"(n={v['n']}, majority {v['majority_baseline_accuracy']:.4f}); train "
                   f"{result['train_wall_s']:.0f} s, peak RSS {result['train_peak_rss_mib']} MiB; "
-                  f"best epoch {result['best_epoch']}", flush=True)
+                  f"best epoch {result['best_epoch']}; {result['precision']}", flush=True)
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps(merged(opts.out, results), indent=2) + "\n")
     print(f"wrote {opts.out}", file=sys.stderr)

@@ -35,7 +35,9 @@ class TrainingArguments:
     """Hyper-parameters of :func:`finetune`; loadable from JSON with :meth:`from_json`."""
 
     learning_rate: float = field(default=1e-4, metadata={"help": "Peak AdamW learning rate."})
-    epochs: int = field(default=10, metadata={"help": "Maximum epochs (early stopping may end sooner)."})
+    epochs: int = field(default=6, metadata={
+        "help": "Maximum epochs (early stopping may end sooner). 6 was chosen on the default "
+                "model's development set: as good as 10, 4 was worse (README, 'Default model')."})
     batch_size: int = field(default=32, metadata={"help": "Training examples per step."})
     eval_batch_size: int = field(default=64, metadata={"help": "Examples per evaluation forward pass."})
     max_length: int = field(default=64, metadata={"help": "Tokens per example; headlines fit in 64."})
@@ -74,7 +76,10 @@ class TrainingArguments:
     patience: int = field(default=3, metadata={"help": "Epochs without macro-F1 gain before stopping."})
     validation_fraction: float = field(default=0.1, metadata={"help": "Stratified held-out share for early stopping."})
     seed: int = field(default=13, metadata={"help": "Seed for split, initialisation and shuffling."})
-    bf16: bool = field(default=True, metadata={"help": "bf16 autocast on CUDA (ignored on CPU)."})
+    bf16: bool = field(default=True, metadata={
+        "help": "bf16 autocast (mixed precision, float32 master weights) where the hardware runs "
+                "bf16 natively: CUDA GPUs with bf16 support, and CPUs with AVX512-BF16 or AMX "
+                "(about 2x faster training on such a CPU). Ignored elsewhere."})
     peft: str = field(default="none", metadata={
         "help": "'none' fine-tunes all weights; 'lora' trains low-rank adapters on the attention "
                 "query/value projections plus the classification head (Hu et al. 2021, "
@@ -143,6 +148,7 @@ class TrainResult:
     trainable_parameters: int = 0
     total_parameters: int = 0
     split: str = ""
+    precision: str = "float32"
 
 
 def _epoch_batches(n: int, lengths, args: "TrainingArguments", generator) -> list:
@@ -227,6 +233,24 @@ def mask_tokens(input_ids, special_ids, mask_id: int, prob: float, generator):
     hit = torch.rand(input_ids.shape, generator=generator) < prob
     hit &= ~torch.isin(input_ids, special_ids)
     return torch.where(hit, torch.full_like(input_ids, mask_id), input_ids)
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes in bf16 natively, so that bf16 autocast speeds training up.
+
+    CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and later). CPU: the AVX512-BF16 or AMX
+    instruction sets, as reported by ``torch.cpu`` (oneDNN then runs bf16 matrix products in
+    hardware; without them bf16 is emulated and slower than float32).
+
+    Args:
+        device: a torch device string, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    """
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 
 
 def finetune(
@@ -339,7 +363,8 @@ def finetune(
         weights = None
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(device) if weights is not None else None,
                                         label_smoothing=args.label_smoothing)
-    use_bf16 = args.bf16 and device.startswith("cuda")
+    use_bf16 = args.bf16 and native_bf16(device)
+    autocast_device = "cuda" if device.startswith("cuda") else "cpu"
     generator = torch.Generator().manual_seed(args.seed)
 
     def evaluate() -> np.ndarray:
@@ -348,7 +373,7 @@ def finetune(
         with torch.inference_mode():
             for start in range(0, len(val_y), args.eval_batch_size):
                 batch = {k: v[start:start + args.eval_batch_size].to(device) for k, v in val_enc.items()}
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=use_bf16):
                     preds.append(model(**batch).logits.float().argmax(-1).cpu().numpy())
         model.train()
         return np.concatenate(preds)
@@ -388,7 +413,7 @@ def finetune(
                 batch["input_ids"] = mask_tokens(batch["input_ids"], special, mask_id,
                                                  args.token_mask_prob, generator)
             batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+            with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(**batch).logits
             loss = loss_fn(logits.float(), train_y[idx].to(device))
             loss.backward()
@@ -452,4 +477,4 @@ def finetune(
     model.eval()
     return TrainResult(model.cpu(), tokenizer, best_epoch, history,
                        val_df.reset_index(drop=True), time.monotonic() - started,
-                       n_trainable, n_total, split)
+                       n_trainable, n_total, split, "bf16 autocast" if use_bf16 else "float32")

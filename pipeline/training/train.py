@@ -48,7 +48,8 @@ def _model_card(record_name: str, base: str, info: dict, args: TrainingArguments
 - Held-out validation ({metrics['n']} examples, {info['validation_split']}):
   accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}
   (majority-class baseline accuracy {metrics['majority_baseline_accuracy']:.3f})
-- Best epoch: {info['best_epoch']} of at most {args.epochs}; seed {args.seed}
+- Best epoch: {info['best_epoch']} of at most {args.epochs}; seed {args.seed};
+  training precision: {info.get('precision', 'float32')}
 
 Intended use: scoring English financial headlines and short summaries for tonewatch's
 negative-surge detection. Not for individual investment decisions. Labels come from
@@ -96,7 +97,7 @@ def train_model(
         "train_seconds": round(result.seconds, 1), "metrics": metrics,
         "trainable_parameters": result.trainable_parameters,
         "total_parameters": result.total_parameters, "peft": args.peft,
-        "validation_split": result.split,
+        "validation_split": result.split, "precision": result.precision,
     }
     record = registry.register(
         result.model, result.tokenizer, name=name, created_at=now, info=info,

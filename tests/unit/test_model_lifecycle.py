@@ -13,7 +13,7 @@ from pipeline.domain import LABELS
 from pipeline.errors import ConfigError, LabelMappingError, ModelNotFoundError, TrainingError
 from pipeline.scoring.canary import CANARY, CanaryFailedError, run_canary
 from pipeline.scoring.classifier import SentimentClassifier
-from pipeline.training.finetune import TrainingArguments, finetune
+from pipeline.training.finetune import TrainingArguments, finetune, native_bf16
 from pipeline.training.registry import Registry
 from pipeline.training.train import promote_model, train_model
 from tests.unit.tiny_bert import save_tiny_bert
@@ -121,6 +121,31 @@ def test_finetune_smoke_and_same_seed_same_metrics(tiny):
     embeddings = first.model.get_input_embeddings().weight.numel()
     assert first.trainable_parameters == first.total_parameters - embeddings > 0
     assert 0 < len(first.validation) < len(_data())
+
+
+def test_native_bf16_follows_the_cpu_instruction_sets(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert native_bf16("cpu") is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert native_bf16("cpu") is True
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert native_bf16("cuda") is False
+
+
+def test_bf16_autocast_on_a_cpu_that_has_it_and_float32_when_off(tiny):
+    import torch
+
+    on = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    again = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST), progress=False)
+    off = finetune(_data(), base=str(tiny), args=TrainingArguments(**FAST, bf16=False), progress=False)
+    assert on.precision == ("bf16 autocast" if native_bf16("cpu") else "float32")
+    assert off.precision == "float32"
+    assert on.history == again.history  # mixed precision stays deterministic
+    # The saved weights are float32 either way.
+    assert {p.dtype for p in on.model.parameters()} == {torch.float32}
 
 
 def test_lora_trains_only_adapters_and_saves_a_plain_model(tiny, tmp_path):
