@@ -37,7 +37,7 @@ class TrainingArguments:
     learning_rate: float = field(default=1e-4, metadata={"help": "Peak AdamW learning rate."})
     epochs: int = field(default=6, metadata={
         "help": "Maximum epochs (early stopping may end sooner). 6 was chosen on the default "
-                "model's development set: as good as 10, 4 was worse (README, 'Default model')."})
+                "model's development set: as good as 10, 4 was worse (README, the development-set table)."})
     batch_size: int = field(default=32, metadata={"help": "Training examples per step."})
     eval_batch_size: int = field(default=64, metadata={"help": "Examples per evaluation forward pass."})
     max_length: int = field(default=64, metadata={"help": "Tokens per example; headlines fit in 64."})
