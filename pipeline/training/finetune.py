@@ -89,6 +89,16 @@ class TrainingArguments:
     lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA branch."})
 
     def __post_init__(self) -> None:
+        for spec in fields(self):
+            value, kind = getattr(self, spec.name), spec.type
+            if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+                setattr(self, spec.name, value)
+            wanted = {"bool": bool, "int": int, "float": float, "str": str}[kind]
+            if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+                what = {"bool": "true or false", "int": "an integer", "float": "a number",
+                        "str": "a string"}[kind]
+                raise ConfigError(f"training argument {spec.name} must be {what}, got {value!r}")
         if self.peft not in ("none", "lora"):
             raise ConfigError(f"training argument peft={self.peft!r}: use 'none' or 'lora'")
         for name in ("learning_rate", "epochs", "batch_size", "eval_batch_size", "max_length"):

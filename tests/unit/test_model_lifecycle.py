@@ -181,6 +181,16 @@ def test_bad_training_inputs_are_refused(tiny, tmp_path):
         TrainingArguments.from_json(tmp_path / "args.json")
     (tmp_path / "ok.json").write_text(json.dumps({"epochs": 2, "learning_rate": 1e-4, "peft": "lora"}))
     assert TrainingArguments.from_json(tmp_path / "ok.json").peft == "lora"
+    # JSON of the wrong type is named, not silently truthy ("false" would switch bf16 on).
+    for bad, culprit in (({"bf16": "false"}, "bf16 must be true or false"),
+                         ({"epochs": "6"}, "epochs must be an integer"),
+                         ({"epochs": 6.5}, "epochs must be an integer"),
+                         ({"seed": True}, "seed must be an integer"),
+                         ({"learning_rate": "1e-4"}, "learning_rate must be a number")):
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match=culprit):
+            TrainingArguments.from_json(tmp_path / "bad.json")
+    assert TrainingArguments(learning_rate=1).learning_rate == 1.0  # an int where a float goes is fine
 
 
 def test_registry_round_trip_and_canary_gates_promotion(tiny, tmp_path):
