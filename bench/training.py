@@ -8,15 +8,16 @@ registry, with wall time and peak resident memory (``wait4`` rusage of that proc
 - ``lora``:    the same data with low-rank adapters (bench/configs/lora.json).
 - ``default``: the default model (project corpus only, the recipe ``make demo`` uses), evaluated on
   the same ``valid.csv``.
-- ``default_fp32``: the same with bf16 autocast off (bench/configs/float32.json): what the
-  default model costs on a CPU without native bf16; run next to ``default`` for the speed-up.
+- ``speed_bf16`` and ``speed_fp32``: the default model's data and recipe cut to 6 epochs, with
+  bf16 autocast (bench/configs/speed_bf16.json) and without it (speed_fp32.json): run together,
+  they give the speed-up of bf16 on this CPU and what training costs on a CPU without it.
 
 ``valid.csv`` is only ever evaluated on: hyper-parameters were chosen on the validation split that
 ``tonewatch train`` carves out of the training data.
 
 Usage::
 
-    .venv/bin/python bench/training.py [--only recipe,lora,default,default_fp32] [--out bench/results/training.json]
+    .venv/bin/python bench/training.py [--only recipe,lora,default,speed_bf16,speed_fp32] [--out bench/results/training.json]
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def merged(out: Path, results: list[dict]) -> dict:
     kept = [r for r in earlier.get("results", []) if r.get("scenario") not in fresh]
     when = earlier.get("when") if isinstance(earlier.get("when"), dict) else {}
     when = {k: v for k, v in when.items() if k not in fresh} | {name: now for name in fresh}
-    order = {"recipe": 0, "lora": 1, "default": 2, "default_fp32": 3}
-    rows = sorted(kept + results, key=lambda r: order.get(r.get("scenario"), 4))
+    order = {"recipe": 0, "lora": 1, "default": 2, "speed_bf16": 3, "speed_fp32": 4}
+    rows = sorted(kept + results, key=lambda r: order.get(r.get("scenario"), 5))
     return {"when": when, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "results": rows}
 
@@ -107,7 +108,8 @@ def merged(out: Path, results: list[dict]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="recipe,lora,default",
-                        help="comma-separated scenarios: recipe, lora, default, default_fp32")
+                        help="comma-separated scenarios: recipe, lora, default, speed_bf16, "
+                             "speed_fp32")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "training.json")
     parser.add_argument("--keep-registry", type=Path, default=None, metavar="DIR",
                         help="train into this registry and keep it (default: a temporary one), "
@@ -123,8 +125,10 @@ def main() -> int:
         "lora": ["--data", str(TFNS / "train.csv"), "--label-map", TFNS_LABELS,
                  "--config", str(ROOT / "bench" / "configs" / "lora.json")],
         "default": ["--data", str(ROOT / "models" / "corpus")],
-        "default_fp32": ["--data", str(ROOT / "models" / "corpus"),
-                         "--config", str(ROOT / "bench" / "configs" / "float32.json")],
+        "speed_bf16": ["--data", str(ROOT / "models" / "corpus"),
+                       "--config", str(ROOT / "bench" / "configs" / "speed_bf16.json")],
+        "speed_fp32": ["--data", str(ROOT / "models" / "corpus"),
+                       "--config", str(ROOT / "bench" / "configs" / "speed_fp32.json")],
     }
     unknown = [w for w in wanted if w not in plans]
     if unknown:

@@ -510,8 +510,8 @@ def model_ensure_default() -> None:
     except TonewatchError:
         pass
     err.print(f"no production model in {registry.root}: fine-tuning the default model "
-              f"on {settings.corpus_dir} (about 8 minutes on 2 CPU cores with bf16 "
-              f"instructions, 15 without; progress below)...", highlight=False)
+              f"on {settings.corpus_dir} (about 11 minutes on 2 CPU cores with bf16 "
+              f"instructions, 24 without; progress below)...", highlight=False)
     record, _ = ensure_default_model(registry=registry, corpus=settings.corpus_dir,
                                      base=settings.base_model, now=datetime.now(UTC))
     m = record.metrics
