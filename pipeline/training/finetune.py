@@ -30,6 +30,11 @@ from pipeline.scoring.preprocess import model_input
 from pipeline.training.datasets import label_ids
 
 
+# Annotation of a TrainingArguments field → (Python type its value must have, how to say it).
+_ARGUMENT_TYPES = {"bool": (bool, "true or false"), "int": (int, "an integer"),
+                   "float": (float, "a number"), "str": (str, "a string")}
+
+
 @dataclass
 class TrainingArguments:
     """Hyper-parameters of :func:`finetune`; loadable from JSON with :meth:`from_json`."""
@@ -95,12 +100,10 @@ class TrainingArguments:
             if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
                 setattr(self, spec.name, value)
-            wanted = {"bool": bool, "int": int, "float": float, "str": str}.get(kind)
-            if wanted is None:  # an annotation this check does not know: left to the field's use
+            if kind not in _ARGUMENT_TYPES:  # an annotation this check does not know
                 continue
+            wanted, what = _ARGUMENT_TYPES[kind]
             if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
-                what = {"bool": "true or false", "int": "an integer", "float": "a number",
-                        "str": "a string"}[kind]
                 raise ConfigError(f"training argument {spec.name} must be {what}, got {value!r}")
         if self.peft not in ("none", "lora"):
             raise ConfigError(f"training argument peft={self.peft!r}: use 'none' or 'lora'")
@@ -377,7 +380,7 @@ def finetune(
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(device) if weights is not None else None,
                                         label_smoothing=args.label_smoothing)
     use_bf16 = args.bf16 and native_bf16(device)
-    autocast_device = "cuda" if device.startswith("cuda") else "cpu"
+    autocast_device = torch.device(device).type
     generator = torch.Generator().manual_seed(args.seed)
 
     def evaluate() -> np.ndarray:
