@@ -146,8 +146,10 @@ def model_caption(path: str) -> None:
     version = code_span(row["model_version"])
     if row["chosen_by"] == "production":
         st.caption(f"Scores from production model {version}.")
+    elif row["chosen_by"] == "previous":
+        st.caption(f"Production model {code_span(row['production'])} has not scored any "
+                   f"article yet; showing the scores of {version} until it has (as detection "
+                   "does). `tonewatch score` scores the stored articles with it.")
     else:
         st.caption(
             f"No model is marked production; showing the most recently scored model {version}.")
-    if int(row["n_scores"]) == 0:
-        st.warning(f"Model {version} has not scored any article yet.")

@@ -1,18 +1,157 @@
-"""Small typed records passed between stages.
+"""Small typed records passed between stages, and the one reading of an instant.
 
 Large data (articles, scores) travels as pandas DataFrames whose columns are the storage
-columns; these records carry what is small: a feed source, a stage's summary.
+columns; these records carry what is small: a feed source, a time window, a stage's summary.
+
+Instants: every instant inside tonewatch is an aware ``datetime`` in UTC. Input from people
+and schedulers (CLI options, DAG params, library callers) goes through :func:`parse_instant` /
+:func:`as_utc`, with one set of rules: ISO-8601, a zone-less value is UTC, years 1970 to 2199.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pipeline.errors import ConfigError, LabelMappingError
 
 #: Canonical label order of every probability array in tonewatch: ``probs[:, i]`` is LABELS[i].
 LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
+
+#: Spellings of the three labels found in data sets and checkpoints (lower case) → the label.
+SYNONYMS: dict[str, str] = {
+    "negative": "negative", "neg": "negative", "bearish": "negative", "bear": "negative",
+    "neutral": "neutral", "neu": "neutral", "none": "neutral",
+    "positive": "positive", "pos": "positive", "bullish": "positive", "bull": "positive",
+}
+
+
+def canonical_label(name: str) -> str | None:
+    """``'Bearish'`` → ``'negative'``; None when the spelling is unknown (:data:`SYNONYMS`)."""
+    return SYNONYMS.get(str(name).strip().lower())
+
+
+def parse_label_spec(spec: str | None) -> dict[str, str]:
+    """``"0=negative,1=positive,2=neutral"`` → ``{"0": "negative", "1": "positive", "2": "neutral"}``.
+
+    Used for data labels (``--label-map``), model output labels (``--model-labels``) and the
+    ``model_labels`` setting's validation.
+
+    Raises:
+        LabelMappingError: a pair without ``=`` or a target that is not a known label.
+    """
+    if not spec or not spec.strip():
+        return {}
+    mapping = {}
+    for pair in spec.split(","):
+        key, sep, value = pair.partition("=")
+        label = canonical_label(value)
+        if not sep or not key.strip() or label is None:
+            raise LabelMappingError(
+                f"bad label map entry {pair.strip()!r}: expected RAW=negative|neutral|positive")
+        mapping[key.strip()] = label
+    return mapping
+
+
+#: Years an instant may fall in: baselines reach weeks back from a window, so year 1 would
+#: overflow ``datetime``; 2200 is far beyond any news archive or schedule.
+YEAR_RANGE: tuple[int, int] = (1970, 2199)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime; a zone-less (naive) value is taken to be UTC.
+
+    Raises:
+        ConfigError: the year is outside :data:`YEAR_RANGE`.
+    """
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not YEAR_RANGE[0] <= value.year <= YEAR_RANGE[1]:
+        raise ConfigError(f"instant {value.isoformat()} is out of range "
+                          f"(years {YEAR_RANGE[0]} to {YEAR_RANGE[1]})")
+    return value
+
+
+def parse_instant(raw: Any, name: str = "--at") -> datetime | None:
+    """A date or date-time from a person or a scheduler → aware UTC datetime; empty → None.
+
+    The one parser of run instants, used by the CLI (``--at``, ``--since`` ...), the DAGs'
+    params (:mod:`pipeline.orchestration`) and the library.
+
+    Args:
+        raw: ``''``/None, an ISO-8601 string (``2026-03-06``, ``2026-03-06T06:30:00Z``,
+            ``...+02:00``; zone-less = UTC) or a datetime (naive = UTC).
+        name: what the value was given as, for the error message (``--at``, ``param 'at'``).
+
+    Returns:
+        the instant in UTC, or None when ``raw`` is empty.
+
+    Raises:
+        ConfigError: not ISO-8601, or outside the years 1970 to 2199 (:data:`YEAR_RANGE`);
+            the message names ``name`` and the value.
+    """
+    if isinstance(raw, datetime):
+        parsed = raw
+        text = raw.isoformat()
+    else:
+        text = str(raw or "").strip()
+        if not text:
+            return None
+        try:
+            # fromisoformat accepts a bare date and (3.11+) most ISO-8601 forms; "Z" is spelled
+            # out for older forms of the same string.
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ConfigError(f"{name} {text!r} is not an ISO-8601 date or date-time") from exc
+    if not YEAR_RANGE[0] <= parsed.year <= YEAR_RANGE[1]:
+        raise ConfigError(f"{name} {text!r} is out of range "
+                          f"(years {YEAR_RANGE[0]} to {YEAR_RANGE[1]})")
+    return as_utc(parsed)
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """A half-open span of time ``[start, end)`` in UTC: what a stage or a rule covers.
+
+    Attributes:
+        start: first instant inside the window, aware UTC.
+        end: first instant after the window, aware UTC (a rule's window ends at the run instant).
+
+    Raises:
+        ConfigError: (on construction) ``end`` is before ``start``.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", as_utc(self.start))
+        object.__setattr__(self, "end", as_utc(self.end))
+        if self.end < self.start:
+            raise ConfigError(f"window ends ({self.end.isoformat()}) before it starts "
+                              f"({self.start.isoformat()})")
+
+    @classmethod
+    def ending_at(cls, end: datetime, length: timedelta) -> "Window":
+        """The window of ``length`` that ends at ``end``: ``[end - length, end)``."""
+        end = as_utc(end)
+        return cls(end - length, end)
+
+    @property
+    def length(self) -> timedelta:
+        """``end - start``."""
+        return self.end - self.start
+
+    def __contains__(self, instant: datetime) -> bool:
+        return self.start <= as_utc(instant) < self.end
+
+    def shifted(self, delta: timedelta) -> "Window":
+        """The same window moved by ``delta`` (negative: earlier)."""
+        return Window(self.start + delta, self.end + delta)
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}..{self.end:%Y-%m-%d %H:%M} UTC"
 
 
 @dataclass(frozen=True)
@@ -48,6 +187,48 @@ class FeedSource:
     def is_remote(self) -> bool:
         """True for http(s) URLs, False for local files."""
         return self.url.startswith(("http://", "https://"))
+
+
+@dataclass
+class FeedHealth:
+    """One feed's health after an ingest attempt: a row of the ``feeds`` table.
+
+    Attributes:
+        feed_id, name, url, category: the feed.
+        etag, last_modified: HTTP validators to send next time (None: none known).
+        last_attempt_at: when this attempt started (UTC).
+        last_success_at: when the feed last answered usefully (UTC), None if never.
+        last_status: ``ok``, ``not_modified``, ``no_new_entries``, ``fetch_failed``,
+            ``parse_error`` or ``not_a_feed``.
+        http_status: the HTTP status of the last answer, None for files or no answer.
+        error_class, error_message: the failure, when the attempt failed.
+        entries_seen, entries_new, entries_dropped: entries read, new articles stored,
+            entries dropped (no title and no link, a repeated id, no usable date).
+        consecutive_failures: failed attempts in a row (0 after a success).
+        warnings: the parser's warnings, ``; ``-joined, at most 1,000 characters.
+    """
+
+    feed_id: str
+    name: str
+    url: str
+    category: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: str | None = None
+    http_status: int | None = None
+    error_class: str | None = None
+    error_message: str | None = None
+    entries_seen: int = 0
+    entries_new: int = 0
+    entries_dropped: int = 0
+    consecutive_failures: int = 0
+    warnings: str | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        """The ``feeds`` row (a plain dict of the fields)."""
+        return dataclasses.asdict(self)
 
 
 @dataclass

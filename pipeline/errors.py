@@ -8,14 +8,20 @@ those as one line and exits non-zero, and prints a traceback only for anything e
     ├── FeedError                   one feed could not be ingested (recorded, then skipped)
     │   ├── FeedFetchError          network, HTTP status, missing file, body too large
     │   ├── FeedParseError          the bytes are not parseable XML and no entry came out
-    │   └── NotAFeedError           a well-formed document that is not a feed (HTML, sitemap)
+    │   ├── NotAFeedError           a well-formed document that is not a feed (HTML, sitemap)
+    │   ├── TransientFetchError     a timeout, 429 or 5xx worth retrying (the fetcher's retry
+    │   │                           signal; translated to FeedFetchError when retries run out)
+    │   └── AllFeedsFailedError     every feed of an ingest run failed (systemic: retry)
     ├── StorageError                the DuckDB file cannot be opened, locked, or a write failed
     ├── ScoringError                the model cannot be used
     │   ├── ModelNotFoundError      no such model version, path or hub id
-    │   └── LabelMappingError       the checkpoint's id2label does not map onto neg/neu/pos
+    │   ├── LabelMappingError       the checkpoint's id2label does not map onto neg/neu/pos
+    │   ├── CanaryFailedError       the model mislabels the canary set
+    │   └── OnnxCheckError          an ONNX export disagrees with its PyTorch model
     ├── TrainingError               training data or arguments are unusable
-    └── AlertDeliveryError          a receiver refused a notification (``retryable`` says if
-                                    trying again may help)
+    ├── AlertDeliveryError          a receiver refused a notification (``retryable`` says if
+    │                               trying again may help)
+    └── StageFailedError            a stage returned status ``failed`` (a scheduler retries)
 
 Third-party exceptions are translated at the boundary (``raise FeedFetchError(...) from exc``).
 """
@@ -67,6 +73,36 @@ class NotAFeedError(FeedError):
     status = "not_a_feed"
 
 
+class TransientFetchError(FeedError):
+    """A fetch attempt failed in a way worth retrying (timeout, connection error, 429, 5xx).
+
+    Raised and caught inside :mod:`pipeline.ingest.fetch` to drive its retries; when they run
+    out it becomes a :class:`FeedFetchError`.
+
+    Attributes:
+        response: the HTTP response (429/5xx), or None when there was none.
+        cause: the transport error, or None.
+    """
+
+    status = "fetch_failed"
+
+    def __init__(self, response=None, cause: Exception | None = None):
+        super().__init__(str(cause) if cause else f"HTTP {response.status_code}")
+        self.response = response
+        self.cause = cause
+
+
+class AllFeedsFailedError(FeedError):
+    """Every feed of an ingest run failed: a systemic problem the scheduler should retry.
+
+    Attributes:
+        result: the ingest stage's :class:`~pipeline.domain.StageResult` (counts per
+            outcome), already recorded in ``runs``; None until the stage sets it.
+    """
+
+    result = None
+
+
 class StorageError(TonewatchError):
     """The database could not be opened or written (locked, unwritable, corrupt)."""
 
@@ -81,6 +117,14 @@ class ModelNotFoundError(ScoringError):
 
 class LabelMappingError(ScoringError):
     """A checkpoint's ``config.id2label`` cannot be mapped onto negative/neutral/positive."""
+
+
+class CanaryFailedError(ScoringError):
+    """A model mislabels the canary set (shuffled labels, wrong task or a broken fine-tune)."""
+
+
+class OnnxCheckError(ScoringError):
+    """An exported ONNX model disagrees with the PyTorch model it came from."""
 
 
 class TrainingError(TonewatchError):
@@ -106,3 +150,7 @@ class AlertDeliveryError(TonewatchError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.channel_down = channel_down
+
+
+class StageFailedError(TonewatchError):
+    """A stage returned status ``failed``; raised so that the scheduler retries the task."""

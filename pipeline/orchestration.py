@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pipeline.errors import ConfigError, TonewatchError
+from pipeline.domain import as_utc, parse_instant
+from pipeline.errors import ConfigError, StageFailedError
 
 log = logging.getLogger("tonewatch")
 
@@ -28,38 +29,16 @@ log = logging.getLogger("tonewatch")
 BACKFILL_RUN_TYPE = "backfill"
 
 
-class StageFailedError(TonewatchError):
-    """A stage returned status ``failed``; raised so that the scheduler retries the task."""
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime (naive values are taken to be UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def parse_param_instant(raw: Any, name: str) -> datetime | None:
-    """A date or date-time parameter → aware UTC datetime; empty → None.
+    """A DAG's date or date-time parameter → aware UTC datetime; empty → None.
 
-    Args:
-        raw: the parameter value: ``''``/None, an ISO-8601 string (``2026-03-06``,
-            ``2026-03-06T06:30:00Z``, ``...+02:00``) or a datetime.
-        name: the parameter's name, for the error message.
+    :func:`pipeline.domain.parse_instant` with the parameter named in its errors
+    (``param 'at' 'yesterday' is not an ISO-8601 date or date-time``).
 
     Raises:
-        ConfigError: the value is not an ISO-8601 date or date-time.
+        ConfigError: not ISO-8601, or outside the years 1970 to 2199.
     """
-    if isinstance(raw, datetime):
-        return as_utc(raw)
-    text = str(raw or "").strip()
-    if not text:
-        return None
-    try:
-        # fromisoformat accepts a trailing "Z" and a bare date from Python 3.11 on.
-        return as_utc(datetime.fromisoformat(text))
-    except ValueError as exc:
-        raise ConfigError(f"param {name!r} is not an ISO-8601 date or date-time: {text!r}") from exc
+    return parse_instant(raw, f"param {name!r}")
 
 
 def run_instant(context: Mapping[str, Any], param: str = "at") -> datetime:

@@ -23,10 +23,13 @@ def trained_registry(tmp_path_factory) -> Path:
     check the pipeline's behaviour, not the last point of accuracy (that is the benchmark's job).
     """
     from pipeline.training.finetune import TrainingArguments
-    from pipeline.training.registry import Registry
+    from pipeline.registry import Registry
     from pipeline.training.train import ensure_default_model
 
-    root = tmp_path_factory.mktemp("registry")
+    # TONEWATCH_TEST_REGISTRY=DIR keeps this model between test sessions (a developer running
+    # test subsets again and again); unset (CI), every session builds its own.
+    kept = os.environ.get("TONEWATCH_TEST_REGISTRY")
+    root = Path(kept) if kept else tmp_path_factory.mktemp("registry")
     ensure_default_model(registry=Registry(root), corpus=ROOT / "models" / "corpus", base="",
                          now=datetime(2026, 1, 1, tzinfo=UTC), progress=False,
                          args=TrainingArguments(epochs=3, linear_probe_epochs=1))

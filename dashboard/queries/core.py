@@ -15,8 +15,6 @@ keep missing those gaps.
 from __future__ import annotations
 
 import contextlib
-import random
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from pipeline.errors import StorageError
 from pipeline.storage.db import connect
+from pipeline.storage.scores import model_in_force
 
 #: Seconds a cached query result is reused before the database is read again.
 CACHE_TTL_S = 30
@@ -39,7 +37,7 @@ READ_LOCK_TIMEOUT_S = 5.0
 READ_POLL_S = 0.02
 
 _MODEL_COLUMNS = [
-    "model_version", "chosen_by", "name", "stage", "created_at", "n_scores", "last_scored_at",
+    "model_version", "chosen_by", "production", "name", "stage", "created_at", "n_scores", "last_scored_at",
 ]
 
 
@@ -85,42 +83,24 @@ def open_read_only(db_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
         StorageError: still locked after :data:`READ_LOCK_TIMEOUT_S`, the file is missing or
             not a DuckDB database, or a statement failed.
     """
-    deadline = time.monotonic() + READ_LOCK_TIMEOUT_S
-    while True:
-        stack = contextlib.ExitStack()
-        try:
-            con = stack.enter_context(connect(Path(db_path), read_only=True, lock_timeout_s=0))
-        except StorageError as exc:
-            if _locked(exc) and time.monotonic() < deadline:
-                time.sleep(READ_POLL_S * (1 + random.random()))
-                continue
-            if _locked(exc):
-                raise StorageError(f"database {db_path} stayed locked by a writer for "
-                                   f"{READ_LOCK_TIMEOUT_S:g} s") from exc
-            raise
-        with stack:
-            yield con
-        return
-
-
-def _locked(exc: StorageError) -> bool:
-    """Whether opening failed because another process holds the file lock."""
-    cause = exc.__cause__
-    return isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower()
+    with connect(Path(db_path), read_only=True, lock_timeout_s=READ_LOCK_TIMEOUT_S,
+                 poll_s=READ_POLL_S,
+                 locked_message=f"database {db_path} stayed locked by a writer for "
+                                f"{READ_LOCK_TIMEOUT_S:g} s") as con:
+        yield con
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def production_model(db_path: str) -> pd.DataFrame:
     """Return the model whose scores the dashboard shows, as a one-row frame.
 
-    The *production model* is the ``model_versions`` row with ``stage = 'production'`` (the
-    newest ``created_at`` if several are marked so); when no version is in production, the
-    ``model_version`` with the most recent ``scores.scored_at`` is used instead.
+    The choice is :func:`pipeline.storage.scores.model_in_force`, the rule detection and
+    rescoring use too, so the dashboard never names a different model from the alerts.
 
-    Columns: ``model_version``, ``chosen_by`` (``'production'`` or ``'latest_scored'``),
-    ``name``, ``stage`` and ``created_at`` (NULL when the version is missing from
-    ``model_versions``), ``n_scores`` and ``last_scored_at`` (UTC). Empty when there is no
-    model and no score.
+    Columns: ``model_version``, ``chosen_by`` (``production``, ``previous`` or
+    ``latest_scored``), ``production`` (the version marked production, if any), ``name``,
+    ``stage`` and ``created_at`` (NULL when the version is missing from ``model_versions``),
+    ``n_scores`` and ``last_scored_at`` (UTC). Empty when nothing has been scored.
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
@@ -128,27 +108,21 @@ def production_model(db_path: str) -> pd.DataFrame:
     Raises:
         StorageError: the database cannot be read.
     """
-    sql = """
-        WITH production AS (
-            SELECT model_version, chosen_by FROM (
-                SELECT model_version, 'production' AS chosen_by, 0 AS preference,
-                       created_at AS ranked_at
-                FROM model_versions WHERE stage = 'production'
-                UNION ALL
-                SELECT model_version, 'latest_scored' AS chosen_by, 1 AS preference,
-                       max(scored_at) AS ranked_at
-                FROM scores GROUP BY model_version
-            )
-            ORDER BY preference, ranked_at DESC NULLS LAST, model_version
-            LIMIT 1
-        )
-        SELECT p.model_version, p.chosen_by, mv.name, mv.stage, mv.created_at,
-               (SELECT count(*) FROM scores s WHERE s.model_version = p.model_version) AS n_scores,
-               (SELECT max(scored_at) FROM scores s WHERE s.model_version = p.model_version)
-                   AS last_scored_at
-        FROM production p LEFT JOIN model_versions mv USING (model_version)
-    """
-    return read(db_path, sql, None, _MODEL_COLUMNS)
+    if not database_exists(db_path):
+        return pd.DataFrame(columns=_MODEL_COLUMNS)
+    with open_read_only(db_path) as con:
+        model = model_in_force(con)
+        if model is None:
+            return pd.DataFrame(columns=_MODEL_COLUMNS)
+        return con.execute("""
+            SELECT ? AS model_version, ? AS chosen_by, ? AS production, mv.name, mv.stage,
+                   mv.created_at,
+                   (SELECT count(*) FROM scores s WHERE s.model_version = ?) AS n_scores,
+                   (SELECT max(scored_at) FROM scores s WHERE s.model_version = ?)
+                       AS last_scored_at
+            FROM (SELECT 1) LEFT JOIN model_versions mv ON mv.model_version = ?
+        """, [model.model_version, model.chosen_by, model.production,
+              *[model.model_version] * 3]).df()
 
 
 def production_version(db_path: str) -> str | None:

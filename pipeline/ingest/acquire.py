@@ -1,14 +1,20 @@
 """Get one source's entries, whatever the source is: a feed URL, a feed file, an archive file
-(:mod:`pipeline.ingest.importer`) or a JSON news API (:mod:`pipeline.ingest.newsapi`)."""
+(:mod:`pipeline.ingest.importer`) or a JSON news API (:mod:`pipeline.ingest.newsapi`).
+
+Two steps, so that the ingest stage knows which one failed: :func:`fetch_source` obtains the
+bytes (or, for a JSON API, the items), :func:`parse_source` turns them into entries.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from pipeline.config import Settings
 from pipeline.domain import FeedSource
+from pipeline.ingest.fetch import FetchResult
 from pipeline.ingest.parse import ParsedFeed
 
 #: Whole-body deadline of one fetch attempt, in multiples of ``TONEWATCH_HTTP_TIMEOUT_S``.
@@ -18,45 +24,68 @@ TOTAL_TIMEOUT_FACTOR = 4
 UNITS = {"feed": "entries", "import": "rows imported", "json_api": "items"}
 
 
-def read_source(source: FeedSource, client: httpx.Client, settings: Settings, row: dict
-                ) -> ParsedFeed | None:
-    """Fetch (or read) and parse one source.
+@dataclass(frozen=True)
+class Fetched:
+    """What :func:`fetch_source` obtained for one source.
+
+    Attributes:
+        result: the feed fetch (bytes, HTTP status, validators); None for archives and APIs.
+        parsed: entries already parsed (JSON APIs page and parse as they fetch); else None.
+    """
+
+    result: FetchResult | None = None
+    parsed: ParsedFeed | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        """The server answered 304: nothing new since the validators were issued."""
+        return self.result is not None and self.result.not_modified
+
+
+def fetch_source(source: FeedSource, client: httpx.Client, settings: Settings, *,
+                 etag: str | None = None, last_modified: str | None = None) -> Fetched:
+    """Fetch one source's bytes (a remote feed, with conditional GET), read a feed file, or
+    page through a JSON API; archives are read by :func:`parse_source`.
 
     Args:
         source: the source.
         client: httpx client for remote sources.
-        settings: HTTP limits.
-        row: the source's health row; its validators (``etag``, ``last_modified``) are sent and
-            updated, ``http_status`` is set, and ``last_status`` becomes ``parse_error`` once the
-            bytes are in hand (so an unexpected failure after that is recorded as such).
-
-    Returns:
-        the parsed entries, or None when the server answered "not modified".
+        settings: HTTP limits (``http_max_bytes``, ``http_timeout_s``).
+        etag, last_modified: validators from the feed's last answer (sent as
+            ``If-None-Match`` / ``If-Modified-Since``).
 
     Raises:
-        FeedError: fetch failure, not a feed, or unparsable content (with the right status).
+        FeedError: the bytes could not be obtained (or, for an API, its answer was unusable).
     """
     from pipeline.ingest.fetch import fetch_url, read_file
-    from pipeline.ingest.importer import read_import_file
     from pipeline.ingest.newsapi import fetch_json_api
-    from pipeline.ingest.parse import parse_feed
 
     if source.kind == "import":
-        row["last_status"] = "parse_error"
-        return read_import_file(Path(source.url))
+        return Fetched()
     if source.kind == "json_api":
-        return fetch_json_api(source, source.api, client, max_bytes=settings.http_max_bytes)
+        return Fetched(parsed=fetch_json_api(source, source.api, client,
+                                             max_bytes=settings.http_max_bytes))
     if source.is_remote:
-        result = fetch_url(source, client, etag=row.get("etag"),
-                           last_modified=row.get("last_modified"),
-                           max_bytes=settings.http_max_bytes,
-                           total_timeout_s=TOTAL_TIMEOUT_FACTOR * settings.http_timeout_s)
-    else:
-        result = read_file(source, max_bytes=settings.http_max_bytes)
-    row.update(http_status=result.status_code, etag=result.etag or row.get("etag"),
-               last_modified=result.last_modified or row.get("last_modified"))
-    if result.not_modified:
-        return None
-    row["last_status"] = "parse_error"
+        return Fetched(result=fetch_url(
+            source, client, etag=etag, last_modified=last_modified,
+            max_bytes=settings.http_max_bytes,
+            total_timeout_s=TOTAL_TIMEOUT_FACTOR * settings.http_timeout_s))
+    return Fetched(result=read_file(source, max_bytes=settings.http_max_bytes))
+
+
+def parse_source(source: FeedSource, fetched: Fetched) -> ParsedFeed:
+    """Turn what :func:`fetch_source` obtained into entries.
+
+    Raises:
+        FeedError: not a feed, or unparsable content (with the right status).
+    """
+    from pipeline.ingest.importer import read_import_file
+    from pipeline.ingest.parse import parse_feed
+
+    if fetched.parsed is not None:
+        return fetched.parsed
+    if source.kind == "import":
+        return read_import_file(Path(source.url))
+    result = fetched.result
     return parse_feed(result.content, source=source.url, content_type=result.content_type,
                       base_url=result.final_url)

@@ -25,7 +25,7 @@ from tenacity import (
 )
 
 from pipeline.domain import FeedSource
-from pipeline.errors import FeedFetchError
+from pipeline.errors import FeedFetchError, TransientFetchError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
@@ -53,13 +53,6 @@ class FetchResult:
     not_modified: bool = False
 
 
-class _Retryable(Exception):
-    def __init__(self, response: httpx.Response | None, cause: Exception | None = None):
-        super().__init__(str(cause) if cause else f"HTTP {response.status_code}")
-        self.response = response
-        self.cause = cause
-
-
 def _retry_after_s(response: httpx.Response | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date, RFC 9110 10.2.3)."""
     if response is None:
@@ -82,7 +75,7 @@ def _retry_after_s(response: httpx.Response | None) -> float | None:
 
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
-    hinted = _retry_after_s(exc.response) if isinstance(exc, _Retryable) else None
+    hinted = _retry_after_s(exc.response) if isinstance(exc, TransientFetchError) else None
     backoff = wait_exponential(multiplier=0.5, max=10)(state)
     return hinted if hinted is not None else backoff
 
@@ -226,7 +219,7 @@ def fetch_url(
     @retry(
         # A server asking for a longer pause than we wait within a run is not retried now:
         # the feed is recorded as failed and tried again on the next scheduled run.
-        retry=retry_if_exception(lambda e: isinstance(e, _Retryable)
+        retry=retry_if_exception(lambda e: isinstance(e, TransientFetchError)
                                  and (_retry_after_s(e.response) or 0.0) <= MAX_RETRY_AFTER_S),
         stop=stop_after_attempt(attempts),
         wait=_wait,
@@ -236,7 +229,7 @@ def fetch_url(
         try:
             with client.stream("GET", target, headers=headers) as response:
                 if response.status_code in RETRY_STATUSES:
-                    raise _Retryable(response)
+                    raise TransientFetchError(response)
                 if response.status_code == 304:
                     return FetchResult(
                         None, 304, None, str(response.url),
@@ -270,11 +263,11 @@ def fetch_url(
                     response.headers.get("etag"), response.headers.get("last-modified"),
                 )
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise _Retryable(None, exc) from exc
+            raise TransientFetchError(None, exc) from exc
 
     try:
         return attempt()
-    except _Retryable as exc:
+    except TransientFetchError as exc:
         status = exc.response.status_code if exc.response is not None else None
         what = f"HTTP {status}" if status else f"{type(exc.cause).__name__}: {exc.cause}"
         hinted = _retry_after_s(exc.response)

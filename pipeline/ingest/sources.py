@@ -143,3 +143,26 @@ def merge_sources(*groups: Sequence[FeedSource]) -> list[FeedSource]:
                 seen.add(source.feed_id)
                 merged.append(source)
     return merged
+
+
+def resolve_sources(feeds_file: Path, extra: Sequence[str | FeedSource] = (), *,
+                    use_config: bool = True) -> tuple[list[FeedSource], list[str]]:
+    """The sources of one ingest run: the configured feeds plus extra URLs, paths, globs or
+    ready :class:`FeedSource` objects, without duplicates (first wins, by ``feed_id``).
+
+    Args:
+        feeds_file: the feeds file (``TONEWATCH_FEEDS_FILE``).
+        extra: more sources.
+        use_config: include ``feeds_file`` (False: only ``extra``).
+
+    Returns:
+        ``(sources, problems)``: problems are one line each (a glob matching nothing, a
+        missing file).
+
+    Raises:
+        ConfigError: the feeds file is invalid.
+    """
+    configured = load_feeds(feeds_file) if use_config else []
+    ready = [s for s in extra if isinstance(s, FeedSource)]
+    extra_sources, problems = expand_sources([s for s in extra if not isinstance(s, FeedSource)])
+    return merge_sources(configured, ready + extra_sources), problems

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -56,7 +55,19 @@ def _similarity(a: list[frozenset[str]], b: list[frozenset[str]]) -> np.ndarray:
 CHUNK = 256  # new articles compared at a time: memory is CHUNK x (candidates in their time span)
 
 
-def assign_story_ids(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.DataFrame:
+def candidate_span(frame: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The publication span ``(start, end)`` (inclusive, UTC) in which stored articles may be
+    copies of the batch's stories: the batch's own span widened by :data:`WINDOW` each side.
+
+    Raises:
+        ValueError: the frame is empty.
+    """
+    if frame.empty:
+        raise ValueError("an empty batch has no candidate span")
+    return frame["published_at"].min() - WINDOW, frame["published_at"].max() + WINDOW
+
+
+def assign_story_ids(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with ``story_id`` set by near-duplicate title matching.
 
     Work is done in time-ordered chunks of :data:`CHUNK` new articles, each compared only with
@@ -64,9 +75,11 @@ def assign_story_ids(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.
     the density of news in a few days, not by the size of the batch.
 
     Args:
-        con: connection (reads stored articles around the batch's dates).
         frame: article rows (``article_id, title, published_at, story_id`` at least); its
             ``story_id`` is each article's own story id, used when no match exists.
+        stored: the stored articles published in :func:`candidate_span` of ``frame``
+            (``article_id, story_id, title, published_at``; see
+            :func:`pipeline.storage.articles.articles_published_between`).
 
     Returns:
         a copy of ``frame``; known articles keep their stored ``story_id``, new ones take the
@@ -75,10 +88,6 @@ def assign_story_ids(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.
     if frame.empty:
         return frame
     out = frame.copy()
-    stored = con.execute(
-        "SELECT article_id, story_id, title, published_at FROM articles"
-        " WHERE published_at BETWEEN ? AND ?",
-        [out["published_at"].min() - WINDOW, out["published_at"].max() + WINDOW]).df()
     known = dict(zip(stored["article_id"], stored["story_id"], strict=True))
     is_new = ~out["article_id"].isin(known)
     out.loc[~is_new, "story_id"] = out.loc[~is_new, "article_id"].map(known)

@@ -110,3 +110,14 @@ def skipped_language_count(
         " AND (?::TIMESTAMPTZ IS NULL OR published_at >= ?::TIMESTAMPTZ)"
         " AND (?::TIMESTAMPTZ IS NULL OR published_at < ?::TIMESTAMPTZ)",
         [languages, since, since, until, until]).fetchall()[0][0])
+
+
+def articles_published_between(con: duckdb.DuckDBPyConnection, start, end) -> pd.DataFrame:
+    """Stored articles published in ``[start, end]`` (inclusive, UTC), for story matching.
+
+    Returns:
+        columns ``article_id, story_id, title, published_at``.
+    """
+    return con.execute(
+        "SELECT article_id, story_id, title, published_at FROM articles"
+        " WHERE published_at BETWEEN ? AND ?", [start, end]).df()

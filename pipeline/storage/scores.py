@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -53,13 +54,64 @@ def upsert_scores(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
     return upsert_frame(con, "scores", frame, ["article_id", "model_version"], cols)
 
 
-def current_model_version(con) -> str | None:
-    """The model whose scores detection uses: production in ``model_versions``, else the latest scorer."""
-    rows = con.execute(
-        "SELECT model_version FROM model_versions WHERE stage = 'production'"
-        " AND model_version IN (SELECT DISTINCT model_version FROM scores)"
-        " ORDER BY created_at DESC LIMIT 1").fetchall()
+@dataclass(frozen=True)
+class ModelInForce:
+    """The model whose scores count now, and why it was chosen.
+
+    Attributes:
+        model_version: the version whose ``scores`` rows detection, rescoring and the
+            dashboard use.
+        chosen_by: ``production`` (the production model, which has scores),
+            ``previous`` (production has not scored yet, e.g. just after a promotion: the
+            newest non-candidate version that has scores stands in until it has), or
+            ``latest_scored`` (no model is marked production: the most recently scored one).
+        production: the version marked production in ``model_versions``, if any.
+    """
+
+    model_version: str
+    chosen_by: str
+    production: str | None = None
+
+
+def model_in_force(con: duckdb.DuckDBPyConnection) -> ModelInForce | None:
+    """Answer "which model's scores count now": the one rule detection, rescoring/shadow and
+    the dashboard share.
+
+    In order: the production version of ``model_versions`` (newest ``created_at`` if several)
+    when it has at least one score; else, when a production version exists but has not scored
+    yet, the most recently scored version that is not a ``candidate`` (a promotion therefore
+    never lets a shadow candidate's scores count, and the old production keeps counting until
+    the new one has scored); else the most recently scored version of any kind (a model run
+    from a folder or hub id has no ``model_versions`` row). ``model_versions`` mirrors the
+    registry and is refreshed by every scoring run.
+
+    Args:
+        con: any connection (read-only is enough).
+
+    Returns:
+        the model in force, or None when nothing has been scored.
+    """
+    rows = con.execute("""
+        WITH production AS (
+            SELECT model_version FROM model_versions WHERE stage = 'production'
+            ORDER BY created_at DESC, model_version LIMIT 1
+        ), scored AS (
+            SELECT s.model_version, max(s.scored_at) AS last_scored_at,
+                   any_value(mv.stage) AS stage
+            FROM scores s LEFT JOIN model_versions mv USING (model_version)
+            GROUP BY s.model_version
+        )
+        SELECT model_version, (SELECT model_version FROM production) AS production
+        FROM scored
+        ORDER BY CASE WHEN model_version = (SELECT model_version FROM production) THEN 0
+                      WHEN NOT EXISTS (SELECT 1 FROM production) THEN 1
+                      WHEN coalesce(stage, '') <> 'candidate' THEN 1 ELSE 2 END,
+                 last_scored_at DESC, model_version
+        LIMIT 1
+    """).fetchall()
     if not rows:
-        rows = con.execute(
-            "SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1").fetchall()
-    return rows[0][0] if rows else None
+        return None
+    version, production = rows[0]
+    chosen_by = ("production" if version == production else
+                 "previous" if production is not None else "latest_scored")
+    return ModelInForce(version, chosen_by, production)

@@ -8,9 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.domain import StageResult
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, StageFailedError
 from pipeline.orchestration import (
-    StageFailedError,
     is_backfill,
     parse_param_instant,
     run_instant,
@@ -52,7 +51,7 @@ def test_run_instant_reads_the_named_param():
 
 
 def test_bad_or_missing_instants_are_one_clear_error():
-    with pytest.raises(ConfigError, match="param 'at' is not an ISO-8601"):
+    with pytest.raises(ConfigError, match="param 'at' 'yesterday' is not an ISO-8601"):
         run_instant({"params": {"at": "yesterday"}})
     with pytest.raises(ConfigError, match="cannot resolve the run instant"):
         run_instant({"params": {}, "dag_run": SimpleNamespace(run_after=None)})

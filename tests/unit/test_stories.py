@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from pipeline.ingest.normalize import ARTICLE_COLUMNS
-from pipeline.ingest.stories import assign_story_ids
-from pipeline.storage.articles import upsert_articles
+from pipeline.ingest.stories import assign_story_ids as _assign_story_ids
+from pipeline.ingest.stories import candidate_span
+from pipeline.storage.articles import articles_published_between, upsert_articles
 from pipeline.storage.db import connect
 
 T0 = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
@@ -25,6 +26,13 @@ def _rows(items):
             "fetched_at": when, "content_hash": article_id, "story_id": f"own-{article_id}",
             "tickers": []})
     return pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
+
+
+def assign_story_ids(con, frame):
+    """What the ingest stage does: read the stored candidates, then match (pure)."""
+    stored = (articles_published_between(con, *candidate_span(frame)) if len(frame)
+              else pd.DataFrame(columns=["article_id", "story_id", "title", "published_at"]))
+    return _assign_story_ids(frame, stored)
 
 
 @pytest.fixture
