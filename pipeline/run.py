@@ -18,195 +18,24 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from pipeline.config import Settings
-from pipeline.domain import FeedSource, StageResult
-from pipeline.errors import ConfigError, FeedError, TonewatchError
+from pipeline.domain import StageResult, as_utc
+from pipeline.errors import AllFeedsFailedError, TonewatchError
+from pipeline.ingest.stage import ingest
 from pipeline.storage.db import connect
 from pipeline.scoring.classifier import load_classifier
 from pipeline.storage.runs import StageRun
-from pipeline.storage.scores import current_model_version
+from pipeline.storage.scores import model_in_force
 
 log = logging.getLogger("tonewatch")
 
-__all__ = ["AllFeedsFailedError", "backfill_instants", "current_model_version", "detect", "ingest",
-           "load_classifier", "notify", "resolve_sources", "run_pipeline", "score"]
-
-
-class AllFeedsFailedError(FeedError):
-    """Every feed of an ingest run failed: a systemic problem the scheduler should retry.
-
-    Attributes:
-        result: the ingest stage's result (counts per outcome), already recorded.
-    """
-
-    result: StageResult | None = None
-
-
-def _require_utc(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        raise TonewatchError(f"run instant {at.isoformat()} has no time zone; pass a UTC instant")
-    return at.astimezone(UTC)
+__all__ = ["AllFeedsFailedError", "backfill_instants", "model_in_force", "detect", "ingest",
+           "load_classifier", "notify", "run_pipeline", "score"]
 
 
 def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
               window_start: datetime | None = None) -> StageRun:
     return StageRun(settings.db_path, stage=stage, run_id=run_id or uuid.uuid4().hex[:12],
                     window_start=window_start, window_end=at)
-
-
-# --------------------------------------------------------------------------------------- ingest
-
-def resolve_sources(settings: Settings, extra: Sequence[str] = (), *, use_config: bool = True
-                    ) -> tuple[list[FeedSource], list[str]]:
-    """Configured feeds plus extra URLs/paths/globs, without duplicates; also problem lines."""
-    from pipeline.ingest.sources import expand_sources, load_feeds, merge_sources
-
-    configured = load_feeds(settings.feeds_file) if use_config else []
-    ready = [s for s in extra if isinstance(s, FeedSource)]
-    extra_sources, problems = expand_sources([s for s in extra if not isinstance(s, FeedSource)])
-    return merge_sources(configured, ready + extra_sources), problems
-
-
-def ingest(
-    settings: Settings, *, at: datetime, extra_sources: Sequence[str | FeedSource] = (),
-    use_config: bool = True, client: httpx.Client | None = None, run_id: str | None = None,
-    on_feed: Callable[[str], None] | None = None,
-) -> StageResult:
-    """Fetch, parse and store every feed; record each feed's health.
-
-    Feeds are fetched without holding the database; all rows are then written in one
-    transaction. One failing feed is recorded and skipped.
-
-    Args:
-        settings: settings (feeds file, data dir, HTTP limits).
-        at: the run instant (UTC); fetch and first-seen times use the wall clock of the fetch.
-        extra_sources: URLs, files or globs ingested in addition to the configured feeds, or
-            ready :class:`FeedSource` objects (e.g. ``kind="import"`` archives).
-        use_config: include ``settings.feeds_file`` (False: only ``extra_sources``).
-        client: httpx client to use (tests inject a transport); one is made if None.
-        on_feed: called with one line per feed (progress/diagnostics).
-
-    Returns:
-        counts ``feeds, feeds_ok, feeds_failed, not_a_feed, entries, articles_new,
-        articles_changed, dropped``; status ``partial`` when some feeds failed.
-
-    Raises:
-        AllFeedsFailedError: there were feeds and every one failed (after recording health).
-        ConfigError: the feeds file is invalid. StorageError: the database is unusable.
-    """
-    from pipeline.ingest.acquire import UNITS, read_source
-    from pipeline.ingest.entities import EntityIndex
-    from pipeline.ingest.fetch import make_client
-    from pipeline.ingest.normalize import normalize_entries
-    from pipeline.ingest.stories import assign_story_ids
-    from pipeline.storage.articles import upsert_articles
-    from pipeline.storage.feeds import feed_states, upsert_feed_health
-
-    at = _require_utc(at)
-    sources, problems = resolve_sources(settings, extra_sources, use_config=use_config)
-    entities = EntityIndex.load(settings.entities_file)
-    note = on_feed or (lambda line: log.info(line))
-    for problem in problems:
-        note(problem)
-    if not sources:
-        reasons = ([f"{settings.feeds_file} lists none"] if use_config else []) + problems
-        raise ConfigError("no feeds to ingest" + (f": {'; '.join(reasons)}" if reasons else ""))
-    with _recorded("ingest", settings, at, run_id) as run:
-        with connect(settings.db_path) as con:
-            states = feed_states(con)
-        own_client = client is None
-        client = client or make_client(timeout_s=settings.http_timeout_s, user_agent=settings.user_agent)
-        health, frames = [], []
-        counts = dict(feeds=len(sources), feeds_ok=0, feeds_failed=0, not_a_feed=0, entries=0,
-                      articles_new=0, articles_changed=0, dropped=0)
-        try:
-            for source in sources:
-                state = states.get(source.feed_id, {})
-                fetched_at = datetime.now(UTC)
-                row = {"feed_id": source.feed_id, "name": state.get("name") or source.name,
-                       "url": source.url, "category": source.category,
-                       "etag": state.get("etag"), "last_modified": state.get("last_modified"),
-                       "last_attempt_at": fetched_at, "last_success_at": state.get("last_success_at"),
-                       "http_status": None, "error_class": None, "error_message": None,
-                       "entries_seen": 0, "entries_new": 0, "entries_dropped": 0,
-                       "consecutive_failures": int(state.get("consecutive_failures") or 0),
-                       "last_status": None, "warnings": None}
-                try:
-                    parsed = read_source(source, client, settings, row)
-                    if parsed is None:
-                        row.update(last_status="not_modified", last_success_at=fetched_at,
-                                   consecutive_failures=0)
-                        counts["feeds_ok"] += 1
-                        note(f"not_modified: {source.url}")
-                        health.append(row)
-                        continue
-                    frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
-                                                       entities=entities)
-                    undated = 0
-                    if source.kind == "import":  # an archive row dated "now" would fake news today
-                        unusable = frame["date_quality"].isin(["inferred", "out_of_range"])
-                        undated, frame = int(unusable.sum()), frame[~unusable]
-                        dropped += undated
-                    if (parsed.title and row["name"] in (source.url, source.name)
-                            and source.kind == "feed" and not source.is_remote):
-                        row["name"] = parsed.title
-                    frames.append((row, frame))
-                    row.update(last_status="ok", last_success_at=fetched_at,
-                               consecutive_failures=0, entries_seen=len(frame),
-                               entries_dropped=dropped)
-                    counts["feeds_ok"] += 1
-                    counts["entries"] += len(frame)
-                    counts["dropped"] += dropped
-                    why = ("no title and no link, or a repeated id" if not undated else
-                           "no title and no link, or no usable date" if dropped > undated else
-                           "no usable date")
-                    note(f"ok: {source.url}: {len(frame)} {UNITS[source.kind]}"
-                         + (f", {dropped} dropped ({why})" if dropped else ""))
-                    for warning in parsed.warnings:
-                        note(f"warning: {warning}")
-                    row["warnings"] = "; ".join(parsed.warnings)[:1000] or None
-                except FeedError as exc:
-                    row.update(last_status=exc.status, error_class=type(exc).__name__,
-                               error_message=str(exc),
-                               http_status=exc.http_status or row.get("http_status"),
-                               consecutive_failures=row["consecutive_failures"] + 1)
-                    counts["feeds_failed"] += 1
-                    counts["not_a_feed"] += exc.status == "not_a_feed"
-                    note(f"{exc.status}: {exc}")
-                except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others
-                    log.exception("unexpected error on feed %s", source.url)
-                    phase = row.get("last_status") or "fetch_failed"
-                    row.update(last_status=phase, error_class=type(exc).__name__,
-                               error_message=f"unexpected {type(exc).__name__}: {exc}"[:500],
-                               consecutive_failures=row["consecutive_failures"] + 1)
-                    counts["feeds_failed"] += 1
-                    note(f"{phase}: {source.url}: unexpected {type(exc).__name__}: {exc}")
-                health.append(row)
-        finally:
-            if own_client:
-                client.close()
-
-        with connect(settings.db_path) as con:
-            con.execute("BEGIN TRANSACTION")
-            for row, frame in frames:
-                new, changed = upsert_articles(con, assign_story_ids(con, frame))
-                counts["articles_new"] += new
-                counts["articles_changed"] += changed
-                row["entries_new"] = new
-                if new == 0:  # a valid feed with nothing new (or no items at all): "no news"
-                    row["last_status"] = "no_new_entries"
-            upsert_feed_health(con, health)
-            con.execute("COMMIT")
-
-        status = "ok" if counts["feeds_failed"] == 0 else "partial"
-        if sources and counts["feeds_ok"] == 0:
-            status = "failed"
-        result = run.finish(StageResult("ingest", status, counts))
-    if status == "failed":
-        noun = "source" if len(sources) == 1 else "sources"
-        error = AllFeedsFailedError(f"all {len(sources)} {noun} failed; see `tonewatch feeds`")
-        error.result = result
-        raise error
-    return result
 
 
 # ---------------------------------------------------------------------------------------- score
@@ -244,16 +73,20 @@ def score(
         scored); ``skipped_language`` stored articles are in a language outside
         ``score_languages``.
     """
+    from pipeline.registry import Registry
     from pipeline.storage.articles import skipped_language_count, unscored_chunk, unscored_count
+    from pipeline.storage.models import sync_model_versions
     from pipeline.storage.scores import score_rows, upsert_scores
-    from pipeline.training.registry import Registry, sync_model_versions
 
-    at = _require_utc(at)
+    at = as_utc(at)
     with _recorded("score", settings, at, run_id) as run:
-        classifier = classifier or load_classifier(settings, model)
+        # One Registry for the stage: it reads each registry.json once, for both the model
+        # lookup and the model_versions mirror.
+        registry = Registry(settings.model_registry)
+        classifier = classifier or load_classifier(settings, model, registry=registry)
         version, languages = classifier.model_version, settings.score_languages
         with connect(settings.db_path) as con:
-            sync_model_versions(con, Registry(settings.model_registry))
+            sync_model_versions(con, registry.list())
             pending = unscored_count(con, version, languages, since=since, until=until)
             skipped = skipped_language_count(con, languages, since=since, until=until)
         scored = truncated = 0
@@ -314,7 +147,7 @@ def detect(
     from pipeline.detection.rules import load_rules
     from pipeline.detection.topics import topics_for
 
-    at = _require_utc(at)
+    at = as_utc(at)
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
     topics = topics_for(rules, settings.topics_file)
     available = list(configured_notifiers(settings))
@@ -324,7 +157,8 @@ def detect(
     window_start = min((at - r.window for r in rules), default=at)
     with _recorded("detect", settings, at, run_id, window_start) as run:
         with connect(settings.db_path) as con:
-            model_version = current_model_version(con)
+            in_force = model_in_force(con)
+            model_version = in_force.model_version if in_force else None
             if model_version is None:
                 messages.append("no scores yet: nothing to evaluate")
                 return run.finish(StageResult("detect", "ok", counts, messages=messages))
@@ -374,7 +208,7 @@ def notify(settings: Settings, *, at: datetime, notifiers=None, run_id: str | No
     from pipeline.alerting.dispatch import deliver_pending
     from pipeline.alerting.notifiers import configured_notifiers
 
-    at = _require_utc(at)
+    at = as_utc(at)
     with _recorded("notify", settings, at, run_id) as run:
         counts, problems = deliver_pending(
             settings.db_path, notifiers or configured_notifiers(settings), at=at, sleep=sleep)

@@ -168,7 +168,8 @@ def rescore(
     Raises:
         ModelNotFoundError: unknown candidate. TonewatchError: ``since`` is not before ``until``.
     """
-    from pipeline.run import current_model_version, score
+    from pipeline.run import score
+    from pipeline.storage.scores import model_in_force
 
     until = until or at
     if since is not None and since >= until:
@@ -179,7 +180,8 @@ def rescore(
     candidate = result.counts["model_version"]
     if against is None:
         with connect(settings.db_path, read_only=True) as con:
-            against = current_model_version(con)
+            in_force = model_in_force(con)
+            against = in_force.model_version if in_force else None
     if not against or against == candidate:
         return result, None
     report = compare_versions(settings, baseline=against, candidate=candidate, since=since,
