@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from pipeline.domain import StageResult
+import pytest
+
+from pipeline.domain import StageResult, Window, parse_instant
+from pipeline.errors import ConfigError
 
 
 def test_as_dict_window_bounds_are_utc_with_offset_and_json_ready():
@@ -19,3 +22,45 @@ def test_as_dict_window_bounds_are_utc_with_offset_and_json_ready():
     assert out["counts"] == {"firing": 2} and out["status"] == "ok"
     assert StageResult("score").as_dict()["window_start"] is None
     assert datetime.fromisoformat(out["window_end"]).tzinfo == UTC
+
+
+# --- the one reading of an instant, and Window -------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2026-03-06", datetime(2026, 3, 6, tzinfo=UTC)),
+    ("2026-03-06T06:30", datetime(2026, 3, 6, 6, 30, tzinfo=UTC)),          # zone-less = UTC
+    ("2026-03-06T06:30Z", datetime(2026, 3, 6, 6, 30, tzinfo=UTC)),
+    (" 2026-03-06T08:30:00+02:00 ", datetime(2026, 3, 6, 6, 30, tzinfo=UTC)),
+    (datetime(2026, 3, 6, 6, 30), datetime(2026, 3, 6, 6, 30, tzinfo=UTC)),  # naive = UTC
+    ("", None), (None, None),
+])
+def test_parse_instant_reads_iso_8601_as_utc(raw, expected):
+    got = parse_instant(raw, "--at")
+    assert got == expected
+    if got is not None:
+        assert got.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("yesterday-ish", "--since 'yesterday-ish' is not an ISO-8601 date or date-time"),
+    ("0001-01-01", "--since '0001-01-01' is out of range (years 1970 to 2199)"),
+    ("2200-01-01", "--since '2200-01-01' is out of range (years 1970 to 2199)"),
+])
+def test_parse_instant_names_the_option_and_value(raw, message):
+    with pytest.raises(ConfigError) as info:
+        parse_instant(raw, "--since")
+    assert str(info.value) == message
+
+
+def test_window_is_half_open_utc_and_built_from_its_end():
+    end = datetime(2026, 3, 6, 2, 0, tzinfo=timezone(timedelta(hours=2)))
+    window = Window.ending_at(end, timedelta(days=1))
+    assert window.start == datetime(2026, 3, 5, tzinfo=UTC)
+    assert window.end == datetime(2026, 3, 6, tzinfo=UTC) and window.end.tzinfo == UTC
+    assert window.length == timedelta(days=1)
+    assert window.start in window and window.end not in window
+    assert window.shifted(-timedelta(days=1)) == Window(datetime(2026, 3, 4, tzinfo=UTC),
+                                                        datetime(2026, 3, 5, tzinfo=UTC))
+    assert str(window) == "2026-03-05 00:00..2026-03-06 00:00 UTC"
+    with pytest.raises(ConfigError, match="ends .* before it starts"):
+        Window(window.end, window.start)
