@@ -1,9 +1,11 @@
 """tonewatch dashboard: the router and the frame shared by every page.
 
-Run with ``streamlit run dashboard/streamlit_app.py``. This file sets the page config, draws the
-sidebar (timezone selector, data location) and hands over to the selected page; pages live in
-``dashboard/app_pages/`` and read data only through ``dashboard.queries``. A link
-``/?alert=<alert_id>`` (the one alert messages carry) is forwarded to the Alerts page.
+Served by ``tonewatch dashboard`` (or ``streamlit run dashboard/streamlit_app.py``); the
+``dashboard`` package is installed with ``pipeline``, so it needs no ``sys.path`` edit. This
+file sets the page config, draws the sidebar (timezone selector, data location) and hands over
+to the selected page; pages live in ``dashboard/app_pages/`` and read data only through
+``dashboard.queries``. A link ``/?alert=<alert_id>`` (the one alert messages carry) is
+forwarded to the Alerts page.
 
 Session state set here for the pages:
     ``tz``: IANA timezone name chosen in the sidebar (default ``UTC``). Storage stays UTC;
@@ -13,21 +15,15 @@ Session state set here for the pages:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# `streamlit run` puts only this file's folder on sys.path; the repository root holds the
-# `dashboard` and `pipeline` packages, and only `pipeline` is pip-installed.
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
+from pipeline.config import load_settings
+from pipeline.errors import ConfigError
 
-from pipeline.config import load_settings  # noqa: E402
-from pipeline.errors import ConfigError  # noqa: E402
-
+# Page files next to this one, wherever the package is installed (st.Page takes file paths).
 _PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
 # One line per page; the first is the default.

@@ -25,3 +25,17 @@ def upsert_feed_health(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
     """Write feed health rows (all of :data:`HEALTH_COLUMNS`)."""
     frame = pd.DataFrame(rows, columns=HEALTH_COLUMNS)
     return upsert_frame(con, "feeds", frame, ["feed_id"], HEALTH_COLUMNS[1:])
+
+
+def feed_health(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every feed's health for display (``tonewatch feeds``), ordered by name.
+
+    Returns:
+        one row per feed: name, last_status, http_status, entries_seen, entries_new,
+        entries_dropped, consecutive_failures, last_attempt_at, last_success_at (UTC),
+        error_class, error_message, warnings; missing values are NaN/NaT/None.
+    """
+    return con.execute(
+        "SELECT name, last_status, http_status, entries_seen, entries_new, entries_dropped,"
+        " consecutive_failures, last_attempt_at, last_success_at, error_class, error_message,"
+        " warnings FROM feeds ORDER BY name").df()

@@ -11,15 +11,15 @@ measures catch that:
 - **skeleton duplicate rate**: share of rows whose *skeleton* (capitalised names, cashtags and
   numbers masked, as template slots would be) equals another row's skeleton.
 
-Run ``python -m pipeline.training.corpus stats`` to print them and ``... assign-splits`` to give
-rows without a split their stable one (15 % validation by a hash of the text).
+``tonewatch corpus stats`` prints them, ``tonewatch corpus assign-splits`` gives rows without a
+split their stable one (15 % validation by a hash of the text) and ``tonewatch corpus copies``
+lists rows that reproduce a row of another dataset (:func:`copies_in`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.scoring.preprocess import model_input
+from pipeline.training.datasets import _read_one, load_labelled
 
 VALIDATION_SHARE = 0.15
 NEAR_DUPLICATE_JACCARD = 0.8
@@ -162,6 +163,23 @@ def copied_rows(texts: list[str], reference: list[str], *, min_shared: int = 3,
     return flagged
 
 
+def copies_in(folder: Path, reference_files: list[Path]) -> list[tuple[str, str, float]]:
+    """Rows of the corpus in ``folder`` that reproduce a row of the ``reference_files``.
+
+    Args:
+        folder: corpus folder (read with :func:`pipeline.training.datasets.load_labelled`).
+        reference_files: another dataset's CSV/TSV/JSONL files; only their text column is read.
+
+    Returns:
+        :func:`copied_rows` of the corpus texts against the reference texts.
+
+    Raises:
+        TrainingError: a file cannot be read or has no text column.
+    """
+    reference = [t for name in reference_files for t in _read_one(Path(name), None)["text"]]
+    return copied_rows(list(load_labelled(folder)["text"]), reference)
+
+
 def corpus_stats(frame: pd.DataFrame) -> dict:
     """Size, label shares, split sizes and the three diversity measures of a corpus.
 
@@ -206,36 +224,3 @@ def assign_splits(folder: Path) -> dict[str, int]:
         frame[["text", "label", "split"]].to_csv(path, index=False)
         changed[path.name] = int(todo.sum())
     return changed
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.training.corpus stats|assign-splits [FOLDER]`` or
-    ``... copies FOLDER REFERENCE_FILE...`` (exit status 1 when a row reproduces a reference row).
-    """
-    import json
-
-    from pipeline.training.datasets import _read_one, load_labelled
-
-    usage = ("usage: python -m pipeline.training.corpus stats|assign-splits [FOLDER]\n"
-             "       python -m pipeline.training.corpus copies FOLDER REFERENCE_FILE...")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("stats", "assign-splits", "copies") or (
-            argv[0] == "copies" and len(argv) < 3):
-        print(usage, file=sys.stderr)
-        return 2
-    folder = Path(argv[1] if len(argv) > 1 else "models/corpus")
-    if argv[0] == "assign-splits":
-        print(json.dumps(assign_splits(folder), indent=2))
-    elif argv[0] == "copies":
-        reference = [t for name in argv[2:] for t in _read_one(Path(name), None)["text"]]
-        flagged = copied_rows(list(load_labelled(folder)["text"]), reference)
-        print(json.dumps([{"row": r, "reference": ref, "share": sh} for r, ref, sh in flagged],
-                         indent=2, ensure_ascii=False))
-        return 1 if flagged else 0
-    else:
-        print(json.dumps(corpus_stats(load_labelled(folder)), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -102,8 +102,14 @@ def test_corpus_carries_no_benchmark_sentences(corpus):
     assert not flagged, flagged[:10]
 
 
-def test_copies_command_exit_status(tmp_path, capsys):
-    from pipeline.training.corpus import main
+def test_copies_command_exit_status(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    def main(argv: list[str]):
+        """``tonewatch corpus ARGV...``: its result (exit status, stdout)."""
+        return CliRunner().invoke(app, ["corpus", *argv])
 
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -112,7 +118,8 @@ def test_copies_command_exit_status(tmp_path, capsys):
     clean, copied = tmp_path / "clean.csv", tmp_path / "copied.csv"
     pd.DataFrame({"text": ["Borealis names a new chief executive"], "label": [2]}).to_csv(clean, index=False)
     pd.DataFrame({"text": ["Euro off 0.3% at $1.0712 ahead of the ECB"], "label": [0]}).to_csv(copied, index=False)
-    assert main(["copies", str(folder), str(clean)]) == 0
-    assert main(["copies", str(folder), str(clean), str(copied)]) == 1
-    assert "Euro off 0.3% at $1.0712" in capsys.readouterr().out
-    assert main(["copies", str(folder)]) == 2
+    assert main(["copies", str(folder), str(clean)]).exit_code == 0
+    flagged = main(["copies", str(folder), str(clean), str(copied)])
+    assert flagged.exit_code == 1
+    assert "Euro off 0.3% at $1.0712" in flagged.stdout
+    assert main(["copies", str(folder)]).exit_code == 2
