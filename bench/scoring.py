@@ -77,7 +77,7 @@ def load_inputs(limit: int | None, long_share: float = 0.1) -> tuple[list[str], 
 def resolve_model(name: str) -> tuple[str, str]:
     """``(path, model_version)`` of a registry version, ``production`` or a directory."""
     from pipeline.config import load_settings
-    from pipeline.training.registry import Registry
+    from pipeline.registry import Registry
 
     if Path(name).is_dir():
         return str(Path(name).resolve()), Path(name).name
@@ -113,8 +113,7 @@ def run_pipeline(path: str, texts: list[str], batch: int, device: str) -> tuple[
     and the seconds of all calls together."""
     from transformers import pipeline
 
-    from pipeline.domain import LABELS
-    from pipeline.scoring.labels import canonical_label
+    from pipeline.domain import LABELS, canonical_label
 
     pipe = pipeline("text-classification", model=path, device=device, top_k=None)
     pipe(texts[:batch], batch_size=batch, truncation=True, max_length=128)  # warm-up

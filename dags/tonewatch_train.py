@@ -73,9 +73,9 @@ def tonewatch_train() -> None:
         """Fine-tune and register a candidate; return its version and validation scores."""
         from pipeline.config import load_settings
         from pipeline.orchestration import run_instant
+        from pipeline.registry import Registry
+        from pipeline.training.arguments import TrainingArguments
         from pipeline.training.datasets import parse_label_map
-        from pipeline.training.finetune import TrainingArguments
-        from pipeline.training.registry import Registry
         from pipeline.training.train import train_model
 
         context = get_current_context()
@@ -95,8 +95,8 @@ def tonewatch_train() -> None:
     def evaluate(trained: dict[str, Any]) -> dict[str, Any]:
         """Canary and optional evaluation set for the new candidate; recorded, not promoted."""
         from pipeline.config import load_settings
+        from pipeline.registry import Registry
         from pipeline.training.datasets import parse_label_map
-        from pipeline.training.registry import Registry
         from pipeline.training.train import evaluate_candidate
 
         params = get_current_context()["params"]

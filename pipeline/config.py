@@ -135,8 +135,8 @@ class Settings(BaseSettings):
     @field_validator("model_labels")
     @classmethod
     def _label_spec(cls, value: str) -> str:
+        from pipeline.domain import parse_label_spec
         from pipeline.errors import LabelMappingError
-        from pipeline.scoring.labels import parse_label_spec
 
         try:
             parse_label_spec(value)

@@ -22,8 +22,8 @@ def trained_registry(tmp_path_factory) -> Path:
     The real recipe on the real corpus, cut to 1 linear-probe epoch and 3 epochs: the tests
     check the pipeline's behaviour, not the last point of accuracy (that is the benchmark's job).
     """
-    from pipeline.training.finetune import TrainingArguments
     from pipeline.registry import Registry
+    from pipeline.training.arguments import TrainingArguments
     from pipeline.training.train import ensure_default_model
 
     # TONEWATCH_TEST_REGISTRY=DIR keeps this model between test sessions (a developer running

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.domain import LABELS
-from pipeline.errors import ScoringError
+from pipeline.errors import CanaryFailedError
 
 #: ``(text, expected label)``; 7 negative, 6 neutral, 7 positive.
 CANARY: tuple[tuple[str, str], ...] = (
@@ -66,10 +66,6 @@ class CanaryResult:
         shown = "; ".join(f"{f['text'][:50]!r} → {f['predicted']} (expected {f['expected']})"
                           for f in self.failures[:3])
         return f"{head}: {shown}"
-
-
-class CanaryFailedError(ScoringError):
-    """A model mislabels the canary set (shuffled labels, wrong task or a broken fine-tune)."""
 
 
 def run_canary(classifier) -> CanaryResult:

@@ -18,10 +18,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pipeline.config import Settings
+from pipeline.domain import parse_label_spec
 from pipeline.errors import ModelNotFoundError, ScoringError
+from pipeline.registry import Registry
 from pipeline.scoring.backends import BACKENDS, OnnxBackend, TorchBackend, configure_cpu_threads
 from pipeline.scoring.batching import encode, pad_batch, token_budget_batches
 from pipeline.scoring.labels import label_permutation
+from pipeline.scoring.onnx_check import onnx_file, recheck
 from pipeline.scoring.preprocess import model_input
 
 __all__ = ["SentimentClassifier", "configure_cpu_threads", "load_classifier", "softmax"]
@@ -89,7 +92,7 @@ class SentimentClassifier:
             :func:`pipeline.scoring.labels.label_permutation`).
         backend: ``"torch"``, or ``"onnx-int8"`` / ``"onnx-fp32"`` for a model exported with
             ``tonewatch model export-onnx`` (checked against PyTorch before use, see
-            :mod:`pipeline.scoring.onnx_export`).
+            :mod:`pipeline.scoring.onnx_check`).
         token_budget: most padded tokens per forward pass; default
             :data:`CPU_TOKEN_BUDGET` on the CPU and, on CUDA, the measured best batch size at
             ``max_length`` tokens times ``max_length``.
@@ -161,8 +164,6 @@ class SentimentClassifier:
             self.batch_size = max(batch_size, measured * max(1, max_length // 16))
 
     def _load_onnx(self, backend: str) -> None:
-        from pipeline.scoring.onnx_export import onnx_file, recheck
-
         if not Path(self.model_path).is_dir():
             raise ModelNotFoundError(f"{backend} needs a local model directory with an ONNX "
                                      f"export, not {self.model_path!r}")
@@ -222,6 +223,7 @@ class SentimentClassifier:
 def load_classifier(
     settings: Settings, model: str | None = None, *, canary: bool = True,
     model_labels: str | None = None, backend: str | None = None,
+    registry: Registry | None = None,
 ) -> SentimentClassifier:
     """Load the scoring model named by ``model`` (default ``settings.model``).
 
@@ -233,6 +235,8 @@ def load_classifier(
         canary: run the canary and refuse a model that fails it.
         model_labels: explicit output-label map spec (default ``settings.model_labels``).
         backend: ``torch``, ``onnx-int8`` or ``onnx-fp32`` (default ``settings.scoring_backend``).
+        registry: the registry to resolve ``model`` in (default: a new one on
+            ``settings.model_registry``); pass the stage's own to read it once per stage.
 
     Raises:
         ModelNotFoundError: nothing loadable under that name.
@@ -241,11 +245,9 @@ def load_classifier(
         OnnxCheckError: an ONNX backend's export disagrees with its PyTorch model.
     """
     from pipeline.scoring.canary import require_canary
-    from pipeline.scoring.labels import parse_label_spec
-    from pipeline.training.registry import Registry
 
     name = model or settings.model
-    registry = Registry(settings.model_registry)
+    registry = registry if registry is not None else Registry(settings.model_registry)
     label_map = parse_label_spec(model_labels if model_labels is not None else settings.model_labels)
     common = dict(max_length=settings.max_length, batch_size=settings.score_batch_size,
                   label_map=label_map or None, backend=backend or settings.scoring_backend,
@@ -253,8 +255,7 @@ def load_classifier(
     if name == "production":
         record = registry.get(name)
     else:  # a registry version, unless a directory of that name exists
-        record = None if Path(name).exists() else next(
-            (r for r in registry.list() if r.model_version == name), None)
+        record = None if Path(name).exists() else registry.find(name)
     if record is not None:
         classifier = SentimentClassifier(record.path, model_version=record.model_version, **common)
     else:

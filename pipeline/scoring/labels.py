@@ -1,26 +1,18 @@
 """Map a checkpoint's ``config.id2label`` onto tonewatch's negative/neutral/positive.
 
 Checkpoints disagree on order and spelling (ProsusAI/finbert: 0=positive, 1=negative,
-2=neutral; others use bearish/bullish or upper case), so the order is never assumed.
+2=neutral; others use bearish/bullish or upper case), so the order is never assumed. The
+spellings themselves (:func:`pipeline.domain.canonical_label`) and the ``RAW=label`` map syntax
+(:func:`pipeline.domain.parse_label_spec`) live in :mod:`pipeline.domain`, below the settings
+that validate ``model_labels`` with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pipeline.domain import LABELS
+from pipeline.domain import LABELS, canonical_label
 from pipeline.errors import LabelMappingError
-
-SYNONYMS: dict[str, str] = {
-    "negative": "negative", "neg": "negative", "bearish": "negative", "bear": "negative",
-    "neutral": "neutral", "neu": "neutral", "none": "neutral",
-    "positive": "positive", "pos": "positive", "bullish": "positive", "bull": "positive",
-}
-
-
-def canonical_label(name: str) -> str | None:
-    """``'Bearish'`` → ``'negative'``; None when the spelling is unknown."""
-    return SYNONYMS.get(str(name).strip().lower())
 
 
 def label_permutation(
@@ -61,23 +53,3 @@ def label_permutation(
         raise LabelMappingError(f"model has no output for {missing}: id2label={dict(id2label)}")
     return [mapping[label] for label in LABELS]
 
-
-def parse_label_spec(spec: str | None) -> dict[str, str]:
-    """``"0=negative,1=positive,2=neutral"`` → ``{"0": "negative", "1": "positive", "2": "neutral"}``.
-
-    Used for data labels (``--label-map``) and model output labels (``--model-labels``).
-
-    Raises:
-        LabelMappingError: a pair without ``=`` or a target that is not a known label.
-    """
-    if not spec or not spec.strip():
-        return {}
-    mapping = {}
-    for pair in spec.split(","):
-        key, sep, value = pair.partition("=")
-        label = canonical_label(value)
-        if not sep or not key.strip() or label is None:
-            raise LabelMappingError(
-                f"bad label map entry {pair.strip()!r}: expected RAW=negative|neutral|positive")
-        mapping[key.strip()] = label
-    return mapping

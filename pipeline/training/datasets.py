@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.domain import LABELS
-from pipeline.errors import TrainingError
-from pipeline.scoring.labels import canonical_label
+from pipeline.domain import LABELS, canonical_label, parse_label_spec
+from pipeline.errors import LabelMappingError, TrainingError
 
 TEXT_COLUMNS = ("text", "sentence", "content", "headline", "title")
 LABEL_COLUMNS = ("label", "sentiment", "labels", "class")
@@ -31,9 +30,6 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
     Raises:
         TrainingError: malformed pair or a target that is not a known label.
     """
-    from pipeline.errors import LabelMappingError
-    from pipeline.scoring.labels import parse_label_spec
-
     try:
         return parse_label_spec(spec)
     except LabelMappingError as exc:

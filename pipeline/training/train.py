@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.errors import ModelNotFoundError
+from pipeline.registry import DEFAULT_NAME, ModelRecord, Registry
+from pipeline.training.arguments import TrainingArguments
 from pipeline.training.datasets import data_hash, load_labelled
 from pipeline.training.evaluate import classification_metrics
-from pipeline.training.finetune import TrainingArguments, finetune
-from pipeline.training.registry import DEFAULT_NAME, ModelRecord, Registry
+from pipeline.training.finetune import finetune
 
 if TYPE_CHECKING:
     from pipeline.scoring.canary import CanaryResult

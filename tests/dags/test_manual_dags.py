@@ -61,7 +61,7 @@ def test_rescore_dag_scores_the_range_with_the_candidate_and_returns_counts(
 
     from pipeline import run
     from pipeline.config import load_settings
-    from pipeline.training.registry import Registry
+    from pipeline.registry import Registry
 
     # A private copy of the session's registry, plus a candidate that leans negative.
     registry_root = tmp_path / "registry"
@@ -127,7 +127,7 @@ def test_train_dag_registers_a_candidate_evaluates_it_and_never_promotes(
     assert evaluated["canary_total"] == 20 and isinstance(evaluated["canary_passed"], bool)
     json.dumps(trained), json.dumps(evaluated)
 
-    from pipeline.training.registry import Registry
+    from pipeline.registry import Registry
 
     registry = Registry(tmp_path / "registry")
     info = json.loads((registry.get(trained["model_version"]).path / "registry.json").read_text())

@@ -20,7 +20,7 @@ def _register_gloomier_copy(registry_root: Path, shift: float) -> str:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pipeline.training.registry import Registry
+    from pipeline.registry import Registry
 
     registry = Registry(registry_root)
     production = registry.get("production")
@@ -76,7 +76,7 @@ def test_rescore_keeps_old_scores_and_reports_label_and_alert_changes(env, tmp_p
     finally:
         import shutil
 
-        from pipeline.training.registry import Registry
+        from pipeline.registry import Registry
 
         shutil.rmtree(Registry(Path(env["TONEWATCH_MODEL_REGISTRY"])).get(candidate).path)
 

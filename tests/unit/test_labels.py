@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.domain import LABELS
+from pipeline.domain import LABELS, canonical_label
 from pipeline.errors import LabelMappingError, ScoringError
 from pipeline.scoring.classifier import softmax
-from pipeline.scoring.labels import canonical_label, label_permutation
+from pipeline.scoring.labels import label_permutation
 
 
 def test_prosus_finbert_order():

@@ -10,11 +10,14 @@ import pandas as pd
 import pytest
 
 from pipeline.domain import LABELS
-from pipeline.errors import ConfigError, LabelMappingError, ModelNotFoundError, TrainingError
-from pipeline.scoring.canary import CANARY, CanaryFailedError, run_canary
+from pipeline.errors import (
+    CanaryFailedError, ConfigError, LabelMappingError, ModelNotFoundError, TrainingError,
+)
+from pipeline.registry import Registry
+from pipeline.scoring.canary import CANARY, run_canary
 from pipeline.scoring.classifier import SentimentClassifier
-from pipeline.training.finetune import TrainingArguments, finetune, native_bf16
-from pipeline.training.registry import Registry
+from pipeline.training.arguments import TrainingArguments
+from pipeline.training.finetune import finetune, native_bf16
 from pipeline.training.train import promote_model, train_model
 from tests.unit.tiny_bert import save_tiny_bert
 
@@ -247,28 +250,28 @@ def test_canary_passes_a_correct_model_and_catches_swapped_labels():
 def test_epoch_batches_cover_every_example_once(grouped):
     import torch
 
-    from pipeline.training.finetune import _epoch_batches
+    from pipeline.training.batches import epoch_batches
 
     n, args = 1030, TrainingArguments(batch_size=16, group_by_length=grouped)
     lengths = torch.randint(4, 64, (n,), generator=torch.Generator().manual_seed(1))
-    batches = _epoch_batches(n, lengths, args, torch.Generator().manual_seed(2))
+    batches = epoch_batches(n, lengths, args, torch.Generator().manual_seed(2))
     assert len(batches) == -(-n // 16)
     assert sorted(torch.cat(batches).tolist()) == list(range(n))
     padded = sum(len(b) * int(lengths[b].max()) for b in batches)
     if grouped:  # similar lengths together: far less padding than random batches
-        random = _epoch_batches(n, lengths, TrainingArguments(batch_size=16, group_by_length=False),
+        random = epoch_batches(n, lengths, TrainingArguments(batch_size=16, group_by_length=False),
                                 torch.Generator().manual_seed(2))
         assert padded < 0.8 * sum(len(b) * int(lengths[b].max()) for b in random)
 
 
 def test_layer_depths_for_layerwise_learning_rate_decay(tiny):
-    from pipeline.training.finetune import _depth_below_top
+    from pipeline.training.parameters import depth_below_top
 
-    assert _depth_below_top("classifier.weight", 2) == 0
-    assert _depth_below_top("bert.pooler.dense.weight", 2) == 0
-    assert _depth_below_top("bert.encoder.layer.1.output.dense.weight", 2) == 1
-    assert _depth_below_top("bert.encoder.layer.0.attention.self.query.weight", 2) == 2
-    assert _depth_below_top("bert.embeddings.word_embeddings.weight", 2) == 3
+    assert depth_below_top("classifier.weight", 2) == 0
+    assert depth_below_top("bert.pooler.dense.weight", 2) == 0
+    assert depth_below_top("bert.encoder.layer.1.output.dense.weight", 2) == 1
+    assert depth_below_top("bert.encoder.layer.0.attention.self.query.weight", 2) == 2
+    assert depth_below_top("bert.embeddings.word_embeddings.weight", 2) == 3
     result = finetune(_data(), base=str(tiny), args=TrainingArguments(**{**FAST, "epochs": 1},
                       layer_lr_decay=0.5), progress=False)
     assert len(result.history) == 1
@@ -320,7 +323,7 @@ def test_a_directory_that_is_not_a_model_is_one_clear_error(tmp_path):
 def test_token_masking_spares_special_tokens_and_is_seeded():
     import torch
 
-    from pipeline.training.finetune import mask_tokens
+    from pipeline.training.batches import mask_tokens
 
     ids = torch.tensor([[101, 7, 8, 9, 10, 11, 102, 0], [101, 12, 13, 102, 0, 0, 0, 0]] * 50)
     special = torch.tensor([0, 101, 102])
@@ -357,12 +360,12 @@ def test_linear_probe_trains_the_head_before_the_encoder(tiny):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from pipeline.training.finetune import _is_head
+    from pipeline.training.parameters import is_head
 
     base = AutoModelForSequenceClassification.from_pretrained(tiny)
-    assert {n for n, _ in base.named_parameters() if _is_head(n)} >= {"classifier.weight",
+    assert {n for n, _ in base.named_parameters() if is_head(n)} >= {"classifier.weight",
                                                                        "classifier.bias"}
-    assert not _is_head("bert.encoder.layer.0.attention.self.query.weight")
+    assert not is_head("bert.encoder.layer.0.attention.self.query.weight")
     probed = finetune(_data(), base=str(tiny), progress=False,
                       args=TrainingArguments(**{**FAST, "epochs": 1}, linear_probe_epochs=2))
     plain = finetune(_data(), base=str(tiny), progress=False,

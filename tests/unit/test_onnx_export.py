@@ -7,11 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.errors import ModelNotFoundError
+from pipeline.errors import ModelNotFoundError, OnnxCheckError
 from pipeline.scoring.backends import OnnxBackend
 from pipeline.scoring.canary import CANARY
 from pipeline.scoring.classifier import SentimentClassifier
-from pipeline.scoring.onnx_export import OnnxCheckError, compare, export_onnx, recheck
+from pipeline.scoring.onnx_check import compare, recheck
+from pipeline.scoring.onnx_export import export_onnx
 from tests.unit.test_scoring import sentences
 from tests.unit.tiny_bert import save_tiny_bert
 
@@ -119,7 +120,7 @@ def test_export_model_from_the_registry(tmp_path):
 
     from pipeline.config import load_settings
     from pipeline.scoring.onnx_export import calibration_texts, export_model
-    from pipeline.training.registry import Registry
+    from pipeline.registry import Registry
 
     source = decisive_tiny_bert(tmp_path / "source", seed=8)
     record = Registry(tmp_path / "registry").register(

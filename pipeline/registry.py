@@ -1,4 +1,4 @@
-"""The model registry: versioned model folders on disk plus the ``model_versions`` table.
+"""The model registry: versioned model folders on disk.
 
 Layout (``TONEWATCH_MODEL_REGISTRY``, default ``models/registry/``)::
 
@@ -10,7 +10,13 @@ Layout (``TONEWATCH_MODEL_REGISTRY``, default ``models/registry/``)::
 
 The registry folder is the source of truth for stages (candidate / production / archived), so
 several data directories share one built model; each database mirrors it in ``model_versions``
-when it scores.
+when it scores (:func:`pipeline.storage.models.sync_model_versions`, fed with
+:meth:`Registry.list`).
+
+A :class:`Registry` reads the ``registry.json`` files once, on first use, and keeps what it read:
+one stage (score, rescore, train, ensure-default) reads each file at most once. Its own writes
+update what it keeps; writes by another process are seen by a new instance (or after
+:meth:`Registry.refresh`).
 """
 
 from __future__ import annotations
@@ -27,11 +33,23 @@ from pipeline.errors import ModelNotFoundError, TonewatchError
 
 STAGES = ("candidate", "production", "archived")
 DEFAULT_NAME = "tonewatch-minilm"
+#: Name of the record file inside a version folder.
+INFO_FILE = "registry.json"
 
 
 @dataclass
 class ModelRecord:
-    """One registered model version."""
+    """One registered model version.
+
+    Attributes:
+        model_version: ``<name>-<YYYYmmdd-HHMMSS>`` of its registration (UTC).
+        name: the model family.
+        path: the version folder (``save_pretrained`` output).
+        stage: one of :data:`STAGES`.
+        created_at: ISO-8601 registration instant ('' when unknown).
+        metrics: held-out evaluation metrics (``{}`` when none).
+        info: the whole ``registry.json`` object.
+    """
 
     model_version: str
     name: str
@@ -40,6 +58,12 @@ class ModelRecord:
     created_at: str
     metrics: dict[str, Any]
     info: dict[str, Any]
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any], path: Path) -> ModelRecord:
+        """The record of a version folder ``path`` whose ``registry.json`` holds ``info``."""
+        return cls(info["model_version"], info["name"], Path(path), info.get("stage", "candidate"),
+                   info.get("created_at", ""), info.get("metrics", {}), info)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -50,8 +74,21 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _as_read(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` as :func:`_write_json` stores it and a reader gets it back (keys sorted,
+    non-JSON values as strings), so a kept record equals a freshly read one."""
+    return json.loads(json.dumps(info, sort_keys=True, default=str))
+
+
+def _sort_key(record: ModelRecord) -> tuple[str, str]:
+    return record.created_at, record.model_version
+
+
 class Registry:
     """A model registry rooted at a folder.
+
+    The version records are read on first use and kept (see the module docstring); pass one
+    instance through a stage instead of opening the registry again.
 
     Args:
         root: the registry folder (created on first registration).
@@ -59,21 +96,37 @@ class Registry:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._records: list[ModelRecord] | None = None
 
-    def list(self) -> list[ModelRecord]:
-        """Every registered version, oldest first."""
+    def _read(self) -> list[ModelRecord]:
         records = []
         if not self.root.is_dir():
             return records
-        for info_file in self.root.glob("*/*/registry.json"):
+        for info_file in self.root.glob(f"*/*/{INFO_FILE}"):
             try:
                 info = json.loads(info_file.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 continue  # a folder being written right now, or damaged: not a usable version
-            records.append(ModelRecord(info["model_version"], info["name"], info_file.parent,
-                                       info.get("stage", "candidate"), info.get("created_at", ""),
-                                       info.get("metrics", {}), info))
-        return sorted(records, key=lambda r: (r.created_at, r.model_version))
+            records.append(ModelRecord.from_info(info, info_file.parent))
+        return sorted(records, key=_sort_key)
+
+    def _remember(self, record: ModelRecord) -> ModelRecord:
+        """Put ``record`` (new or rewritten by this instance) into what this instance keeps."""
+        if self._records is not None:
+            kept = [r for r in self._records if r.model_version != record.model_version]
+            self._records = sorted([*kept, record], key=_sort_key)
+        return record
+
+    def refresh(self) -> Registry:
+        """Forget what was read, so the next call reads the folder again; returns ``self``."""
+        self._records = None
+        return self
+
+    def list(self) -> list[ModelRecord]:
+        """Every registered version, oldest first (read once per instance)."""
+        if self._records is None:
+            self._records = self._read()
+        return list(self._records)
 
     def get(self, version: str) -> ModelRecord:
         """The record of ``version``, or of the production model for ``"production"``.
@@ -95,6 +148,10 @@ class Registry:
                 return record
         raise ModelNotFoundError(f"model version {version!r} is not in the registry {self.root}")
 
+    def find(self, version: str) -> ModelRecord | None:
+        """The record of ``version`` (no ``"production"`` alias), or None when not registered."""
+        return next((r for r in self.list() if r.model_version == version), None)
+
     def register(
         self, model, tokenizer, *, name: str, created_at: datetime, info: dict[str, Any],
         training_args: dict[str, Any] | None = None, card: str = "",
@@ -106,6 +163,9 @@ class Registry:
 
         Returns:
             the new record (stage ``candidate``).
+
+        Raises:
+            TonewatchError: a version of that name and instant already exists.
         """
         version = f"{name}-{created_at:%Y%m%d-%H%M%S}"
         final = self.root / name / version
@@ -119,13 +179,18 @@ class Registry:
             _write_json(staging / "training_args.json", training_args)
         record_info = {"model_version": version, "name": name, "stage": "candidate",
                        "created_at": created_at.isoformat(), **info}
-        _write_json(staging / "registry.json", record_info)
+        _write_json(staging / INFO_FILE, record_info)
         (staging / "README.md").write_text(card, encoding="utf-8")
         os.replace(staging, final)
-        return self.get(version)
+        self.list()  # read what was there before (once), so the new version joins the full list
+        return self._remember(ModelRecord.from_info(_as_read(record_info), final))
 
     def set_stage(self, version: str, stage: str) -> ModelRecord:
-        """Move a version to ``stage``; promoting to production archives the previous one."""
+        """Move a version to ``stage``; promoting to production archives the previous one.
+
+        Raises:
+            TonewatchError: unknown stage. ModelNotFoundError: unknown version.
+        """
         if stage not in STAGES:
             raise TonewatchError(f"unknown stage {stage!r}; use one of {STAGES}")
         target = self.get(version)
@@ -133,26 +198,14 @@ class Registry:
             for record in self.list():
                 if record.stage == "production" and record.model_version != target.model_version:
                     self.update(record, stage="archived")
-        self.update(target, stage=stage)
-        return self.get(target.model_version)
+        return self.update(target, stage=stage)
 
-    def update(self, record: ModelRecord, **changes: Any) -> None:
-        """Merge ``changes`` into a version's ``registry.json`` (atomic rewrite)."""
+    def update(self, record: ModelRecord, **changes: Any) -> ModelRecord:
+        """Merge ``changes`` into a version's ``registry.json`` (atomic rewrite).
+
+        Returns:
+            the updated record.
+        """
         info = dict(record.info, **changes)
-        _write_json(record.path / "registry.json", info)
-
-
-def sync_model_versions(con, registry: Registry) -> int:
-    """Mirror the registry into the database's ``model_versions`` table; return rows written."""
-    import pandas as pd
-
-    from pipeline.storage.db import upsert_frame
-
-    records = registry.list()
-    frame = pd.DataFrame(
-        [{"model_version": r.model_version, "name": r.name, "path": str(r.path), "stage": r.stage,
-          "metrics": json.dumps(r.metrics, default=str), "created_at": pd.Timestamp(r.created_at)}
-         for r in records],
-        columns=["model_version", "name", "path", "stage", "metrics", "created_at"],
-    )
-    return upsert_frame(con, "model_versions", frame, ["model_version"], ["path", "stage", "metrics"])
+        _write_json(record.path / INFO_FILE, info)
+        return self._remember(ModelRecord.from_info(_as_read(info), record.path))
