@@ -79,25 +79,39 @@ def score(
     from pipeline.storage.scores import score_rows, upsert_scores
 
     at = as_utc(at)
-    with _recorded("score", settings, at, run_id) as run:
+    run = StageRun(settings.db_path, stage="score", run_id=run_id or uuid.uuid4().hex[:12],
+                   window_start=None, window_end=at, defer_start=True)
+    with run:
         # One Registry for the stage: it reads each registry.json once, for both the model
         # lookup and the model_versions mirror.
         registry = Registry(settings.model_registry)
         classifier = classifier or load_classifier(settings, model, registry=registry)
         version, languages = classifier.model_version, settings.score_languages
+        chunk_size = chunk_size or settings.score_chunk_size
+        scored = truncated = 0
+
+        def result() -> StageResult:
+            return StageResult("score", "ok", {
+                "model_version": version,
+                "backend": getattr(getattr(classifier, "backend", None), "name", "torch"),
+                "pending": pending, "scored": scored, "truncated": truncated,
+                "skipped_language": skipped})
+
+        def next_chunk(con, after):
+            return unscored_chunk(con, version, languages, since=since, until=until,
+                                  after=after, limit=chunk_size)
+
+        # Opens: one to start (with the first chunk), then one per chunk scored (its write
+        # and the next chunk's read); nothing is held while the model works.
         with connect(settings.db_path) as con:
+            run.start(con)
             sync_model_versions(con, registry.list())
             pending = unscored_count(con, version, languages, since=since, until=until)
             skipped = skipped_language_count(con, languages, since=since, until=until)
-        scored = truncated = 0
-        chunk_size = chunk_size or settings.score_chunk_size
-        after = None
-        while True:
-            with connect(settings.db_path) as con:
-                chunk = unscored_chunk(con, version, languages, since=since, until=until,
-                                       after=after, limit=chunk_size)
+            chunk = next_chunk(con, None)
             if chunk.empty:
-                break
+                return run.finish(result(), con)
+        while True:
             after = (chunk["published_at"].iloc[-1], chunk["article_id"].iloc[-1])
             probs, cut = classifier.predict(chunk["text"].tolist(), progress=progress)
             truncated += int(cut.sum())
@@ -105,13 +119,11 @@ def score(
                               version, at, truncated=cut)
             with connect(settings.db_path) as con:
                 scored += upsert_scores(con, rows)
-            if on_progress:
-                on_progress(scored, pending)
-        counts = {"model_version": version,
-                  "backend": getattr(getattr(classifier, "backend", None), "name", "torch"),
-                  "pending": pending, "scored": scored, "truncated": truncated,
-                  "skipped_language": skipped}
-        return run.finish(StageResult("score", "ok", counts))
+                if on_progress:
+                    on_progress(scored, pending)
+                chunk = next_chunk(con, after)
+                if chunk.empty:
+                    return run.finish(result(), con)
 
 
 # --------------------------------------------------------------------------------------- detect
