@@ -53,5 +53,6 @@ def silence_alert(db_path: str, labels: dict[str, str], names: list[str], *,
             or cannot be written.
     """
     with connect(Path(db_path), lock_timeout_s=WRITE_LOCK_TIMEOUT_S) as con:
-        return add_silence(con, alert_matchers(labels, names), starts_at=now,
-                           ends_at=now + duration, author=author, comment=comment, now=now)
+        matchers = [m.to_dict() for m in alert_matchers(labels, names)]
+        return add_silence(con, matchers, starts_at=now, ends_at=now + duration, author=author,
+                           comment=comment, now=now)

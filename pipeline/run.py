@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import httpx
 
@@ -28,7 +28,8 @@ from pipeline.storage.scores import model_in_force
 
 log = logging.getLogger("tonewatch")
 
-__all__ = ["AllFeedsFailedError", "backfill_instants", "model_in_force", "detect", "ingest",
+__all__ = ["AllFeedsFailedError", "backfill_instants", "model_in_force", "detect",
+           "detect_backfill", "ingest",
            "load_classifier", "notify", "run_pipeline", "score"]
 
 
@@ -136,7 +137,8 @@ def detect(
 
     For each rule the window is ``[at - window, at)`` and the baseline the ``baseline`` period
     before it. Firing decisions become ``alerts`` rows (state ``firing``); calm decisions resolve
-    earlier firing alerts of the same fingerprint; insufficient windows are only counted.
+    earlier firing alerts of the same fingerprint; insufficient windows are only counted
+    (:func:`pipeline.alerting.stage.detect_windows` with one window end).
 
     Args:
         settings: settings (rules file, data dir).
@@ -155,7 +157,7 @@ def detect(
         consecutive windows; before that it is recorded as ``pending``.
     """
     from pipeline.alerting.notifiers import configured_notifiers
-    from pipeline.detection.evaluate import record_decisions
+    from pipeline.alerting.stage import COUNT_KEYS, detect_windows
     from pipeline.detection.rules import load_rules
     from pipeline.detection.topics import topics_for
 
@@ -163,10 +165,9 @@ def detect(
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
     topics = topics_for(rules, settings.topics_file)
     available = list(configured_notifiers(settings))
-    counts = dict(rules=len(rules), evaluated=0, insufficient=0, pending=0, firing=0, resolved=0,
-                  queued=0, silenced=0, inhibited=0)
+    counts = dict(rules=len(rules), **dict.fromkeys(COUNT_KEYS, 0))
     messages: list[str] = []
-    window_start = min((at - r.window for r in rules), default=at)
+    window_start = min((r.window_at(at).start for r in rules), default=at)
     with _recorded("detect", settings, at, run_id, window_start) as run:
         with connect(settings.db_path) as con:
             in_force = model_in_force(con)
@@ -175,10 +176,73 @@ def detect(
                 messages.append("no scores yet: nothing to evaluate")
                 return run.finish(StageResult("detect", "ok", counts, messages=messages))
             con.execute("BEGIN TRANSACTION")
-            record_decisions(con, rules, at=at, model_version=model_version, available=available,
-                             enqueue=enqueue, dashboard_url=settings.dashboard_url, counts=counts,
-                             messages=messages, topics=topics)
+            (outcome,) = detect_windows(
+                con, rules, [at], model_version=model_version, topics=topics,
+                receivers=available, enqueue=enqueue, dashboard_url=settings.dashboard_url)
             con.execute("COMMIT")
+        counts.update(outcome.counts)
+        messages += outcome.messages
+        counts["model_version"] = model_version
+        return run.finish(StageResult("detect", "ok", counts, messages=messages))
+
+
+def detect_backfill(
+    settings: Settings, *, since: datetime | None, until: datetime, rules=None,
+    ends: Sequence[datetime] | None = None, run_id: str | None = None,
+) -> StageResult:
+    """Replay detection over many window ends in one pass; record alerts, queue nothing.
+
+    Records the same alert rows as calling :func:`detect` with ``enqueue=False`` at each end
+    in turn, at the speed of the data: each rule's aggregates come from one query over the
+    whole range, every window is decided from memory, and the alert life cycle runs through
+    the windows in order before one write (:func:`pipeline.alerting.stage.detect_windows`).
+    Notifications are never queued (a replay must not send stale news). One ``runs`` row
+    covers the pass.
+
+    Args:
+        settings: settings (rules file, data dir).
+        since: earliest window end (UTC); None = from the earliest stored article.
+        until: latest window end (UTC).
+        rules: rules to use instead of the rules file.
+        ends: window ends to evaluate instead of :func:`backfill_instants` (``since`` and
+            ``until`` then unused).
+
+    Returns:
+        counts ``{windows, rules, evaluated, insufficient, pending, firing, resolved, queued,
+        silenced, inhibited}`` summed over the windows (``rules`` counts rule evaluations, as
+        ``windows x rules``), plus ``model_version`` when there are scores; ``messages`` holds
+        each window's lines in window order.
+    """
+    from pipeline.alerting.stage import COUNT_KEYS, detect_windows
+    from pipeline.detection.rules import load_rules
+    from pipeline.detection.topics import topics_for
+
+    until = as_utc(until)
+    ends = sorted({as_utc(e) for e in ends}) if ends is not None else backfill_instants(
+        settings, since=as_utc(since) if since is not None else None, until=until)
+    rules = rules if rules is not None else load_rules(settings.alert_rules_file)
+    topics = topics_for(rules, settings.topics_file)
+    counts: dict = {"windows": len(ends)}
+    if ends:
+        counts.update(rules=len(rules) * len(ends), **dict.fromkeys(COUNT_KEYS, 0))
+    messages: list[str] = []
+    last = ends[-1] if ends else until
+    window_start = min((r.window_at(e).start for r in rules for e in ends[:1]), default=last)
+    with _recorded("detect", settings, last, run_id, window_start) as run:
+        with connect(settings.db_path) as con:
+            in_force = model_in_force(con)
+            model_version = in_force.model_version if in_force else None
+            if model_version is None or not ends:
+                messages += ["no scores yet: nothing to evaluate"] * len(ends)
+                return run.finish(StageResult("detect", "ok", counts, messages=messages))
+            con.execute("BEGIN TRANSACTION")
+            outcomes = detect_windows(con, rules, ends, model_version=model_version,
+                                      topics=topics, dashboard_url=settings.dashboard_url)
+            con.execute("COMMIT")
+        for outcome in outcomes:
+            messages += outcome.messages
+            for key, value in outcome.counts.items():
+                counts[key] += value
         counts["model_version"] = model_version
         return run.finish(StageResult("detect", "ok", counts, messages=messages))
 
@@ -196,16 +260,11 @@ def backfill_instants(settings: Settings, *, since: datetime | None, until: date
     Returns:
         sorted aware UTC datetimes.
     """
+    from pipeline.storage.stories import daily_window_ends
+
     with connect(settings.db_path) as con:
-        days = con.execute(
-            "SELECT DISTINCT date_trunc('day', published_at) + INTERVAL 1 DAY AS window_end"
-            " FROM articles ORDER BY 1").fetchall()
-    out = []
-    for (end,) in days:
-        end = end.astimezone(UTC)
-        if (since is None or end >= since) and end <= until:
-            out.append(end)
-    return out
+        days = daily_window_ends(con)
+    return [end for end in days if (since is None or end >= since) and end <= until]
 
 
 # --------------------------------------------------------------------------------------- notify

@@ -78,17 +78,20 @@ def label_transitions(con, *, baseline: str, candidate: str, since: datetime | N
 
 def firing_alerts(con, rules, instants: list[datetime], model_version: str,
                   topics=None) -> set[tuple]:
-    """Firing decisions of every rule at every window end, with ``model_version``'s scores."""
-    from pipeline.detection.windows import rule_decisions
+    """Firing decisions of every rule at every window end, with ``model_version``'s scores.
 
-    fired = set()
-    for at in instants:
-        for rule in rules:
-            for d in rule_decisions(con, rule, at=at, model_version=model_version,
-                                    topics=topics):
-                if d.status == "firing":
-                    fired.add((d.rule, d.scope, d.entity, at.isoformat()))
-    return fired
+    All windows in one pass per rule (:func:`pipeline.alerting.stage.decisions_over`).
+    """
+    from pipeline.alerting.stage import decisions_over
+
+    if not instants:
+        return set()
+    decided = decisions_over(con, rules, sorted(set(instants)), model_version=model_version,
+                             topics=topics)
+    return {(d.rule, d.scope, d.entity, window.end.isoformat())
+            for windows, per_window in decided.values()
+            for window, decisions in zip(windows, per_window, strict=True)
+            for d in decisions if d.status == "firing"}
 
 
 def compare_versions(

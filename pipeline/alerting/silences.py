@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from pipeline.errors import ConfigError
 
@@ -97,3 +98,22 @@ def silenced_by(labels: dict[str, str], silences: list[dict]) -> str | None:
 def inhibited(scope: str, firing_scopes: set[str]) -> bool:
     """Whether an alert of ``scope`` is muted by a firing alert of another scope in its window."""
     return any(scope in INHIBITS.get(other, ()) for other in firing_scopes)
+
+
+def from_stored(silences: list[dict]) -> list[dict]:
+    """Silences as storage returns them (matchers as dicts) with :class:`Matcher` objects.
+
+    Args:
+        silences: rows of :func:`pipeline.storage.silences.silences_overlapping`.
+
+    Returns:
+        the same dicts (copied) with ``matchers`` a list of :class:`Matcher`.
+    """
+    return [{**s, "matchers": [Matcher(m["label"], m["op"], m["value"]) for m in s["matchers"]]}
+            for s in silences]
+
+
+def in_force(silences: list[dict], at: datetime) -> list[dict]:
+    """The silences of ``silences`` active at ``at`` (started, not ended, not expired), in order."""
+    return [s for s in silences if s["starts_at"] <= at < s["ends_at"]
+            and (s.get("expired_at") is None or s["expired_at"] > at)]

@@ -1,4 +1,4 @@
-"""Alert rules: their configuration and their pure evaluation.
+"""Alert rules: their configuration (evaluation: :mod:`pipeline.detection.decide`).
 
 ``config/alert_rules.yaml``::
 
@@ -32,24 +32,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.config import read_config
-from pipeline.detection.spikes import (
-    baseline_share,
-    benjamini_hochberg,
-    binomial_surge_pvalue,
-    count_baseline,
-    count_surge_pvalue,
-    score_moments,
-    score_surge_pvalue,
-)
+from pipeline.domain import Window
 
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
@@ -107,6 +97,10 @@ class AlertRule(BaseModel):
     for_windows: int = Field(1, ge=1, le=100)
     receivers: list[str] = Field(default_factory=lambda: ["default"])
     group_by: list[str] = Field(default_factory=lambda: ["rule"])
+
+    def window_at(self, at: datetime) -> Window:
+        """The window this rule evaluates at the run instant ``at``: ``[at - window, at)``, UTC."""
+        return Window.ending_at(at, self.window)
 
     @field_validator("group_by")
     @classmethod
@@ -174,112 +168,3 @@ def load_rules(path: Path) -> list[AlertRule]:
         ConfigError: missing file, bad YAML, or an invalid rule (message names file and field).
     """
     return read_config(path, RulesFile).rules
-
-
-@dataclass
-class Decision:
-    """The outcome of one rule for one entity in one window.
-
-    ``status`` is ``firing`` (significant surge), ``calm`` (enough data, no surge) or
-    ``insufficient`` (too few stories to tell: never reported as calm).
-    """
-
-    rule: str
-    scope: str
-    entity: str
-    status: str
-    n_stories: int
-    n_negative: int
-    baseline_stories: int
-    baseline_negative: int
-    observed: float | None
-    expected: float
-    p_value: float | None
-    q_value: float | None
-
-
-#: Fewest baseline stories an entity needs for its own mean-score baseline; below it the
-#: market's baseline scores stand in (the same borrowing of strength as ``baseline_share``).
-MIN_SCORE_BASELINE = 10
-
-
-def evaluate_rule(
-    rule: AlertRule, window: pd.DataFrame, baseline: pd.DataFrame, *, market_share: float,
-    history: dict[str, list[int]] | None = None,
-    market_scores: tuple[float, float, int] | None = None,
-    expected_counts: dict[str, tuple[float, float]] | None = None,
-) -> list[Decision]:
-    """Decide, for every entity seen in the window, whether its negative share surged.
-
-    Pure function: counts in, decisions out.
-
-    Args:
-        rule: the rule.
-        window: ``(entity, n_stories, n_negative)`` for the window.
-        baseline: the same for the baseline period.
-        market_share: the market-wide baseline negative share, the prior for thin histories.
-        history: for ``metric: negative_count``, each entity's negative count in every
-            window-sized bucket of the baseline (zeros included); the window's count is tested
-            against it with :func:`~pipeline.detection.spikes.count_surge_pvalue` and
-            ``observed`` / ``expected`` are counts, not shares.
-        expected_counts: for ``metric: negative_count``, each entity's ``(mean, variance)``
-            of the window's negative count computed by the caller (seasonal baselines, see
-            :func:`~pipeline.detection.spikes.seasonal_count_moments`); overrides ``history``.
-        market_scores: for ``metric: mean_score``, the market baseline's ``(sum, sum of
-            squares, n)`` of story sentiment scores: the reference of an entity whose own
-            baseline has fewer than :data:`MIN_SCORE_BASELINE` stories. ``window`` and
-            ``baseline`` then need ``score_sum`` and ``score_sumsq`` columns; ``observed`` /
-            ``expected`` are mean scores in [-1, 1], tested with
-            :func:`~pipeline.detection.spikes.score_surge_pvalue`.
-
-    Returns:
-        one :class:`Decision` per entity in ``window``; p-values of entities with enough data
-        are BH-adjusted together (``q_value``) and fire when ``q <= rule.significance`` and the
-        count, minimum-negative and effect-size (``min_lift``, or ``min_drop`` for mean
-        scores) conditions hold.
-    """
-    base = {r.entity: (int(r.n_stories), int(r.n_negative)) for r in baseline.itertuples()}
-    score_base = ({r.entity: (float(r.score_sum), float(r.score_sumsq), int(r.n_stories))
-                   for r in baseline.itertuples()} if rule.metric == "mean_score" else {})
-    decisions: list[Decision] = []
-    tested: list[int] = []
-    for row in window.itertuples():
-        n, k = int(row.n_stories), int(row.n_negative)
-        n0, k0 = base.get(row.entity, (0, 0))
-        if rule.metric == "negative_count":
-            if expected_counts is not None and row.entity in expected_counts:
-                expected, var = expected_counts[row.entity]
-            else:
-                expected, var = count_baseline((history or {}).get(row.entity, []))
-            observed = float(k)
-        elif rule.metric == "mean_score":
-            s0, ss0, m0 = score_base.get(row.entity, (0.0, 0.0, 0))
-            if m0 < MIN_SCORE_BASELINE and market_scores is not None:
-                s0, ss0, m0 = market_scores
-            expected, var0 = score_moments(s0, ss0, m0)
-            observed, var = score_moments(float(row.score_sum), float(row.score_sumsq), n)
-        else:
-            expected, var = baseline_share(k0, n0, reference=market_share), None
-            observed = k / n if n else None
-        if n < rule.min_articles:
-            decisions.append(Decision(rule.name, rule.scope, row.entity, "insufficient", n, k,
-                                      n0, k0, observed, expected, None, None))
-            continue
-        if rule.metric == "negative_count":
-            p = count_surge_pvalue(k, expected, var)
-        elif rule.metric == "mean_score":
-            p = score_surge_pvalue(observed, var, n, expected, var0, m0)
-        else:
-            p = binomial_surge_pvalue(k, n, expected)
-        decisions.append(Decision(rule.name, rule.scope, row.entity, "calm", n, k, n0, k0,
-                                  observed, expected, p, None))
-        tested.append(len(decisions) - 1)
-    qvalues = benjamini_hochberg([decisions[i].p_value for i in tested])
-    for i, q in zip(tested, qvalues, strict=True):
-        d = decisions[i]
-        d.q_value = float(q)
-        large = (d.observed <= d.expected - rule.min_drop if rule.metric == "mean_score"
-                 else d.observed >= rule.min_lift * d.expected)
-        if q <= rule.significance and d.n_negative >= rule.min_negative and large:
-            d.status = "firing"
-    return decisions

@@ -138,6 +138,29 @@ def score_moments(total: float, total_sq: float, n: int) -> tuple[float, float]:
     return float(mean), float(max(var, SCORE_VARIANCE_FLOOR))
 
 
+def score_moments_array(total, total_sq, n) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`score_moments` over arrays (broadcast), element by element the same numbers."""
+    total, total_sq = np.asarray(total, dtype=float), np.asarray(total_sq, dtype=float)
+    n = np.asarray(n, dtype=float)
+    safe = np.maximum(n, 1.0)
+    mean = np.where(n > 0, total / safe, 0.0)
+    var = np.where(n > 1, (total_sq - total * total / safe) / np.maximum(n - 1, 1.0), 0.0)
+    return mean, np.maximum(var, SCORE_VARIANCE_FLOOR)
+
+
+def score_surge_pvalues(mean, var, n, mean0, var0, n0) -> np.ndarray:
+    """:func:`score_surge_pvalue` over arrays (broadcast); 1.0 where either side has < 2 stories."""
+    mean, var, n, mean0, var0, n0 = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (mean, var, n, mean0, var0, n0)))
+    ok = (n >= 2) & (n0 >= 2)
+    if not ok.any():
+        return np.ones(mean.shape)
+    result = stats.ttest_ind_from_stats(mean, np.sqrt(var), np.where(ok, n, 2.0), mean0,
+                                        np.sqrt(var0), np.where(ok, n0, 2.0), equal_var=False,
+                                        alternative="less")
+    return np.where(ok, result.pvalue, 1.0)
+
+
 def score_surge_pvalue(mean: float, var: float, n: int, mean0: float, var0: float, n0: int) -> float:
     """One-sided p-value that the window's mean sentiment score is below the baseline's.
 

@@ -57,29 +57,53 @@ def upsert_alerts(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
     return upsert_frame(con, "alerts", frame, ["alert_id"], update)
 
 
-def streak_before(con: duckdb.DuckDBPyConnection, fp: str, previous_end: datetime) -> int:
-    """How many consecutive windows up to the one ending at ``previous_end`` this alert held
-    (0 when that window was not pending or firing)."""
-    rows = con.execute(
-        "SELECT coalesce(TRY_CAST(explanation->>'streak' AS INTEGER), 1) FROM alerts"
-        " WHERE fingerprint = ? AND window_end = ? AND state IN ('pending', 'firing')",
-        [fp, previous_end]).fetchall()
-    return int(rows[0][0]) if rows else 0
+#: Columns of :func:`alert_states`.
+STATE_COLUMNS = ["alert_id", "fingerprint", "window_end", "state", "streak", "resolved_at"]
 
 
-def resolve_alerts(con: duckdb.DuckDBPyConnection, fingerprints: list[str], at: datetime) -> list[str]:
-    """Mark firing alerts of these fingerprints whose window ended by ``at`` as resolved.
+def alert_states(con: duckdb.DuckDBPyConnection, rules: list[str], *, first_end: datetime,
+                 last_end: datetime) -> pd.DataFrame:
+    """The alert records a detection pass over window ends in ``[first_end, last_end]`` can touch.
+
+    Those are the rules' open alerts (``pending`` / ``firing``: a surge's previous window, or
+    what a calm window resolves) and every alert of theirs whose window ends in the range (a
+    re-evaluated window keeps a resolution a later window decided).
 
     Returns:
-        the ids of the alerts resolved now.
+        DataFrame ``(alert_id, fingerprint, window_end, state, streak, resolved_at)``;
+        ``streak`` is the explanation's (1 when absent).
     """
-    if not fingerprints:
-        return []
-    return [row[0] for row in con.execute(
-        "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE state IN ('firing', 'pending')"
-        " AND window_end <= ? AND list_contains(?, fingerprint) RETURNING alert_id",
-        [at, at, fingerprints],
-    ).fetchall()]
+    if not rules:
+        return pd.DataFrame(columns=STATE_COLUMNS)
+    return con.execute(
+        "SELECT alert_id, fingerprint, window_end, state,"
+        " coalesce(TRY_CAST(explanation->>'streak' AS INTEGER), 1) AS streak, resolved_at"
+        " FROM alerts WHERE list_contains(?, rule)"
+        " AND (state IN ('pending', 'firing') OR window_end BETWEEN ? AND ?)"
+        " ORDER BY window_end, alert_id",
+        [list(rules), first_end, last_end]).df()[STATE_COLUMNS]
+
+
+def mark_resolved(con: duckdb.DuckDBPyConnection, resolved: dict[str, datetime]) -> int:
+    """Set ``state = 'resolved'`` and ``resolved_at`` of existing alerts, in one statement.
+
+    Args:
+        resolved: ``alert_id -> resolved_at`` (UTC).
+
+    Returns:
+        number of alert ids given.
+    """
+    if not resolved:
+        return 0
+    frame = pd.DataFrame({"alert_id": list(resolved),
+                          "resolved_at": pd.to_datetime(list(resolved.values()), utc=True)})
+    con.register("tw_resolved", frame)
+    try:
+        con.execute("UPDATE alerts SET state = 'resolved', resolved_at = r.resolved_at"
+                    " FROM tw_resolved r WHERE alerts.alert_id = r.alert_id")
+    finally:
+        con.unregister("tw_resolved")
+    return len(frame)
 
 
 def resolved_notifications(con: duckdb.DuckDBPyConnection, alert_ids: list[str], at: datetime
@@ -117,15 +141,16 @@ def enqueue_notifications(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> i
     return con.execute("SELECT count(*) FROM notifications").fetchall()[0][0] - before
 
 
-def notified_recently(
-    con: duckdb.DuckDBPyConnection, fp: str, receiver: str, since: datetime
-) -> bool:
-    """True when a notification for this fingerprint and receiver was queued at or after ``since``."""
-    return con.execute(
-        "SELECT count(*) FROM notifications n JOIN alerts a USING (alert_id)"
-        " WHERE a.fingerprint = ? AND n.receiver = ? AND n.created_at >= ? AND n.kind = 'firing'",
-        [fp, receiver, since],
-    ).fetchall()[0][0] > 0
+def last_notified(con: duckdb.DuckDBPyConnection, fingerprints: list[str]
+                  ) -> dict[tuple[str, str], datetime]:
+    """``(fingerprint, receiver) -> latest created_at`` of firing notifications (cooldowns)."""
+    if not fingerprints:
+        return {}
+    rows = con.execute(
+        "SELECT a.fingerprint, n.receiver, max(n.created_at) FROM notifications n"
+        " JOIN alerts a USING (alert_id) WHERE list_contains(?, a.fingerprint)"
+        " AND n.kind = 'firing' GROUP BY ALL", [list(fingerprints)]).fetchall()
+    return {(fp, receiver): created for fp, receiver, created in rows}
 
 
 def pending_notifications(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

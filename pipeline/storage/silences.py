@@ -1,4 +1,8 @@
-"""The ``silences`` table: add, list, expire (never delete), and the ones active at an instant."""
+"""The ``silences`` table: add, list, expire (never delete), and the ones active at an instant.
+
+Matchers are stored and returned as plain dicts ``{"label", "op", "value"}`` (the JSON of
+``silences.matchers``); :mod:`pipeline.alerting.silences` turns them into matcher objects.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,21 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from pipeline.alerting.silences import Matcher
 from pipeline.errors import TonewatchError
 
 
-def add_silence(con: duckdb.DuckDBPyConnection, matchers: list[Matcher], *, starts_at: datetime,
+def _matcher_dict(matcher) -> dict[str, str]:
+    as_dict = matcher if isinstance(matcher, dict) else matcher.to_dict()
+    return {"label": as_dict["label"], "op": as_dict["op"], "value": as_dict["value"]}
+
+
+def add_silence(con: duckdb.DuckDBPyConnection, matchers: list, *, starts_at: datetime,
                 ends_at: datetime, author: str, comment: str, now: datetime) -> str:
     """Store a silence and return its id (12 hex digits).
+
+    Args:
+        matchers: ``{"label", "op", "value"}`` dicts, or objects with ``to_dict()`` returning
+            one (:class:`pipeline.alerting.silences.Matcher`).
 
     Raises:
         TonewatchError: no matcher, an empty author or comment, or ``ends_at <= starts_at``.
@@ -26,7 +38,7 @@ def add_silence(con: duckdb.DuckDBPyConnection, matchers: list[Matcher], *, star
         raise TonewatchError("a silence needs an author and a comment (kept for audit)")
     if ends_at <= starts_at:
         raise TonewatchError("a silence must end after it starts")
-    payload = json.dumps([m.to_dict() for m in matchers])
+    payload = json.dumps([_matcher_dict(m) for m in matchers])
     silence_id = hashlib.sha1(f"{payload}|{starts_at.isoformat()}|{now.isoformat()}".encode()).hexdigest()[:12]
     con.execute("INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                 [silence_id, payload, starts_at, ends_at, author.strip(), comment.strip(), now])
@@ -58,10 +70,23 @@ def list_silences(con: duckdb.DuckDBPyConnection, *, at: datetime, include_ended
     return con.execute(f"SELECT * FROM silences {where} ORDER BY created_at DESC", params).df()
 
 
-def active_silences(con: duckdb.DuckDBPyConnection, at: datetime) -> list[dict]:
-    """Silences in force at ``at``: ``[{"silence_id", "matchers": [Matcher, ...]}]``."""
+def silences_overlapping(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+                         ) -> list[dict]:
+    """Silences in force at some instant of ``[start, end]`` (UTC), oldest first.
+
+    Returns:
+        ``[{"silence_id", "starts_at", "ends_at", "expired_at", "matchers": [dict, ...]}]``;
+        a silence is in force at ``t`` when ``starts_at <= t < ends_at`` and it was not expired
+        at or before ``t``.
+    """
     rows = con.execute(
-        "SELECT silence_id, matchers FROM silences WHERE starts_at <= ? AND ends_at > ?"
-        " AND (expired_at IS NULL OR expired_at > ?) ORDER BY created_at", [at, at, at]).fetchall()
-    return [{"silence_id": sid, "matchers": [Matcher(**m) for m in json.loads(payload)]}
-            for sid, payload in rows]
+        "SELECT silence_id, starts_at, ends_at, expired_at, matchers FROM silences"
+        " WHERE starts_at <= ? AND ends_at > ? AND (expired_at IS NULL OR expired_at > ?)"
+        " ORDER BY created_at", [end, start, start]).fetchall()
+    return [{"silence_id": sid, "starts_at": starts, "ends_at": ends, "expired_at": expired,
+             "matchers": json.loads(payload)} for sid, starts, ends, expired, payload in rows]
+
+
+def active_silences(con: duckdb.DuckDBPyConnection, at: datetime) -> list[dict]:
+    """Silences in force at ``at`` (UTC), oldest first; see :func:`silences_overlapping`."""
+    return silences_overlapping(con, at, at)

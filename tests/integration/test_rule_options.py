@@ -13,7 +13,9 @@ from pipeline.alerting.dispatch import group_key, render_group
 from pipeline.config import load_settings
 from pipeline.detection.rules import AlertRule
 from pipeline.detection.topics import Topic, load_topics, phrase_pattern
-from pipeline.detection.windows import baseline_intervals, rule_decisions
+from pipeline.alerting.stage import rule_decisions
+from pipeline.detection.windows import baseline_intervals
+from pipeline.domain import Window
 from pipeline.errors import ConfigError
 from pipeline.ingest.normalize import ARTICLE_COLUMNS
 from pipeline.run import detect
@@ -119,13 +121,13 @@ def test_topic_rule_without_topics_is_a_config_error(settings):
 
 def test_baseline_intervals_trailing_and_seasonal():
     hourly = AlertRule(name="h", scope="market", window="1h", baseline="2d")
-    trailing = baseline_intervals(hourly, AT)
+    trailing = baseline_intervals(hourly, hourly.window_at(AT))
     assert len(trailing) == 48
-    assert trailing[0] == (AT - timedelta(hours=2), AT - timedelta(hours=1))
+    assert trailing[0] == Window(AT - timedelta(hours=2), AT - timedelta(hours=1))
     weekly = AlertRule(name="w", scope="market", window="1h", baseline="28d",
                        seasonality="hour_of_week")
-    same_hour = baseline_intervals(weekly, AT)
-    assert same_hour == [(AT - timedelta(hours=1, days=7 * j), AT - timedelta(days=7 * j))
+    same_hour = baseline_intervals(weekly, weekly.window_at(AT))
+    assert same_hour == [Window(AT - timedelta(hours=1, days=7 * j), AT - timedelta(days=7 * j))
                          for j in range(1, 5)]
 
 

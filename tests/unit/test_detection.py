@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.detection.rules import AlertRule, evaluate_rule, load_rules, parse_duration
+from pipeline.detection.decide import evaluate_rule
+from pipeline.detection.rules import AlertRule, load_rules, parse_duration
 from pipeline.detection.spikes import (
     PRIOR_STRENGTH,
     baseline_share,
@@ -325,7 +326,8 @@ def test_count_test_poisson_and_negative_binomial_by_hand():
 
 
 def test_negative_count_rule_fires_on_a_volume_surge_the_share_test_misses():
-    from pipeline.detection.rules import AlertRule, evaluate_rule
+    from pipeline.detection.decide import evaluate_rule
+    from pipeline.detection.rules import AlertRule
 
     window = pd.DataFrame({"entity": ["ACME", "BRLX"], "n_stories": [40, 10], "n_negative": [10, 3]})
     baseline = pd.DataFrame({"entity": ["ACME", "BRLX"], "n_stories": [280, 280], "n_negative": [70, 84]})
