@@ -9,11 +9,12 @@ Scopes: ``market`` (one entity), ``ticker`` (each of an article's tickers), ``so
 feed) and ``topic`` (each topic whose pattern matches the article's text; topics come from
 ``config/topics.yaml`` and are passed in).
 
-SQL selects the scored articles of each (entity, interval); the story means and the
-per-interval sums are taken here in pandas, in a fixed order (entity, interval, story,
-article). Floating-point sums depend on the order of their terms and DuckDB's order of rows in
-a group depends on its plan, so summing in SQL would let the same interval's statistics differ
-in the last bits between a one-window query and a whole-range one.
+One SQL query reads the scored articles of a whole span (per entity); placing them in
+intervals, the story means and the per-interval sums happen here in numpy/pandas, in a fixed
+order (entity, interval, story, article). Floating-point sums depend on the order of their
+terms and DuckDB's order of rows in a group depends on its plan, so summing in SQL would let
+the same interval's statistics differ in the last bits between a one-window read and a
+whole-range one; this way a replay and window-by-window runs see the same numbers.
 """
 
 from __future__ import annotations

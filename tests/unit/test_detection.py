@@ -360,3 +360,80 @@ def test_seasonal_count_moments_profile_dispersion_and_past_surges():
     surged[:, 100] = 30
     after, after_var = seasonal_count_moments(surged, volume, slot, 5)
     assert after == pytest.approx(mean, rel=0.05) and after_var == pytest.approx(var, rel=0.25)
+
+
+# --- many windows at once -------------------------------------------------------------------
+
+
+def test_rule_window_and_plan_share_intervals_between_windows():
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.detection.windows import baseline_intervals, plan_rule
+    from pipeline.domain import Window
+
+    at = datetime(2026, 3, 6, tzinfo=UTC)
+    daily = AlertRule(name="d", scope="market", baseline="3d")
+    assert daily.window_at(at) == Window(at - timedelta(days=1), at)
+    plan = plan_rule(daily, [at, at + timedelta(days=1)])
+    assert len(plan.intervals) == 5  # two windows and their 3-day baselines overlap
+    assert [plan.intervals[i] for i in plan.baseline[1]] == baseline_intervals(
+        daily, plan.windows[1])
+    assert plan.baseline[1][0] == plan.current[0]  # yesterday's window: today's newest bucket
+    with pytest.raises(ValueError):
+        plan_rule(daily, [at, at])
+
+
+@pytest.mark.parametrize("metric", ["negative_share", "negative_count", "mean_score"])
+def test_decide_windows_matches_one_window_evaluation(metric):
+    """The many-window path and evaluate_rule decide the same from the same numbers."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.detection.windows import decide_windows, plan_rule
+
+    rng = np.random.default_rng(5)
+    at = datetime(2026, 3, 6, tzinfo=UTC)
+    r = AlertRule(name="r", scope="ticker", baseline="6d", metric=metric, min_articles=3,
+                  min_negative=2, significance=0.2, min_drop=0.05)
+    ends = [at + timedelta(days=d) for d in range(4)]
+    plan = plan_rule(r, ends)
+    rows = []
+    for interval in range(len(plan.intervals)):
+        for entity in ("A", "B", "C"):
+            n = int(rng.integers(0, 12))
+            k = int(rng.integers(0, n + 1))
+            scores = rng.uniform(-1, 1, n)
+            if entity == "A" and interval == plan.current[2]:  # a planted surge
+                n = k = 12
+                scores = np.full(n, -0.9)
+            if n:
+                rows.append((entity, interval, n, k, scores.sum(), (scores ** 2).sum()))
+    stats = pd.DataFrame(rows, columns=["entity", "interval", "n_stories", "n_negative",
+                                        "score_sum", "score_sumsq"])
+    market = stats.groupby("interval", as_index=False)[
+        ["n_stories", "n_negative", "score_sum", "score_sumsq"]].sum().assign(entity="market")
+    decided = decide_windows(r, plan, stats, market)
+    for t in range(len(ends)):
+        window = stats[stats["interval"] == plan.current[t]].sort_values("entity")
+        base = stats[stats["interval"].isin(plan.baseline[t])]
+        totals = base.groupby("entity", as_index=False)[
+            ["n_stories", "n_negative", "score_sum", "score_sumsq"]].sum()
+        m = market[market["interval"].isin(plan.baseline[t])]
+        history = {e: [int(base[(base["entity"] == e) & (base["interval"] == i)]["n_negative"].sum())
+                       for i in plan.baseline[t]] for e in window["entity"]}
+        expected = evaluate_rule(
+            r, window, totals,
+            market_share=baseline_share(int(m["n_negative"].sum()), int(m["n_stories"].sum()),
+                                        reference=1 / 3),
+            history=history, market_scores=(float(m["score_sum"].sum()),
+                                            float(m["score_sumsq"].sum()),
+                                            int(m["n_stories"].sum())))
+        got = decided[t]
+        assert [(d.entity, d.status, d.n_stories, d.n_negative, d.baseline_stories)
+                for d in got] == [(d.entity, d.status, d.n_stories, d.n_negative,
+                                   d.baseline_stories) for d in expected]
+        for a, b in zip(got, expected, strict=True):
+            assert a.expected == pytest.approx(b.expected, rel=1e-12)
+            assert (a.q_value is None) == (b.q_value is None)
+            if a.q_value is not None:
+                assert a.q_value == pytest.approx(b.q_value, rel=1e-9)
+    assert any(d.status == "firing" for d in decided[2])
