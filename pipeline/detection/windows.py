@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from pipeline.domain import Window
 
 #: Period of each ``seasonality`` setting of a rule.
 SEASON_PERIODS = {"hour_of_day": timedelta(days=1), "hour_of_week": timedelta(days=7)}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)  # timedelta // _US: whole microseconds (datetime's resolution)
 
 
 def baseline_intervals(rule, window: Window) -> list[Window]:
@@ -84,19 +87,30 @@ class RulePlan:
 def plan_rule(rule, ends: Sequence[datetime]) -> RulePlan:
     """Windows of ``rule`` ending at each of ``ends`` (distinct instants, UTC) and their intervals.
 
+    Every interval of a rule (its window and each baseline interval) has the window's length
+    and sits at a fixed offset from the window (:func:`baseline_intervals`), so intervals are
+    keyed by their start and found by array arithmetic: a year of hourly windows with 672
+    baseline buckets each stays a few arrays, not six million objects.
+
     Raises:
         ValueError: two equal instants in ``ends``.
     """
     windows = [rule.window_at(at) for at in ends]
     if len(set(windows)) != len(windows):
         raise ValueError("window ends must be distinct")
-    index: dict[Window, int] = {}
-    current = [index.setdefault(w, len(index)) for w in windows]
-    baseline = [[index.setdefault(b, len(index)) for b in baseline_intervals(rule, w)]
-                for w in windows]
-    return RulePlan(windows=tuple(windows), intervals=tuple(index),
-                    current=np.array(current, dtype=np.int64),
-                    baseline=np.array(baseline, dtype=np.int64).reshape(len(windows), -1))
+    if not windows:
+        return RulePlan((), (), np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64))
+    first = windows[0]
+    offsets = np.array([(b.start - first.start) // _US for b in baseline_intervals(rule, first)],
+                       dtype=np.int64)
+    starts = np.array([(w.start - _EPOCH) // _US for w in windows], dtype=np.int64)
+    wanted = np.concatenate([starts, (starts[:, None] + offsets[None, :]).ravel()])
+    unique, inverse = np.unique(wanted, return_inverse=True)
+    intervals = tuple(Window(start, start + rule.window)
+                      for start in (_EPOCH + int(u) * _US for u in unique))
+    return RulePlan(windows=tuple(windows), intervals=intervals,
+                    current=inverse[:len(windows)].astype(np.int64),
+                    baseline=inverse[len(windows):].astype(np.int64).reshape(len(windows), -1))
 
 
 def _dense(frame: pd.DataFrame, size: int, column: str, dtype) -> np.ndarray:
@@ -154,18 +168,19 @@ def decide_windows(rule, plan: RulePlan, stats: pd.DataFrame, market: pd.DataFra
     # Baseline sums of each row's entity, interval by interval in baseline order (a fixed
     # order of float additions: the same numbers whatever else was aggregated).
     n_base = plan.baseline.shape[1]
+    def find(wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of keys ``wanted`` in ``key`` and whether each is there."""
+        pos = np.minimum(np.searchsorted(key, wanted), len(key) - 1)
+        return pos, key[pos] == wanted
+
     n0, k0, kk0 = (np.zeros(len(rows), dtype=np.int64) for _ in range(3))
     s0, ss0 = np.zeros(len(rows)), np.zeros(len(rows))
-    k_by_bucket = np.zeros((len(rows), n_base), dtype=np.int64)
     for j in range(n_base):
-        wanted = e * size + plan.baseline[t, j]
-        pos = np.minimum(np.searchsorted(key, wanted), len(key) - 1)
-        hit = key[pos] == wanted
+        pos, hit = find(e * size + plan.baseline[t, j])
         k_j = np.where(hit, k_all[pos], 0)
         n0 += np.where(hit, n_all[pos], 0)
         k0 += k_j
         kk0 += k_j * k_j
-        k_by_bucket[:, j] = k_j
         s0 = s0 + np.where(hit, s_all[pos], 0.0)
         ss0 = ss0 + np.where(hit, ss_all[pos], 0.0)
 
@@ -183,17 +198,16 @@ def decide_windows(rule, plan: RulePlan, stats: pd.DataFrame, market: pd.DataFra
 
     if rule.metric == "negative_count" and rule.seasonality in SEASON_PERIODS:
         period = SEASON_PERIODS[rule.seasonality]
+        slots = np.array(season_slots([i.start for i in plan.intervals], window=rule.window,
+                                      period=period))
         mean, var = np.zeros(len(rows)), np.zeros(len(rows))
         bounds = np.flatnonzero(np.diff(t)) + 1
         for members in np.split(np.arange(len(rows)), bounds):
-            if not members.size:
-                continue
             w = int(t[members[0]])
-            starts = [plan.intervals[i].start for i in plan.baseline[w]]
-            slots = np.array(season_slots(starts, window=rule.window, period=period))
-            (slot_now,) = season_slots([plan.windows[w].start], window=rule.window, period=period)
+            pos, hit = find(e[members, None] * size + plan.baseline[w][None, :])
             mean[members], var[members] = seasonal_count_moments(
-                k_by_bucket[members], m_n[plan.baseline[w]], slots, slot_now)
+                np.where(hit, k_all[pos], 0), m_n[plan.baseline[w]], slots[plan.baseline[w]],
+                int(slots[plan.current[w]]))
         observed, expected, pvalue = count_evidence(k, mean, var)
     elif rule.metric == "negative_count":
         mean, var = count_moments(k0, kk0, n_base)
