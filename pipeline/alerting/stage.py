@@ -163,47 +163,69 @@ def detect_windows(
         con, [r.name for r in rules], first_end=ends[0], last_end=ends[-1]))
     silences = from_stored(silences_overlapping(con, ends[0], ends[-1]))
     names = feed_names(con) if any(r.scope == "source" for r in rules) else {}
-    outcomes, surges_by_rule, last_surges, last_ended = [], {r.name: [] for r in rules}, [], []
+    outcomes, recorded = [], []
     for t, at in enumerate(ends):
-        outcome, surges, calm = WindowOutcome(at), [], []
-        for rule in rules:
-            windows, decisions = decided[rule.name]
-            found, quiet = identify(rule, windows[t], decisions[t], names)
-            outcome.counts["evaluated"] += len(decisions[t])
-            outcome.counts["insufficient"] += sum(d.status == "insufficient" for d in decisions[t])
-            surges += found
-            calm += quiet
+        surges, calm, outcome = _surges_at(rules, decided, t, at, names)
         life_cycle(surges, book)
         silence(surges, in_force(silences, at))
         inhibit(surges)
-        for s in surges:
-            outcome.counts[s.state] += 1
-            if s.state == "firing" and s.muted:
-                outcome.counts["silenced" if s.silenced_by else "inhibited"] += 1
-            outcome.messages.append(surge_line(
-                s.rule, s.decision, s.window, state=s.state, entity_name=s.entity_name,
-                streak=s.streak, silenced_by=s.silenced_by, inhibited_by=s.inhibited_by))
-            row = book.record(_alert_row(s, at=at, model_version=model_version,
-                                         dashboard_url=dashboard_url), streak=s.streak)
-            surges_by_rule[s.rule.name].append((s, row))
+        recorded += _record(surges, book, outcome, model_version=model_version,
+                            dashboard_url=dashboard_url)
         ended = book.resolve(calm, at)
         outcome.counts["resolved"] += len(ended)
         outcomes.append(outcome)
-        last_surges, last_ended = surges, ended
+    _explain(con, rules, recorded, model_version=model_version, topics=topics)
+    alert_store.upsert_alerts(con, list(book.written.values()))
+    alert_store.mark_resolved(con, book.resolved)
+    if enqueue:
+        firing = [s.fingerprint for s, _ in recorded if s.state == "firing" and not s.muted]
+        queue = notifications([s for s, _ in recorded], receivers=list(receivers), at=ends[0],
+                              last_notified=alert_store.last_notified(con, firing))
+        queue += alert_store.resolved_notifications(con, ended, ends[0])
+        outcomes[0].counts["queued"] += alert_store.enqueue_notifications(con, queue)
+    return outcomes
+
+
+def _surges_at(rules, decided: dict, t: int, at: datetime, names: dict
+               ) -> tuple[list[Surge], list[str], WindowOutcome]:
+    """Window ``t``'s surges of every rule (rule order), its calm fingerprints, its counts."""
+    outcome, surges, calm = WindowOutcome(at), [], []
     for rule in rules:
-        pairs = surges_by_rule[rule.name]
+        windows, per_window = decided[rule.name]
+        found, quiet = identify(rule, windows[t], per_window[t], names)
+        outcome.counts["evaluated"] += len(per_window[t])
+        outcome.counts["insufficient"] += sum(d.status == "insufficient" for d in per_window[t])
+        surges += found
+        calm += quiet
+    return surges, calm, outcome
+
+
+def _record(surges: list[Surge], book: AlertBook, outcome: WindowOutcome, *,
+            model_version: str, dashboard_url: str) -> list[tuple[Surge, dict]]:
+    """Count, describe and record one window's surges; returns ``(surge, alert row)`` pairs."""
+    pairs = []
+    for s in surges:
+        outcome.counts[s.state] += 1
+        if s.state == "firing" and s.muted:
+            outcome.counts["silenced" if s.silenced_by else "inhibited"] += 1
+        outcome.messages.append(surge_line(
+            s.rule, s.decision, s.window, state=s.state, entity_name=s.entity_name,
+            streak=s.streak, silenced_by=s.silenced_by, inhibited_by=s.inhibited_by))
+        row = _alert_row(s, at=outcome.end, model_version=model_version,
+                         dashboard_url=dashboard_url)
+        pairs.append((s, book.record(row, streak=s.streak)))
+    return pairs
+
+
+def _explain(con: duckdb.DuckDBPyConnection, rules, recorded: list[tuple[Surge, dict]], *,
+             model_version: str, topics) -> None:
+    """Fill each alert's sources and headlines: one query pair per rule for the whole pass."""
+    for rule in rules:
+        pairs = [(s, row) for s, row in recorded if s.rule.name == rule.name]
+        if not pairs:
+            continue
         details = window_details(con, scope=rule.scope, model_version=model_version,
                                  items=[(s.decision.entity, s.window) for s, _ in pairs],
                                  topics=topics)
         for s, row in pairs:
             row["explanation"].update(details[(s.decision.entity, s.window)])
-    alert_store.upsert_alerts(con, list(book.written.values()))
-    alert_store.mark_resolved(con, book.resolved)
-    if enqueue:
-        at = ends[0]
-        firing = [s.fingerprint for s in last_surges if s.state == "firing" and not s.muted]
-        queue = notifications(last_surges, receivers=list(receivers), at=at,
-                              last_notified=alert_store.last_notified(con, firing))
-        queue += alert_store.resolved_notifications(con, last_ended, at)
-        outcomes[0].counts["queued"] += alert_store.enqueue_notifications(con, queue)
-    return outcomes
