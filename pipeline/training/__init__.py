@@ -1,1 +1,1 @@
-"""Model life cycle: labelled data, fine-tuning, evaluation, registry."""
+"""Model life cycle: labelled data, fine-tuning, evaluation (models are kept by pipeline.registry)."""

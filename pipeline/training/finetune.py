@@ -8,11 +8,11 @@ the best epoch's weights kept. Same data + same seed → same metrics on the sam
 With ``peft="lora"`` only low-rank adapters and the head train (Hu et al. 2021), which lets a
 larger base fit small hardware; the adapters are merged before the model is saved.
 
-:func:`finetune` runs the steps in this order (each a function below): prepare the data
+:func:`finetune` runs the steps in this order (each a named function): prepare the data
 (:func:`require_examples`, :func:`split_data`) → build the model (:func:`build_model`) → set up
-the optimiser, loss and seeded generator (:func:`pipeline.training.session.set_up`) → linear probe (:func:`linear_probe`)
-→ epochs, each evaluated, the best kept (:func:`train_epochs`) → the model to save
-(:func:`final_model`). The order of the random draws is part of the recipe: the global RNG is
+the optimiser, loss and seeded generator (:func:`pipeline.training.session.set_up`) → linear
+probe (:func:`linear_probe`) → epochs, each evaluated, the best kept (:func:`train_epochs`) →
+the model to save (:func:`final_model`). The order of the random draws is part of the recipe: the global RNG is
 seeded first and then drawn by the head's initialisation and dropout, the fine-tune's own
 generator by batching and token masking.
 """
