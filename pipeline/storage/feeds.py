@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from pipeline.domain import FeedHealth
 from pipeline.storage.db import upsert_frame
 
 HEALTH_COLUMNS = [
@@ -14,16 +15,16 @@ HEALTH_COLUMNS = [
 ]
 
 
-def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    """Current row of every known feed, keyed by ``feed_id``."""
-    frame = con.execute("SELECT * FROM feeds").df()
+def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, FeedHealth]:
+    """Stored health of every known feed, keyed by ``feed_id`` (missing values are None)."""
+    frame = con.execute(f"SELECT {', '.join(HEALTH_COLUMNS)} FROM feeds").df()
     frame = frame.astype(object).where(frame.notna(), None)
-    return {row["feed_id"]: row for row in frame.to_dict("records")}
+    return {row["feed_id"]: FeedHealth(**row) for row in frame.to_dict("records")}
 
 
-def upsert_feed_health(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
-    """Write feed health rows (all of :data:`HEALTH_COLUMNS`)."""
-    frame = pd.DataFrame(rows, columns=HEALTH_COLUMNS)
+def upsert_feed_health(con: duckdb.DuckDBPyConnection, rows: list[FeedHealth]) -> int:
+    """Write feed health records (one bulk upsert keyed by ``feed_id``)."""
+    frame = pd.DataFrame([r.as_row() for r in rows], columns=HEALTH_COLUMNS)
     return upsert_frame(con, "feeds", frame, ["feed_id"], HEALTH_COLUMNS[1:])
 
 
