@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -24,7 +24,7 @@ from pipeline.alerting.policy import Surge, identify, inhibit, life_cycle, notif
 from pipeline.alerting.silences import from_stored, in_force
 from pipeline.detection.decide import Decision
 from pipeline.detection.windows import decide_windows, plan_rule
-from pipeline.domain import Window
+from pipeline.domain import Window, as_utc
 from pipeline.errors import ConfigError
 from pipeline.storage import alerts as alert_store
 from pipeline.storage.silences import silences_overlapping
@@ -153,7 +153,9 @@ def detect_windows(
         ValueError: ``enqueue`` with more than one window end.
         ConfigError: a topic rule and no topics defined.
     """
-    ends = sorted(set(ends))
+    # Plain datetimes: Airflow hands pendulum ones, whose arithmetic differs in places.
+    ends = sorted({datetime.combine(e.date(), e.time(), tzinfo=UTC)
+                   for e in (as_utc(end) for end in ends)})
     if enqueue and len(ends) > 1:
         raise ValueError("notifications are queued for one window end at a time")
     if not ends:

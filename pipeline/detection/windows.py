@@ -33,7 +33,12 @@ from pipeline.domain import Window
 SEASON_PERIODS = {"hour_of_day": timedelta(days=1), "hour_of_week": timedelta(days=7)}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)  # timedelta // _US: whole microseconds (datetime's resolution)
+
+
+def _micros(delta: timedelta) -> int:
+    """Whole microseconds of ``delta`` (also for timedelta subclasses such as pendulum's,
+    whose floor division by a plain timedelta fails)."""
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def baseline_intervals(rule, window: Window) -> list[Window]:
@@ -101,13 +106,13 @@ def plan_rule(rule, ends: Sequence[datetime]) -> RulePlan:
     if not windows:
         return RulePlan((), (), np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64))
     first = windows[0]
-    offsets = np.array([(b.start - first.start) // _US for b in baseline_intervals(rule, first)],
+    offsets = np.array([_micros(b.start - first.start) for b in baseline_intervals(rule, first)],
                        dtype=np.int64)
-    starts = np.array([(w.start - _EPOCH) // _US for w in windows], dtype=np.int64)
+    starts = np.array([_micros(w.start - _EPOCH) for w in windows], dtype=np.int64)
     wanted = np.concatenate([starts, (starts[:, None] + offsets[None, :]).ravel()])
     unique, inverse = np.unique(wanted, return_inverse=True)
     intervals = tuple(Window(start, start + rule.window)
-                      for start in (_EPOCH + int(u) * _US for u in unique))
+                      for start in (_EPOCH + timedelta(microseconds=int(u)) for u in unique))
     return RulePlan(windows=tuple(windows), intervals=intervals,
                     current=inverse[:len(windows)].astype(np.int64),
                     baseline=inverse[len(windows):].astype(np.int64).reshape(len(windows), -1))
