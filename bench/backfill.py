@@ -178,6 +178,9 @@ def alert_table(db_path: Path) -> pd.DataFrame:
 
 
 def main() -> int:
+    # Imported before any timing (scipy.stats alone takes about a second), so neither path
+    # pays the one-off import cost.
+    import pipeline.alerting.stage  # noqa: F401
     from pipeline.config import load_settings
     from pipeline.detection.rules import load_rules
     from pipeline.run import backfill_instants, detect, detect_backfill
