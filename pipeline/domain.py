@@ -61,12 +61,18 @@ YEAR_RANGE: tuple[int, int] = (1970, 2199)
 
 
 def as_utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime; a zone-less (naive) value is taken to be UTC.
+    """Return ``value`` as an aware UTC ``datetime``; a zone-less (naive) value is taken to be UTC.
+
+    Subclasses (pendulum's ``DateTime``, which Airflow hands to tasks) come back as plain
+    ``datetime``, so arithmetic with ``timedelta`` behaves the same everywhere.
 
     Raises:
         ConfigError: the year is outside :data:`YEAR_RANGE`.
     """
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if type(value) is not datetime:  # a subclass (pendulum's, from Airflow): a plain datetime
+        value = datetime(value.year, value.month, value.day, value.hour, value.minute,
+                         value.second, value.microsecond, tzinfo=UTC)
     if not YEAR_RANGE[0] <= value.year <= YEAR_RANGE[1]:
         raise ConfigError(f"instant {value.isoformat()} is out of range "
                           f"(years {YEAR_RANGE[0]} to {YEAR_RANGE[1]})")

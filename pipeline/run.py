@@ -34,9 +34,9 @@ __all__ = ["AllFeedsFailedError", "backfill_instants", "model_in_force", "detect
 
 
 def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
-              window_start: datetime | None = None) -> StageRun:
+              window_start: datetime | None = None, *, defer_start: bool = False) -> StageRun:
     return StageRun(settings.db_path, stage=stage, run_id=run_id or uuid.uuid4().hex[:12],
-                    window_start=window_start, window_end=at)
+                    window_start=window_start, window_end=at, defer_start=defer_start)
 
 
 # ---------------------------------------------------------------------------------------- score
@@ -157,33 +157,52 @@ def detect(
         consecutive windows; before that it is recorded as ``pending``.
     """
     from pipeline.alerting.notifiers import configured_notifiers
-    from pipeline.alerting.stage import COUNT_KEYS, detect_windows
+    from pipeline.alerting.stage import COUNT_KEYS
     from pipeline.detection.rules import load_rules
-    from pipeline.detection.topics import topics_for
 
     at = as_utc(at)
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
-    topics = topics_for(rules, settings.topics_file)
-    available = list(configured_notifiers(settings))
     counts = dict(rules=len(rules), **dict.fromkeys(COUNT_KEYS, 0))
+    return _detection_pass(settings, [at], rules=rules, counts=counts, run_id=run_id,
+                           record_end=at, enqueue=enqueue,
+                           receivers=list(configured_notifiers(settings)))
+
+
+def _detection_pass(settings: Settings, ends: list[datetime], *, rules, counts: dict,
+                    run_id: str | None, record_end: datetime, enqueue: bool = False,
+                    receivers: Sequence[str] = ()) -> StageResult:
+    """Evaluate ``rules`` at every window end in ``ends`` (sorted, UTC) in one transaction.
+
+    One open of the database: the run's start, the model in force, the decisions and alerts
+    (:func:`pipeline.alerting.stage.detect_windows`) and the run's result. ``counts`` holds
+    the caller's zeroed counters; each window's counts are added to it.
+    """
+    from pipeline.alerting.stage import detect_windows
+    from pipeline.detection.topics import topics_for
+
+    topics = topics_for(rules, settings.topics_file)
     messages: list[str] = []
-    window_start = min((r.window_at(at).start for r in rules), default=at)
-    with _recorded("detect", settings, at, run_id, window_start) as run:
-        with connect(settings.db_path) as con:
-            in_force = model_in_force(con)
-            model_version = in_force.model_version if in_force else None
-            if model_version is None:
-                messages.append("no scores yet: nothing to evaluate")
-                return run.finish(StageResult("detect", "ok", counts, messages=messages))
-            con.execute("BEGIN TRANSACTION")
-            (outcome,) = detect_windows(
-                con, rules, [at], model_version=model_version, topics=topics,
-                receivers=available, enqueue=enqueue, dashboard_url=settings.dashboard_url)
-            con.execute("COMMIT")
-        counts.update(outcome.counts)
-        messages += outcome.messages
-        counts["model_version"] = model_version
-        return run.finish(StageResult("detect", "ok", counts, messages=messages))
+    window_start = min((r.window_at(e).start for r in rules for e in ends[:1]),
+                       default=record_end)
+    run = _recorded("detect", settings, record_end, run_id, window_start, defer_start=True)
+    with run, connect(settings.db_path) as con:
+        run.start(con)
+        in_force = model_in_force(con)
+        if in_force is None or not ends:
+            messages += ["no scores yet: nothing to evaluate"] * len(ends)
+            return run.finish(StageResult("detect", "ok", counts, messages=messages), con)
+        con.execute("BEGIN TRANSACTION")
+        outcomes = detect_windows(con, rules, ends, model_version=in_force.model_version,
+                                  topics=topics, receivers=list(receivers), enqueue=enqueue,
+                                  dashboard_url=settings.dashboard_url)
+        for outcome in outcomes:
+            messages += outcome.messages
+            for key, value in outcome.counts.items():
+                counts[key] += value
+        counts["model_version"] = in_force.model_version
+        result = run.finish(StageResult("detect", "ok", counts, messages=messages), con)
+        con.execute("COMMIT")
+        return result
 
 
 def detect_backfill(
@@ -213,38 +232,18 @@ def detect_backfill(
         ``windows x rules``), plus ``model_version`` when there are scores; ``messages`` holds
         each window's lines in window order.
     """
-    from pipeline.alerting.stage import COUNT_KEYS, detect_windows
+    from pipeline.alerting.stage import COUNT_KEYS
     from pipeline.detection.rules import load_rules
-    from pipeline.detection.topics import topics_for
 
     until = as_utc(until)
     ends = sorted({as_utc(e) for e in ends}) if ends is not None else backfill_instants(
         settings, since=as_utc(since) if since is not None else None, until=until)
     rules = rules if rules is not None else load_rules(settings.alert_rules_file)
-    topics = topics_for(rules, settings.topics_file)
     counts: dict = {"windows": len(ends)}
     if ends:
         counts.update(rules=len(rules) * len(ends), **dict.fromkeys(COUNT_KEYS, 0))
-    messages: list[str] = []
-    last = ends[-1] if ends else until
-    window_start = min((r.window_at(e).start for r in rules for e in ends[:1]), default=last)
-    with _recorded("detect", settings, last, run_id, window_start) as run:
-        with connect(settings.db_path) as con:
-            in_force = model_in_force(con)
-            model_version = in_force.model_version if in_force else None
-            if model_version is None or not ends:
-                messages += ["no scores yet: nothing to evaluate"] * len(ends)
-                return run.finish(StageResult("detect", "ok", counts, messages=messages))
-            con.execute("BEGIN TRANSACTION")
-            outcomes = detect_windows(con, rules, ends, model_version=model_version,
-                                      topics=topics, dashboard_url=settings.dashboard_url)
-            con.execute("COMMIT")
-        for outcome in outcomes:
-            messages += outcome.messages
-            for key, value in outcome.counts.items():
-                counts[key] += value
-        counts["model_version"] = model_version
-        return run.finish(StageResult("detect", "ok", counts, messages=messages))
+    return _detection_pass(settings, ends, rules=rules, counts=counts, run_id=run_id,
+                           record_end=ends[-1] if ends else until)
 
 
 def backfill_instants(settings: Settings, *, since: datetime | None, until: datetime) -> list[datetime]:
@@ -278,11 +277,17 @@ def notify(settings: Settings, *, at: datetime, notifiers=None, run_id: str | No
     """
     from pipeline.alerting.dispatch import deliver_pending
     from pipeline.alerting.notifiers import configured_notifiers
+    from pipeline.storage.alerts import pending_notifications
 
     at = as_utc(at)
-    with _recorded("notify", settings, at, run_id) as run:
+    run = _recorded("notify", settings, at, run_id, defer_start=True)
+    with run:
+        with connect(settings.db_path) as con:  # opens: this one, one per message, one to finish
+            run.start(con)
+            pending = pending_notifications(con)
         counts, problems = deliver_pending(
-            settings.db_path, notifiers or configured_notifiers(settings), at=at, sleep=sleep)
+            settings.db_path, notifiers or configured_notifiers(settings), at=at, sleep=sleep,
+            pending=pending)
         status = "ok" if counts["failed"] == 0 and counts["deferred"] == 0 else "partial"
         return run.finish(StageResult("notify", status, counts, messages=problems))
 

@@ -51,7 +51,7 @@ def list_alerts(db_path: str, states: tuple[str, ...], scopes: tuple[str, ...],
 def alert_detail(db_path: str, alert_id: str) -> pd.DataFrame:
     """Return one alert with its ``baseline_stories`` and ``explanation`` (JSON text).
 
-    The explanation is written by detection (:mod:`pipeline.detection.evaluate`): keys such as
+    The explanation is written by the alerting stage (:mod:`pipeline.alerting.messages`): keys such as
     ``entity_name``, ``baseline_days``, ``metric``, ``n_sources``, ``silenced_by``,
     ``inhibited_by`` and ``headlines`` (list of ``{title, url, source, published_at,
     p_negative}``). Empty frame for an unknown id.

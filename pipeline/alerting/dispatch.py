@@ -156,16 +156,19 @@ def _wait(state) -> float:
 
 def deliver_pending(
     db_path: Path, notifiers: dict[str, Notifier], *, at: datetime,
-    sleep: Callable[[float], None] | None = None,
+    sleep: Callable[[float], None] | None = None, pending=None,
 ) -> tuple[dict[str, int], list[str]]:
     """Send every pending notification once (with in-run retries) and record each outcome.
 
     The database is not held open while sending: pending rows are read, then each outcome is
-    written in its own short transaction right after the receiver answered.
+    written in its own short transaction right after the receiver answered (one open per
+    message, i.e. per group of notifications sent together).
 
     Args:
         db_path: the DuckDB file.
         notifiers: receiver name → notifier.
+        pending: the pending notifications, as :func:`pending_notifications` returns them,
+            when the caller already read them (its own open); None reads them here.
         at: the run instant (UTC), recorded as ``sent_at``.
         sleep: injected for tests (default ``time.sleep``) to skip real backoff waits.
 
@@ -175,8 +178,9 @@ def deliver_pending(
     """
     import time
 
-    with connect(db_path) as con:
-        pending = pending_notifications(con)
+    if pending is None:
+        with connect(db_path) as con:
+            pending = pending_notifications(con)
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     problems: list[str] = []
     down: dict[str, str] = {}  # receiver → why it is unusable for the rest of this run

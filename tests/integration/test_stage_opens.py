@@ -5,6 +5,8 @@ Counted at the one place every open passes (``pipeline.storage.db._open``), on a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from pipeline import run as stages
@@ -54,3 +56,34 @@ def test_score_opens_once_plus_once_per_chunk(settings, classifier, opens):  # n
     opens.clear()
     assert stages.score(settings, at=AT, classifier=classifier).counts["scored"] == 0
     assert len(opens) == 1  # nothing pending: one open, start to finish
+
+
+def test_detect_opens_once_and_a_backfill_twice(settings, classifier, opens):  # noqa: F811
+    store(settings, articles(sentences(12)))
+    stages.score(settings, at=AT, classifier=classifier)
+    opens.clear()
+    result = stages.detect(settings, at=AT)
+    assert result.counts["evaluated"] > 0 and len(opens) == 1
+    opens.clear()
+    replay = stages.detect_backfill(settings, since=None, until=AT + timedelta(days=1))
+    assert replay.counts["windows"] >= 1
+    assert len(opens) == 2  # the window ends (days with articles), then the one pass
+
+
+def test_notify_opens_twice_plus_once_per_message(settings, opens):
+    from tests.integration.test_delivery import _seed_alert
+
+    class Recorder:
+        def __init__(self):
+            self.messages = []
+
+        def send(self, message):
+            self.messages.append(message)
+
+    _seed_alert(settings.db_path, ["console", "slack"])
+    opens.clear()
+    console, slack = Recorder(), Recorder()
+    result = stages.notify(settings, at=AT, notifiers={"console": console, "slack": slack})
+    assert result.counts == {"sent": 2, "failed": 0, "deferred": 0}
+    assert len(console.messages) == len(slack.messages) == 1
+    assert len(opens) == 2 + 2  # start and read the outbox; one per message; the result

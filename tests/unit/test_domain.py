@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.domain import StageResult, Window, parse_instant
+from pipeline.domain import StageResult, Window, as_utc, parse_instant
 from pipeline.errors import ConfigError
 
 
@@ -64,3 +64,11 @@ def test_window_is_half_open_utc_and_built_from_its_end():
     assert str(window) == "2026-03-05 00:00..2026-03-06 00:00 UTC"
     with pytest.raises(ConfigError, match="ends .* before it starts"):
         Window(window.end, window.start)
+
+
+def test_as_utc_gives_plain_datetimes_for_subclasses():
+    class Stamp(datetime):  # as pendulum.DateTime, which Airflow passes to tasks
+        pass
+
+    got = as_utc(Stamp(2026, 3, 6, 8, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))))
+    assert type(got) is datetime and got == datetime(2026, 3, 6, 6, 30, 0, 5, tzinfo=UTC)
