@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, LabelMappingError
@@ -235,6 +236,39 @@ class FeedHealth:
     def as_row(self) -> dict[str, Any]:
         """The ``feeds`` row (a plain dict of the fields)."""
         return dataclasses.asdict(self)
+
+
+#: Life-cycle stages of a model version in the registry.
+MODEL_STAGES: tuple[str, str, str] = ("candidate", "production", "archived")
+
+
+@dataclass
+class ModelRecord:
+    """One registered model version (a folder of :class:`pipeline.registry.Registry`).
+
+    Attributes:
+        model_version: ``<name>-<YYYYmmdd-HHMMSS>`` of its registration (UTC).
+        name: the model family.
+        path: the version folder (``save_pretrained`` output).
+        stage: one of :data:`MODEL_STAGES`.
+        created_at: ISO-8601 registration instant ('' when unknown).
+        metrics: held-out evaluation metrics (``{}`` when none).
+        info: the whole ``registry.json`` object.
+    """
+
+    model_version: str
+    name: str
+    path: Path
+    stage: str
+    created_at: str
+    metrics: dict[str, Any]
+    info: dict[str, Any]
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any], path: Path) -> ModelRecord:
+        """The record of a version folder ``path`` whose ``registry.json`` holds ``info``."""
+        return cls(info["model_version"], info["name"], Path(path), info.get("stage", "candidate"),
+                   info.get("created_at", ""), info.get("metrics", {}), info)
 
 
 @dataclass

@@ -24,46 +24,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain import MODEL_STAGES, ModelRecord
 from pipeline.errors import ModelNotFoundError, TonewatchError
 
-STAGES = ("candidate", "production", "archived")
+STAGES = MODEL_STAGES
 DEFAULT_NAME = "tonewatch-minilm"
 #: Name of the record file inside a version folder.
 INFO_FILE = "registry.json"
-
-
-@dataclass
-class ModelRecord:
-    """One registered model version.
-
-    Attributes:
-        model_version: ``<name>-<YYYYmmdd-HHMMSS>`` of its registration (UTC).
-        name: the model family.
-        path: the version folder (``save_pretrained`` output).
-        stage: one of :data:`STAGES`.
-        created_at: ISO-8601 registration instant ('' when unknown).
-        metrics: held-out evaluation metrics (``{}`` when none).
-        info: the whole ``registry.json`` object.
-    """
-
-    model_version: str
-    name: str
-    path: Path
-    stage: str
-    created_at: str
-    metrics: dict[str, Any]
-    info: dict[str, Any]
-
-    @classmethod
-    def from_info(cls, info: dict[str, Any], path: Path) -> ModelRecord:
-        """The record of a version folder ``path`` whose ``registry.json`` holds ``info``."""
-        return cls(info["model_version"], info["name"], Path(path), info.get("stage", "candidate"),
-                   info.get("created_at", ""), info.get("metrics", {}), info)
 
 
 def _write_json(path: Path, data: Any) -> None:

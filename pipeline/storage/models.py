@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
 
+from pipeline.domain import ModelRecord
 from pipeline.storage.db import upsert_frame
 
 _COLUMNS = ["model_version", "name", "path", "stage", "metrics", "created_at"]
 
 
-class ModelVersion(Protocol):
-    """What a ``model_versions`` row is made of (:class:`pipeline.registry.ModelRecord` has it)."""
-
-    model_version: str
-    name: str
-    path: Path
-    stage: str
-    created_at: str
-    metrics: dict[str, Any]
-
-
-def sync_model_versions(con: duckdb.DuckDBPyConnection, records: Iterable[ModelVersion]) -> int:
+def sync_model_versions(con: duckdb.DuckDBPyConnection, records: Iterable[ModelRecord]) -> int:
     """Mirror registry records into the ``model_versions`` table.
 
     A version already in the table gets its ``path``, ``stage`` and ``metrics`` updated (a
