@@ -21,7 +21,7 @@ from pipeline.config import Settings
 from pipeline.domain import StageResult, as_utc
 from pipeline.errors import AllFeedsFailedError, TonewatchError
 from pipeline.ingest.stage import ingest
-from pipeline.storage.db import connect
+from pipeline.storage.db import connect, transaction
 from pipeline.scoring.classifier import load_classifier
 from pipeline.storage.runs import StageRun
 from pipeline.storage.scores import model_in_force
@@ -191,17 +191,16 @@ def _detection_pass(settings: Settings, ends: list[datetime], *, rules, counts: 
         if in_force is None or not ends:
             messages += ["no scores yet: nothing to evaluate"] * len(ends)
             return run.finish(StageResult("detect", "ok", counts, messages=messages), con)
-        con.execute("BEGIN TRANSACTION")
-        outcomes = detect_windows(con, rules, ends, model_version=in_force.model_version,
-                                  topics=topics, receivers=list(receivers), enqueue=enqueue,
-                                  dashboard_url=settings.dashboard_url)
-        for outcome in outcomes:
-            messages += outcome.messages
-            for key, value in outcome.counts.items():
-                counts[key] += value
-        counts["model_version"] = in_force.model_version
-        result = run.finish(StageResult("detect", "ok", counts, messages=messages), con)
-        con.execute("COMMIT")
+        with transaction(con):
+            outcomes = detect_windows(con, rules, ends, model_version=in_force.model_version,
+                                      topics=topics, receivers=list(receivers), enqueue=enqueue,
+                                      dashboard_url=settings.dashboard_url)
+            for outcome in outcomes:
+                messages += outcome.messages
+                for key, value in outcome.counts.items():
+                    counts[key] += value
+            counts["model_version"] = in_force.model_version
+            result = run.finish(StageResult("detect", "ok", counts, messages=messages), con)
         return result
 
 

@@ -16,6 +16,7 @@ from pipeline.config import Settings
 from pipeline.domain import LABELS, StageResult
 from pipeline.errors import TonewatchError
 from pipeline.storage.db import connect
+from pipeline.storage.scores import has_scores, label_pairs
 
 
 @dataclass
@@ -58,18 +59,7 @@ def label_transitions(con, *, baseline: str, candidate: str, since: datetime | N
     Returns:
         ``(transitions, n)`` with ``transitions[baseline_label][candidate_label]`` counts.
     """
-    rows = con.execute(
-        """
-        SELECT a_s.label, b_s.label, count(*)
-        FROM articles art
-        JOIN scores a_s ON a_s.article_id = art.article_id AND a_s.model_version = ?
-                       AND a_s.content_hash = art.content_hash
-        JOIN scores b_s ON b_s.article_id = art.article_id AND b_s.model_version = ?
-                       AND b_s.content_hash = art.content_hash
-        WHERE (?::TIMESTAMPTZ IS NULL OR art.published_at >= ?::TIMESTAMPTZ)
-          AND (?::TIMESTAMPTZ IS NULL OR art.published_at < ?::TIMESTAMPTZ)
-        GROUP BY 1, 2
-        """, [baseline, candidate, since, since, until, until]).fetchall()
+    rows = label_pairs(con, baseline=baseline, candidate=candidate, since=since, until=until)
     table = {a: {b: 0 for b in LABELS} for a in LABELS}
     for a, b, n in rows:
         table[a][b] = int(n)
@@ -123,8 +113,7 @@ def compare_versions(
     instants = backfill_instants(settings, since=since, until=until)
     with connect(settings.db_path, read_only=True) as con:
         for version in (baseline, candidate):
-            if not con.execute("SELECT 1 FROM scores WHERE model_version = ? LIMIT 1",
-                               [version]).fetchall():
+            if not has_scores(con, version):
                 raise TonewatchError(f"model version {version!r} has no scores in {settings.db_path}")
         transitions, n = label_transitions(con, baseline=baseline, candidate=candidate, since=since,
                                            until=until)

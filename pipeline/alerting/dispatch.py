@@ -20,7 +20,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from pipeline.alerting.notifiers import Message, Notifier
 from pipeline.errors import AlertDeliveryError
 from pipeline.storage.alerts import pending_notifications, record_delivery
-from pipeline.storage.db import connect
+from pipeline.storage.db import connect, transaction
 
 MAX_ATTEMPTS_PER_RUN = 3
 
@@ -211,11 +211,10 @@ def deliver_pending(
                 else:
                     status, error = ("pending" if exc.retryable else "failed"), str(exc)
         with connect(db_path) as con:
-            con.execute("BEGIN TRANSACTION")
-            for row in rows:
-                record_delivery(con, row["idempotency_key"], status=status, at=at, error=error,
-                                attempted=attempted)
-            con.execute("COMMIT")
+            with transaction(con):
+                for row in rows:
+                    record_delivery(con, row["idempotency_key"], status=status, at=at,
+                                    error=error, attempted=attempted)
         counts["sent" if status == "sent" else "failed" if status == "failed" else "deferred"] += len(rows)
         if error:
             what = "will retry" if status == "pending" else "gave up"

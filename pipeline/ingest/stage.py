@@ -212,7 +212,7 @@ def ingest(
     from pipeline.ingest.entities import EntityIndex
     from pipeline.ingest.fetch import make_client
     from pipeline.ingest.sources import resolve_sources
-    from pipeline.storage.db import connect
+    from pipeline.storage.db import connect, transaction
     from pipeline.storage.feeds import feed_states
     from pipeline.storage.runs import StageRun
 
@@ -256,10 +256,9 @@ def ingest(
         status = ("failed" if counts["feeds_ok"] == 0 else
                   "ok" if counts["feeds_failed"] == 0 else "partial")
         with connect(settings.db_path) as con:
-            con.execute("BEGIN TRANSACTION")
-            counts["articles_new"], counts["articles_changed"] = store_batches(con, outcomes)
-            result = run.finish(StageResult("ingest", status, counts), con)
-            con.execute("COMMIT")
+            with transaction(con):
+                counts["articles_new"], counts["articles_changed"] = store_batches(con, outcomes)
+                result = run.finish(StageResult("ingest", status, counts), con)
     if status == "failed":
         noun = "source" if len(sources) == 1 else "sources"
         error = AllFeedsFailedError(f"all {len(sources)} {noun} failed; see `tonewatch feeds`")

@@ -133,6 +133,22 @@ def connect(
         con.close()
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block in one transaction: committed when it ends, rolled back if it raises.
+
+    Stages write a run's rows together (articles with their feeds' health, a window's alerts
+    with their outbox rows) so that a crash leaves all of them or none.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 @functools.cache
 def migrations() -> tuple[tuple[int, str, str], ...]:
     """Return the packaged migrations as ``(version, name, sql)`` sorted by version.

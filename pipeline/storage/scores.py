@@ -115,3 +115,31 @@ def model_in_force(con: duckdb.DuckDBPyConnection) -> ModelInForce | None:
     chosen_by = ("production" if version == production else
                  "previous" if production is not None else "latest_scored")
     return ModelInForce(version, chosen_by, production)
+
+
+def has_scores(con: duckdb.DuckDBPyConnection, model_version: str) -> bool:
+    """Whether ``model_version`` has scored at least one stored article."""
+    return bool(con.execute("SELECT 1 FROM scores WHERE model_version = ? LIMIT 1",
+                            [model_version]).fetchall())
+
+
+def label_pairs(con: duckdb.DuckDBPyConnection, *, baseline: str, candidate: str,
+                since: datetime | None, until: datetime | None = None
+                ) -> list[tuple[str, str, int]]:
+    """``(baseline label, candidate label, articles)`` over articles scored by both versions.
+
+    Only scores of the article's current content count (``content_hash`` matches), and only
+    articles published in ``[since, until)`` (UTC; None: no bound).
+    """
+    return con.execute(
+        """
+        SELECT a_s.label, b_s.label, count(*)
+        FROM articles art
+        JOIN scores a_s ON a_s.article_id = art.article_id AND a_s.model_version = ?
+                       AND a_s.content_hash = art.content_hash
+        JOIN scores b_s ON b_s.article_id = art.article_id AND b_s.model_version = ?
+                       AND b_s.content_hash = art.content_hash
+        WHERE (?::TIMESTAMPTZ IS NULL OR art.published_at >= ?::TIMESTAMPTZ)
+          AND (?::TIMESTAMPTZ IS NULL OR art.published_at < ?::TIMESTAMPTZ)
+        GROUP BY 1, 2
+        """, [baseline, candidate, since, since, until, until]).fetchall()
