@@ -182,7 +182,8 @@ def read_yaml(path: Path) -> Any:
     """Read a YAML config file.
 
     Raises:
-        ConfigError: the file is missing or is not valid YAML (message has the path and line).
+        ConfigError: the file is missing, not UTF-8 or not valid YAML (message has the path
+            and line).
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -190,6 +191,10 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"config file not found: {path}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path} line {line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); "
+                          "save the file as UTF-8") from exc
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

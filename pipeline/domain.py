@@ -111,10 +111,14 @@ def parse_instant(raw: Any, name: str = "--at") -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
             raise ConfigError(f"{name} {text!r} is not an ISO-8601 date or date-time") from exc
+    out_of_range = ConfigError(f"{name} {text!r} is out of range "
+                               f"(years {YEAR_RANGE[0]} to {YEAR_RANGE[1]})")
     if not YEAR_RANGE[0] <= parsed.year <= YEAR_RANGE[1]:
-        raise ConfigError(f"{name} {text!r} is out of range "
-                          f"(years {YEAR_RANGE[0]} to {YEAR_RANGE[1]})")
-    return as_utc(parsed)
+        raise out_of_range
+    try:
+        return as_utc(parsed)
+    except ConfigError:  # in range as written, out of range in UTC (1970-01-01T00:00+05:00)
+        raise out_of_range from None
 
 
 @dataclass(frozen=True, order=True)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from pipeline.cli.common import now, out, settings
-from pipeline.domain import parse_instant
+from pipeline.domain import as_utc, parse_instant
 from pipeline.errors import ConfigError
 
 silence_app = typer.Typer(help="Silences: mute notifications of matching alerts for a while.",
@@ -38,11 +38,15 @@ def silence_add(
         raise ConfigError(f"--duration {duration!r}: {exc}") from exc
     created = now()
     start = parse_instant(starts, "--starts") or created
+    try:
+        ends = as_utc(start + length)
+    except (OverflowError, ConfigError) as exc:
+        raise ConfigError(f"--duration {duration!r} ends after the year 2199") from exc
     with connect(settings().db_path) as con:
-        silence_id = add_silence(con, matchers, starts_at=start, ends_at=start + length,
+        silence_id = add_silence(con, matchers, starts_at=start, ends_at=ends,
                                  author=author, comment=comment, now=created)
     out.print(f"silence {silence_id}: {', '.join(map(str, matchers))} until "
-              f"{start + length:%Y-%m-%d %H:%M} UTC", highlight=False)
+              f"{ends:%Y-%m-%d %H:%M} UTC", highlight=False)
 
 
 @silence_app.command("list")

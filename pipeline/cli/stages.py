@@ -102,10 +102,19 @@ def detect(
 
     config = settings()
     until = instant_or_now(at, "--at")
+    start = parse_instant(since, "--since")
     if not backfill:
+        if start is not None:
+            raise ConfigError("--since needs --backfill (a single run evaluates the windows "
+                              "ending at --at)")
         print_result(detect_stage(config, at=until))
         return
-    result = detect_backfill(config, since=parse_instant(since, "--since"), until=until)
+    if start is not None and start > until:
+        raise ConfigError(f"--since {since!r} is after --at ({until:%Y-%m-%d %H:%M} UTC): "
+                          "no window to replay")
+    result = detect_backfill(config, since=start, until=until)
+    if result.counts.get("windows") == 0:
+        err.print("  no stored article in that range: nothing to replay", highlight=False)
     for message in result.messages:
         out.print(f"  {message}", highlight=False)
     totals = " ".join(f"{k}={v}" for k, v in result.counts.items() if isinstance(v, int))

@@ -28,15 +28,28 @@ def upsert_articles(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tupl
     if frame.empty:
         return 0, 0
     frame = frame.drop_duplicates(subset=["article_id"], keep="first")
-    con.register("_incoming", frame[["article_id", "content_hash"]])
+    con.register("_incoming", frame[["article_id", "content_hash", "date_quality"]])
     try:
         new, changed = con.execute(
             "SELECT count(*) FILTER (WHERE a.article_id IS NULL),"
             " count(*) FILTER (WHERE a.article_id IS NOT NULL AND a.content_hash <> i.content_hash)"
             " FROM _incoming i LEFT JOIN articles a USING (article_id)"
         ).fetchall()[0]
+        # An entry without a usable date is dated at its fetch ("inferred"). Once stored, it
+        # keeps the date it got first: re-dating it at every fetch would count one old story
+        # again in every new window its feed is fetched in.
+        kept = con.execute(
+            "SELECT a.article_id, a.published_at, a.published_raw, a.date_quality"
+            " FROM _incoming i JOIN articles a USING (article_id)"
+            " WHERE i.date_quality = 'inferred'").df()
     finally:
         con.unregister("_incoming")
+    if len(kept):
+        frame = frame.copy()
+        stored = kept.set_index("article_id")
+        rows = frame["article_id"].isin(stored.index)
+        for column in ("published_at", "published_raw", "date_quality"):
+            frame.loc[rows, column] = frame.loc[rows, "article_id"].map(stored[column]).to_numpy()
     upsert_frame(con, "articles", frame, ["article_id"], _REFRESHED)
     return int(new), int(changed)
 

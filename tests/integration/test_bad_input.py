@@ -181,3 +181,31 @@ def test_unknown_backend_flag_names_the_flag(env):
     assert result.returncode == 1
     assert _error_lines(result.stderr) == [
         "tonewatch: error: --backend 'tf': use one of torch, onnx-int8, onnx-fp32"]
+
+
+def test_bad_detect_ranges_and_durations_are_one_line(stored, tmp_path):
+    env, db, n = stored
+    cases = [
+        (["detect", "--backfill", "--since", "2026-03-10", "--at", "2026-03-01"],
+         "tonewatch: error: --since '2026-03-10' is after --at (2026-03-01 00:00 UTC): "
+         "no window to replay"),
+        (["detect", "--since", "2026-03-01", "--at", "2026-03-06"],
+         "tonewatch: error: --since needs --backfill (a single run evaluates the windows ending "
+         "at --at)"),
+        (["detect", "--at", "1970-01-01T00:00+05:00"],
+         "tonewatch: error: --at '1970-01-01T00:00+05:00' is out of range (years 1970 to 2199)"),
+        (["silence", "add", "--match", "entity=ACME", "--author", "a", "--comment", "c",
+          "--duration", "1000000w"],
+         "tonewatch: error: --duration '1000000w' ends after the year 2199"),
+    ]
+    for args, expected in cases:
+        result = cli(env, *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert _error_lines(result.stderr) == [expected], args
+    rules = tmp_path / "latin1_rules.yaml"
+    rules.write_bytes("rules:\n  # café\n  - name: x\n".encode("latin-1"))
+    result = cli({**env, "TONEWATCH_ALERT_RULES_FILE": str(rules)}, "detect")
+    assert _error_lines(result.stderr) == [
+        f"tonewatch: error: {rules} line 2: not UTF-8 (byte 0xe9); save the file as UTF-8"]
+    assert query(db, "SELECT count(*) FROM articles")[0][0] == n  # nothing lost

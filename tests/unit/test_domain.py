@@ -72,3 +72,9 @@ def test_as_utc_gives_plain_datetimes_for_subclasses():
 
     got = as_utc(Stamp(2026, 3, 6, 8, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))))
     assert type(got) is datetime and got == datetime(2026, 3, 6, 6, 30, 0, 5, tzinfo=UTC)
+
+
+def test_an_instant_out_of_range_once_in_utc_names_the_option():
+    with pytest.raises(ConfigError) as info:
+        parse_instant("1970-01-01T00:00+05:00", "--at")
+    assert str(info.value) == "--at '1970-01-01T00:00+05:00' is out of range (years 1970 to 2199)"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.errors import StorageError
@@ -113,3 +114,22 @@ def test_retry_on_lock_waits_out_a_lock_and_names_the_database():
 
     with pytest.raises(StorageError, match="cannot open database x.duckdb: IO Error: not a"):
         retry_on_lock(broken, what="x.duckdb", timeout_s=5)
+
+
+def test_an_undated_article_keeps_its_first_inferred_date(con):
+    from pipeline.ingest.normalize import ARTICLE_COLUMNS
+    from pipeline.storage.articles import upsert_articles
+
+    def row(article_id, published, quality, title="Statement on operations"):
+        return pd.DataFrame([{c: None for c in ARTICLE_COLUMNS} | {
+            "article_id": article_id, "feed_id": "f", "title": title, "text": title,
+            "published_at": published, "date_quality": quality, "first_seen_at": published,
+            "fetched_at": published, "content_hash": "h", "story_id": article_id,
+            "tickers": []}], columns=ARTICLE_COLUMNS)
+
+    assert upsert_articles(con, row("u", T0, "inferred")) == (1, 0)
+    assert upsert_articles(con, row("u", T0 + timedelta(hours=5), "inferred")) == (0, 0)
+    assert upsert_articles(con, row("d", T0, "exact")) == (1, 0)
+    upsert_articles(con, row("d", T0 + timedelta(hours=1), "exact"))  # a dated correction
+    got = dict(con.execute("SELECT article_id, published_at FROM articles").fetchall())
+    assert got == {"u": T0, "d": T0 + timedelta(hours=1)}
