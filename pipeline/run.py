@@ -80,8 +80,7 @@ def score(
     from pipeline.storage.scores import score_rows, upsert_scores
 
     at = as_utc(at)
-    run = StageRun(settings.db_path, stage="score", run_id=run_id or uuid.uuid4().hex[:12],
-                   window_start=None, window_end=at, defer_start=True)
+    run = _recorded("score", settings, at, run_id, defer_start=True)
     with run:
         # One Registry for the stage: it reads each registry.json once, for both the model
         # lookup and the model_versions mirror.

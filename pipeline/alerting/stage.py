@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import duckdb
 
@@ -153,9 +153,7 @@ def detect_windows(
         ValueError: ``enqueue`` with more than one window end.
         ConfigError: a topic rule and no topics defined.
     """
-    # Plain datetimes: Airflow hands pendulum ones, whose arithmetic differs in places.
-    ends = sorted({datetime.combine(e.date(), e.time(), tzinfo=UTC)
-                   for e in (as_utc(end) for end in ends)})
+    ends = sorted({as_utc(end) for end in ends})  # plain UTC datetimes (as_utc), deduplicated
     if enqueue and len(ends) > 1:
         raise ValueError("notifications are queued for one window end at a time")
     if not ends:

@@ -36,8 +36,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _micros(delta: timedelta) -> int:
-    """Whole microseconds of ``delta`` (also for timedelta subclasses such as pendulum's,
-    whose floor division by a plain timedelta fails)."""
+    """Whole microseconds of ``delta``, in exact integer arithmetic (numpy offsets)."""
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
