@@ -30,8 +30,15 @@ class Encoded:
     truncated: np.ndarray
 
 
-def encode(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
+def encode(tokenizer, texts: Sequence[str], max_length: int,
+           targets: Sequence[str] | None = None) -> Encoded:
     """Tokenize ``texts`` once with truncation and note which were cut.
+
+    With ``targets``, each row is the sentence pair ``(text, target)``, i.e.
+    ``[CLS] text [SEP] target [SEP]``: the text judged toward the company named by the
+    target (the BERT sentence-pair input of Devlin et al. 2019, as in aspect-based sentiment
+    classification, Sun et al. 2019, arXiv:1903.09588). Only the text is ever truncated
+    (``only_first``), so the target is always seen whole.
 
     The overflow rows the fast tokenizer returns for cut texts are only used to flag truncation
     (``overflow_to_sample_mapping`` names the text each row came from), so each text is
@@ -41,6 +48,7 @@ def encode(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
         tokenizer: a Hugging Face fast tokenizer.
         texts: n strings.
         max_length: truncation length in tokens, special tokens included.
+        targets: n target strings (company names as the text writes them), or None.
 
     Returns:
         the :class:`Encoded` texts, in input order.
@@ -48,13 +56,15 @@ def encode(tokenizer, texts: Sequence[str], max_length: int) -> Encoded:
     n = len(texts)
     if n == 0:
         return Encoded([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
-    out = tokenizer(list(texts), truncation=True, max_length=max_length,
+    args = (list(texts),) if targets is None else (list(texts), list(targets))
+    strategy = True if targets is None else "only_first"
+    out = tokenizer(*args, truncation=strategy, max_length=max_length,
                     return_overflowing_tokens=True, return_attention_mask=False,
                     return_token_type_ids=False, verbose=False)
     if "overflow_to_sample_mapping" not in out:  # a slow (Python) tokenizer: count separately
-        full = tokenizer(list(texts), truncation=False, return_length=True, verbose=False)["length"]
+        full = tokenizer(*args, truncation=False, return_length=True, verbose=False)["length"]
         ids = [np.asarray(r, dtype=np.int64)
-               for r in tokenizer(list(texts), truncation=True, max_length=max_length,
+               for r in tokenizer(*args, truncation=strategy, max_length=max_length,
                                   verbose=False)["input_ids"]]
         lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=n)
         return Encoded(ids, lengths, np.asarray(full) > max_length)

@@ -25,7 +25,7 @@ from pipeline.scoring.backends import BACKENDS, OnnxBackend, TorchBackend, confi
 from pipeline.scoring.batching import encode, pad_batch, token_budget_batches
 from pipeline.scoring.labels import label_permutation
 from pipeline.scoring.onnx_check import onnx_file, recheck
-from pipeline.scoring.preprocess import model_input
+from pipeline.scoring.preprocess import TARGETED_FLAG, model_input
 
 __all__ = ["SentimentClassifier", "configure_cpu_threads", "load_classifier", "softmax"]
 
@@ -141,6 +141,10 @@ class SentimentClassifier:
                 f"{self.model_path} is not a model directory (no loadable tokenizer and "
                 f"config: {str(exc).splitlines()[0][:200]})") from exc
         self.perm = label_permutation(config.id2label, label_map)
+        #: Whether the model was fine-tuned on company-targeted pairs (``tonewatch train``
+        #: records it in ``config.json``), so that :meth:`predict` with ``targets`` means
+        #: something; an article-level model has no company-level output.
+        self.targeted = bool(getattr(config, TARGETED_FLAG, False))
         self.model_version = model_version or Path(self.model_path).name
         self.max_length = max_length
         self.batch_size = batch_size
@@ -179,16 +183,21 @@ class SentimentClassifier:
         other.backend, other.model, other.device = backend, None, "cpu"
         return other
 
-    def predict_probs(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def predict_probs(self, texts: Sequence[str], *, targets: Sequence[str] | None = None,
+                      progress: bool = False) -> np.ndarray:
         """Class probabilities for each text: :meth:`predict` without the truncation flags."""
-        return self.predict(texts, progress=progress)[0]
+        return self.predict(texts, targets=targets, progress=progress)[0]
 
-    def predict(self, texts: Sequence[str], *, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, texts: Sequence[str], *, targets: Sequence[str] | None = None,
+                progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities for each text, and which texts the tokenizer truncated.
 
         Args:
             texts: n strings (empty strings are allowed and scored as such); links are removed
                 first (:func:`pipeline.scoring.preprocess.model_input`).
+            targets: None for article-level probabilities; else n company names as the texts
+                write them, for probabilities *toward that company* (each row is the pair
+                ``(text, target)``, see :func:`pipeline.scoring.batching.encode`).
             progress: show a tqdm progress bar (sentences/s, ETA).
 
         Returns:
@@ -197,13 +206,21 @@ class SentimentClassifier:
             was longer than ``max_length`` tokens and its tail was not seen by the model.
 
         Raises:
-            ScoringError: the forward pass failed (e.g. out of memory).
+            ScoringError: the forward pass failed (e.g. out of memory), ``targets`` has another
+                length than ``texts``, or the model was not trained on targets.
         """
         n = len(texts)
         out = np.zeros((n, 3), dtype=np.float32)
+        if targets is not None:
+            if len(targets) != n:
+                raise ScoringError(f"{len(targets)} targets for {n} texts")
+            if not self.targeted:
+                raise ScoringError(f"model {self.model_version} has no company-level output "
+                                   "(it was not fine-tuned on company-targeted pairs)")
         if n == 0:
             return out, np.zeros(0, dtype=bool)
-        encoded = encode(self.tokenizer, [model_input(t) for t in texts], self.max_length)
+        encoded = encode(self.tokenizer, [model_input(t) for t in texts], self.max_length,
+                         targets=None if targets is None else [model_input(t) for t in targets])
         batches = token_budget_batches(encoded.lengths, max_tokens=self.token_budget,
                                        max_batch=self.batch_size)
         bar = tqdm(total=n, unit="sent", desc="scoring", disable=not progress, leave=False)

@@ -24,3 +24,10 @@ def model_input(text: str) -> str:
     if not isinstance(text, str):
         return ""
     return _SPACE.sub(" ", _URL.sub(" ", text)).strip()
+
+
+#: ``config.json`` attribute a fine-tune sets when it trained on company-targeted pairs
+#: ``(text, company)`` as well as on single texts: such a model serves both inputs (see
+#: :func:`pipeline.scoring.batching.encode`). Transformers keeps unknown config attributes
+#: through ``save_pretrained``/``from_pretrained``.
+TARGETED_FLAG = "tonewatch_targets"

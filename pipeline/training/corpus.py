@@ -206,21 +206,25 @@ def stable_split(text: str, share: float = VALIDATION_SHARE) -> str:
 
 
 def assign_splits(folder: Path) -> dict[str, int]:
-    """Give every row of every CSV in ``folder`` without a split its :func:`stable_split`.
+    """Give every row of every CSV in ``folder`` (sub-folders included) without a split its
+    :func:`stable_split`.
 
     Rows that already have a split keep it, so adding rows never moves validation rows into
-    training. Files are rewritten in place (UTF-8, ``text,label,split``).
+    training. The split depends on the text alone, so the company-level rows of one headline
+    (``models/corpus/entities/``) all land in one split. Files are rewritten in place (UTF-8,
+    their columns in order, ``split`` last).
 
     Returns:
-        ``{file name: rows newly assigned}``.
+        ``{file path relative to folder: rows newly assigned}``.
     """
     changed = {}
-    for path in sorted(Path(folder).glob("*.csv")):
+    for path in sorted(Path(folder).rglob("*.csv")):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         if "split" not in frame.columns:
             frame["split"] = ""
         todo = frame["split"].str.strip() == ""
         frame.loc[todo, "split"] = frame.loc[todo, "text"].map(stable_split)
-        frame[["text", "label", "split"]].to_csv(path, index=False)
-        changed[path.name] = int(todo.sum())
+        columns = [c for c in frame.columns if c != "split"] + ["split"]
+        frame[columns].to_csv(path, index=False)
+        changed[str(path.relative_to(folder))] = int(todo.sum())
     return changed

@@ -1,9 +1,14 @@
 """Read labelled sentiment data in the common formats into ``(text, label)`` rows.
 
 Accepted files: CSV, TSV, JSONL, and ``sentence@label`` lines (the Financial PhraseBank layout).
-A directory means every such file in it. The text column is found among text / sentence / content /
-headline / title (or given); labels may be words (negative/neutral/positive), bearish/bullish,
-or integers with an explicit ``label_map`` such as ``0=negative,1=positive,2=neutral``.
+A directory means every such file in it and in its sub-folders (the project corpus keeps its
+company-level rows in ``models/corpus/entities/``). The text column is found among text /
+sentence / content / headline / title (or given); labels may be words (negative/neutral/positive),
+bearish/bullish, or integers with an explicit ``label_map`` such as ``0=negative,1=positive,2=neutral``.
+
+Company-level (entity-targeted) rows carry the company they judge in an ``entity`` / ``target`` /
+``company`` column (or the one given): such a row is the text judged *toward that company*,
+and becomes the model input pair ``(text, target)``; rows without a target are article-level.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pipeline.errors import LabelMappingError, TrainingError
 
 TEXT_COLUMNS = ("text", "sentence", "content", "headline", "title")
 LABEL_COLUMNS = ("label", "sentiment", "labels", "class")
+TARGET_COLUMNS = ("entity", "target", "company")
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".txt")
 #: Accepted spellings of an optional ``split`` column.
 SPLITS = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
@@ -36,7 +42,7 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
         raise TrainingError(f"--label-map: {exc}") from exc
 
 
-def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
+def _read_one(path: Path, text_col: str | None, target_col: str | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
@@ -58,6 +64,13 @@ def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
     if label is None:
         raise TrainingError(f"{path}: no label column (looked for {LABEL_COLUMNS})")
     out = pd.DataFrame({"text": frame[text].astype(str), "raw_label": frame[label].astype(str)})
+    if target_col is not None and target_col not in frame.columns:
+        raise TrainingError(f"{path}: no entity column {target_col!r} (columns: "
+                            f"{', '.join(map(str, frame.columns))})")
+    target = target_col or next((columns[c] for c in TARGET_COLUMNS if c in columns), None)
+    if target is not None:
+        values = frame[target].astype(str).str.strip()
+        out["target"] = values.where(values != "")
     if "split" in columns:
         out["split"] = frame[columns["split"]].astype(str).str.strip().str.lower().map(SPLITS)
         bad = out["split"].isna()
@@ -75,28 +88,33 @@ def _read_one(path: Path, text_col: str | None) -> pd.DataFrame:
 
 
 def load_labelled(
-    path: str | Path, *, text_col: str | None = None, label_map: dict[str, str] | None = None
+    path: str | Path, *, text_col: str | None = None, label_map: dict[str, str] | None = None,
+    target_col: str | None = None,
 ) -> pd.DataFrame:
     """Load labelled examples.
 
     Args:
-        path: a file or a directory of files.
+        path: a file, or a directory of files (sub-folders included).
         text_col: name of the text column when it is not one of :data:`TEXT_COLUMNS`.
         label_map: raw label → canonical label (required for integer labels).
+        target_col: name of the column naming the company a row is judged toward, when it is
+            not one of :data:`TARGET_COLUMNS`; every file must then have it.
 
     Returns:
         DataFrame ``(text, label)`` with label in :data:`pipeline.domain.LABELS`, plus ``split``
         (train / validation) when a file has a split column (rows of files without one are
-        train); blank texts dropped, exact duplicate (text, label) pairs dropped.
+        train) and ``target`` (the company, None for article-level rows) when a file has a
+        target column; blank texts dropped, exact duplicate (text, target, label) rows dropped.
 
     Raises:
         TrainingError: no file, unknown label (message has file and row), or no rows.
     """
     path = Path(path)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    files = (sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+             if path.is_dir() else [path])
     if not files or not all(f.exists() for f in files):
         raise TrainingError(f"no training data at {path}")
-    frame = pd.concat([_read_one(f, text_col) for f in files], ignore_index=True)
+    frame = pd.concat([_read_one(f, text_col, target_col) for f in files], ignore_index=True)
     label_map = label_map or {}
     labels = []
     for raw, row, src in zip(frame["raw_label"], frame["source_row"], frame["source_file"], strict=True):
@@ -107,20 +125,28 @@ def load_labelled(
         labels.append(label)
     frame["label"] = labels
     frame["text"] = frame["text"].str.strip()
-    frame = frame[frame["text"] != ""].drop_duplicates(subset=["text", "label"])
+    keys = ["text", "target", "label"] if "target" in frame.columns else ["text", "label"]
+    frame = frame[frame["text"] != ""].drop_duplicates(subset=keys)
     if frame.empty:
         raise TrainingError(f"{path}: no labelled rows")
     if "split" in frame.columns:
         frame["split"] = frame["split"].fillna("train")
-    columns = ["text", "label", "split"] if "split" in frame.columns else ["text", "label"]
-    return frame[columns].reset_index(drop=True)
+    columns = ["text", "label"] + [c for c in ("split", "target") if c in frame.columns]
+    out = frame[columns].reset_index(drop=True)
+    if "target" in out.columns:
+        out["target"] = out["target"].astype(object).where(out["target"].notna(), None)
+    return out
 
 
 def data_hash(frame: pd.DataFrame) -> str:
     """SHA-256 of the examples (order-independent), recorded with every trained model."""
     digest = hashlib.sha256()
-    for text, label in sorted(zip(frame["text"], frame["label"], strict=True)):
-        digest.update(f"{label}\t{text}\n".encode())
+    targets = frame["target"] if "target" in frame.columns else [None] * len(frame)
+    for text, label, target in sorted(zip(frame["text"], frame["label"], targets, strict=True),
+                                      key=lambda row: (row[0], row[1], row[2] or "")):
+        # Article-level rows hash as before, so a model's recorded hash stays comparable.
+        digest.update((f"{label}\t{text}\n" if not target else
+                       f"{label}\t{text}\t{target}\n").encode())
     return digest.hexdigest()
 
 

@@ -25,13 +25,35 @@ from pipeline.training.parameters import optimizer_groups
 def encode_rows(tokenizer, frame: pd.DataFrame, max_length: int) -> tuple[Any, Any]:
     """Tokenize ``frame``'s texts (links removed, truncated, padded to the longest).
 
+    A row with a ``target`` (a company-level row) becomes the pair ``(text, target)``, exactly
+    as :func:`pipeline.scoring.batching.encode` builds it at scoring time; others are single
+    texts. No token-type ids are passed (the scoring backends pass none either, so every
+    token is segment 0 in training and in scoring alike).
+
     Returns:
-        ``(encoding, labels)``: tensors ``(n, t)`` by input name, and int64 labels ``(n,)``.
+        ``(encoding, labels)``: tensors ``(n, t)`` (``input_ids``, ``attention_mask``), and
+        int64 labels ``(n,)``.
     """
     import torch
 
-    enc = tokenizer([model_input(t) for t in frame["text"]], truncation=True, max_length=max_length,
-                    padding=True, return_tensors="pt")
+    texts = [model_input(t) for t in frame["text"]]
+    targets = list(frame["target"]) if "target" in frame.columns else [None] * len(texts)
+    ids: list[list[int] | None] = [None] * len(texts)
+    # Article-level rows have no target: None, or NaN once pandas has held the column.
+    paired = [i for i, t in enumerate(targets) if isinstance(t, str) and t.strip()]
+    single = sorted(set(range(len(texts))) - set(paired))
+    if single:
+        rows = tokenizer([texts[i] for i in single], truncation=True, max_length=max_length,
+                         return_token_type_ids=False)["input_ids"]
+        for i, row in zip(single, rows, strict=True):
+            ids[i] = row
+    if paired:
+        rows = tokenizer([texts[i] for i in paired], [model_input(targets[i]) for i in paired],
+                         truncation="only_first", max_length=max_length,
+                         return_token_type_ids=False)["input_ids"]
+        for i, row in zip(paired, rows, strict=True):
+            ids[i] = row
+    enc = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
     return enc, torch.tensor(label_ids(frame["label"]))
 
 

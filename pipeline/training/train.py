@@ -74,7 +74,11 @@ def train_model(
         args: hyper-parameters (defaults when None).
 
     Returns:
-        the registered candidate; its ``metrics`` are those of the held-out validation split.
+        the registered candidate; its ``metrics`` are those of the held-out validation split's
+        article-level rows (comparable with models trained before company-level rows existed),
+        and ``info["entity_metrics"]`` those of its company-level rows, when there are any. A
+        model trained on company-level rows records it in its config
+        (:data:`pipeline.scoring.preprocess.TARGETED_FLAG`) and serves both inputs.
     """
     args = args or TrainingArguments()
     frame = load_labelled(data, text_col=text_col, label_map=label_map)
@@ -84,14 +88,23 @@ def train_model(
     import numpy as np
     import torch
 
-    from pipeline.scoring.preprocess import model_input
     from pipeline.training.datasets import label_ids
+    from pipeline.training.session import encode_rows
 
-    enc = result.tokenizer([model_input(t) for t in result.validation["text"]], truncation=True,
-                           max_length=args.max_length, padding=True, return_tensors="pt")
+    from pipeline.scoring.preprocess import TARGETED_FLAG
+
+    validation = result.validation
+    enc, _ = encode_rows(result.tokenizer, validation, args.max_length)
     with torch.inference_mode():
         pred = result.model(**enc).logits.argmax(-1).numpy()
-    metrics = classification_metrics(np.array(label_ids(result.validation["label"])), pred)
+    truth = np.array(label_ids(validation["label"]))
+    targeted = (validation["target"].notna().to_numpy() if "target" in validation.columns
+                else np.zeros(len(validation), dtype=bool))
+    entity_metrics = classification_metrics(truth[targeted], pred[targeted]) if targeted.any() else None
+    metrics = (classification_metrics(truth[~targeted], pred[~targeted]) if (~targeted).any()
+               else entity_metrics)
+    if "target" in frame.columns and frame["target"].notna().any():
+        setattr(result.model.config, TARGETED_FLAG, True)
     info = {
         "base": base or EMBEDDED_BASE, "data_path": str(data), "data_hash": data_hash(frame),
         "n_examples": len(frame), "best_epoch": result.best_epoch, "history": result.history,
@@ -99,6 +112,8 @@ def train_model(
         "trainable_parameters": result.trainable_parameters,
         "total_parameters": result.total_parameters, "peft": args.peft,
         "validation_split": result.split, "precision": result.precision,
+        "n_entity_examples": int(frame["target"].notna().sum()) if "target" in frame.columns else 0,
+        "entity_metrics": entity_metrics,
     }
     record = registry.register(
         result.model, result.tokenizer, name=name, created_at=now, info=info,

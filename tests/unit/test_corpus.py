@@ -26,7 +26,9 @@ MAX_SKELETON_DUPLICATE_RATE = 0.03
 
 @pytest.fixture(scope="module")
 def corpus() -> pd.DataFrame:
-    return load_labelled(CORPUS)
+    """The article-level rows (company-level rows have a target; tests/unit/test_entity_corpus.py)."""
+    frame = load_labelled(CORPUS)
+    return frame[frame["target"].isna()] if "target" in frame.columns else frame
 
 
 def test_corpus_size_balance_and_splits(corpus):
