@@ -41,7 +41,21 @@ class Settings(BaseSettings):
     )
     feeds_file: Path = Field(Path("config/feeds.yaml"), description="Configured feeds.")
     alert_rules_file: Path = Field(Path("config/alert_rules.yaml"), description="Alert rules.")
-    entities_file: Path = Field(Path("config/entities.yaml"), description="Company names -> tickers.")
+    entities_file: Path = Field(
+        Path("config/entities.yaml"),
+        description="Deprecated (use companies_file): old 'Name: TICKER' file; read as additions "
+        "only when set explicitly.",
+    )
+    companies_file: Path = Field(
+        Path("config/companies.yaml"),
+        description="Company additions and overrides (YAML or CSV); missing = defaults only.",
+    )
+    default_universe: bool = Field(
+        True, description="Start from the bundled universe of ~1,800 listed companies."
+    )
+    watchlist_file: Path | None = Field(
+        None, description="Tickers a desk covers (YAML list or one per line); unset = all."
+    )
     topics_file: Path = Field(Path("config/topics.yaml"), description="Topics of scope: topic rules.")
     corpus_dir: Path = Field(Path("models/corpus"), description="Default training corpus.")
 

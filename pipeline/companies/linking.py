@@ -1,0 +1,249 @@
+"""Entity linking: which companies of the universe an article is about.
+
+:class:`Linker` finds companies by, strongest first (:data:`~pipeline.companies.model.METHODS`):
+
+* ``ticker_column``: an archive's explicit tickers (kept even when not in the universe);
+* ``instrument_code``: Reuters codes ``<ACME.O>``, ``<VOD.L>``, ``<BRKb.N>``;
+* ``exchange_prefix``: ``NYSE: IBM``, ``(NASDAQ:ACME)``, ``LSE: VOD``, ``XETRA: SAP``;
+* ``cashtag``: ``$ACME``, ``$BRK.B``;
+* ``name``, ``alias``, ``short_name``: the universe's surfaces, matched with one Aho-Corasick
+  automaton (pyahocorasick) over title and summary: case-sensitive, whole words only
+  ("AppleCare", "Pineapple" do not match Apple), leftmost-longest when matches overlap ("Bank of
+  America" beats "America"), followed by an optional possessive ("Globex's", "Goldman Sachs'")
+  or legal suffix ("Apple Inc." counts as the full ``name``);
+* ``category``: the feed entry's category terms (a cashtag, prefixed or bare known symbol, or a
+  name/alias written as the whole term; bare acronyms such as AI or CEO are ignored);
+* ``feed_ticker``: the ticker of a per-company feed, unless the item names other companies
+  and not that one.
+
+**Ordinary-word names** (Apple, Target, Shell, Next...; rule in
+:mod:`pipeline.companies.names`) link only with supporting context: the legal suffix written
+out ("Apple Inc."); a business word within the three words after the mention, possessive
+included ("Target raises outlook", "Shell's profit", "Apple to cut jobs"; list in
+:data:`BUSINESS_WORDS`); a cue just before it ("shares of Apple", "job cuts at Ford"); or the
+same company found another way in the same item (its ticker, code, cashtag, another name,
+a category, the feed's ticker, the ticker column). In title-case headlines capitalisation is no
+evidence, so it is not used.
+
+**Relevance** (0..1): named in the headline 1.0 (codes, prefixes and cashtags too); ticker
+column 0.9; only in the summary 0.6; only a category 0.4; only the feed's ticker 0.3. A company
+found several ways keeps the highest relevance and the strongest method; the mention comes from
+the headline when it is named there.
+
+**Ambiguous bare symbols** (``$SAN``: Banco Santander's US listing, Sanofi on Euronext Paris):
+an exchange prefix or RIC suffix picks the venue; otherwise the company listed under exactly
+that US symbol (primary ticker, then a US listing/ADR) wins; otherwise the one also named in
+the text; otherwise no link (never a guess).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import ahocorasick
+
+from pipeline.companies.exchanges import BY_RIC, BY_TEXT, EURONEXT, Exchange, qualify
+from pipeline.companies.model import METHODS, Company, Link, Universe
+from pipeline.companies.names import LEGAL_TAIL, is_ordinary_word
+from pipeline.companies.userfile import SYMBOL
+
+RELEVANCE = {"title": 1.0, "ticker_column": 0.9, "summary": 0.6, "category": 0.4,
+             "feed_ticker": 0.3}
+_RANK = {m: i for i, m in enumerate(METHODS)}
+
+#: Words that, within three words after an ordinary-word name, show it is a company.
+BUSINESS_WORDS = frozenset("""
+shares share stock stocks profit profits revenue revenues sales earnings results quarter quarterly
+dividend dividends buyback guidance outlook forecast forecasts ceo cfo chief chairman boss
+executives executive board investors shareholders analysts beats beat misses reports reported
+posts raises raise cuts cut lifts lowers slashes trims boosts hikes falls fell rises rose jumps
+slides slumps drops gains tumbles soars surges plunges sinks climbs rallies sheds stake bid deal
+merger acquisition acquires acquire buys buy sells sell sold takeover layoffs jobs workers staff
+employees plant plants factory factories stores ipo bonds debt rating downgrade downgraded upgrade
+upgraded lawsuit sues sued fined recall recalls settles settlement unit division subsidiary
+valuation margin margins probe antitrust launches unveils announces agrees plans expects warns
+said says files filed delays halts suspends expands invests hires appoints names shuts closes
+opens spins lists delists inc corp plc ag
+""".split())
+#: Words that, right before "of/in/at/for/by" + an ordinary-word name, show it is a company.
+_BEFORE = re.compile(r"(?i)\b(?:shares|stock|stake|investors|shareholders|ceo|chief executive|"
+                     r"boss|analysts?|cuts|layoffs|rival|owner|maker|unit)\s+(?:of|in|at|for|by)\s+$")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'&.-]*")
+#: Curly quotes and odd spaces → ASCII, same length, so offsets map back to the original text.
+_NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00a0": " ", "\u2009": " ",
+                            "\u202f": " "})
+_CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6}(?:\.[A-Z]{1,2})?)\b")
+_PREFIX = re.compile(r"(?<![\w])(" + "|".join(sorted(map(re.escape, [*BY_TEXT, "Euronext"]),
+                                                     key=len, reverse=True))
+                     + r")\s*:\s*([A-Z0-9]{1,6}(?:\.[A-Z])?)\b")
+_RIC = re.compile(r"<([A-Z0-9]{1,6})(?:_?([a-z]))?\.([A-Z]{1,2})>")
+#: Upper-case category terms that are common acronyms, never bare tickers.
+STOP_TERMS = frozenset("AI CEO CFO IPO ESG EU US UK USA GDP ETF FX IT M&A PE VC EV OPEC FED ECB "
+                       "SEC FTC DOJ IMF CPI PMI API TV PR HR".split())
+
+
+class Linker:
+    """Finds the companies of a :class:`~pipeline.companies.model.Universe` in article text.
+
+    Args:
+        universe: the companies to link to; its unambiguous ``surfaces`` are compiled into one
+            Aho-Corasick automaton (about 0.1 s for the default universe).
+    """
+
+    def __init__(self, universe: Universe):
+        self.universe = universe
+        self._automaton = ahocorasick.Automaton()
+        for text, surface in universe.surfaces.items():
+            if len(text) >= 2:
+                self._automaton.add_word(text, (len(text), surface.ticker, surface.kind,
+                                                is_ordinary_word(text)))
+        self._automaton.make_automaton()
+        self._empty = len(self._automaton) == 0
+
+    def link(self, title: str, summary: str = "", categories: Iterable[str] = (),
+             feed_ticker: str | None = None, tickers: Iterable[str] = ()) -> list[Link]:
+        """The companies one article is about, one :class:`Link` per ticker.
+
+        Args:
+            title: the headline.
+            summary: the summary or first paragraph (plain text).
+            categories: the feed entry's category terms.
+            feed_ticker: the ticker of a per-company feed, or None.
+            tickers: an archive's ticker column; upper-cased, kept when symbol-shaped even if
+                not in the universe (method ``ticker_column``).
+
+        Returns:
+            links sorted by relevance (highest first), then method strength, then ticker.
+        """
+        hits: dict[str, list[tuple[str, float, str | None]]] = {}
+        pending: list[tuple[str, str, float, str]] = []  # ordinary words awaiting support
+        for where, text in (("title", title or ""), ("summary", summary or "")):
+            if text:
+                self._scan(text, RELEVANCE[where], hits, pending)
+        for raw in tickers or ():
+            symbol = str(raw or "").strip().upper()
+            if SYMBOL.match(symbol):
+                company = self._resolve(symbol, None, hits)
+                hits.setdefault(company.ticker if company else symbol, []).append(
+                    ("ticker_column", RELEVANCE["ticker_column"], None))
+        for term in categories or ():
+            for ticker in self._category(str(term or "").strip(), hits):
+                hits.setdefault(ticker, []).append(("category", RELEVANCE["category"], None))
+        if feed_ticker:
+            company = self._resolve(feed_ticker.strip().upper(), None, hits)
+            ticker = company.ticker if company else feed_ticker.strip().upper()
+            if not hits or ticker in hits or any(p[1] == ticker for p in pending):
+                hits.setdefault(ticker, []).append(("feed_ticker", RELEVANCE["feed_ticker"], None))
+        for method, ticker, relevance, mention in pending:
+            if ticker in hits:  # supported by another way of finding the same company
+                hits[ticker].append((method, relevance, mention))
+        links = []
+        for ticker, found in hits.items():
+            method = min((m for m, _, _ in found), key=_RANK.__getitem__)
+            relevance = max(r for _, r, _ in found)
+            texts = [(-r, _RANK[m], t) for m, r, t in found if t]
+            links.append(Link(ticker, method, relevance, min(texts)[2] if texts else None))
+        return sorted(links, key=lambda k: (-k.relevance, _RANK[k.method], k.ticker))
+
+    def tickers(self, title: str, summary: str = "", **kwargs) -> list[str]:
+        """Sorted tickers of :meth:`link` (same arguments), for a ``tickers`` column."""
+        return sorted(k.ticker for k in self.link(title, summary, **kwargs))
+
+    def _scan(self, original: str, relevance: float, hits: dict, pending: list) -> None:
+        text = original.translate(_NORMALISE)
+        if "$" in text:
+            for m in _CASHTAG.finditer(text):
+                self._add(hits, self._resolve(m.group(1), None, hits, text), "cashtag",
+                          relevance, original[m.start():m.end()])
+        if ":" in text:
+            for m in _PREFIX.finditer(text):
+                venue = BY_TEXT.get(m.group(1))
+                self._add(hits, self._resolve(m.group(2), venue, hits, text, m.group(1)),
+                          "exchange_prefix", relevance, original[m.start():m.end()])
+        if "<" in text:
+            for m in _RIC.finditer(text):
+                bare = m.group(1) + (f".{m.group(2).upper()}" if m.group(2) else "")
+                self._add(hits, self._resolve(bare, BY_RIC.get(m.group(3)), hits, text),
+                          "instrument_code", relevance, original[m.start():m.end()])
+        if self._empty:
+            return
+        found = []
+        for end, (length, ticker, kind, ordinary) in self._automaton.iter(text):
+            start, stop = end - length + 1, end + 1
+            if (start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_$@")) or (
+                    stop < len(text) and text[stop].isalnum()):
+                continue
+            found.append((start, stop, ticker, kind, ordinary))
+        found.sort(key=lambda f: (f[0], f[0] - f[1]))
+        last = -1
+        for start, stop, ticker, kind, ordinary in found:
+            if start < last:
+                continue  # overlaps a longer or earlier match: leftmost-longest wins
+            last = stop
+            tail = LEGAL_TAIL.match(text, stop)
+            if tail:
+                stop, kind, ordinary = tail.end(), "name", False
+            method = "short_name" if kind == "short_name" else kind
+            mention = original[start:stop]
+            if ordinary and not self._context(text, start, stop):
+                pending.append((method, ticker, relevance, mention))
+                continue
+            hits.setdefault(ticker, []).append((method, relevance, mention))
+
+    @staticmethod
+    def _context(text: str, start: int, stop: int) -> bool:
+        """Business word within three words after the mention, or a cue right before it."""
+        after = text[stop:stop + 60]
+        if after.startswith("'s") or after.startswith("'"):
+            after = after[2:] if after.startswith("'s") else after[1:]
+        words = _WORD.findall(after)[:3]
+        if any(w.lower().strip(".'") in BUSINESS_WORDS for w in words):
+            return True
+        return bool(_BEFORE.search(text[max(0, start - 40):start]))
+
+    @staticmethod
+    def _add(hits: dict, company: Company | None, method: str, relevance: float, mention: str):
+        if company is not None:
+            hits.setdefault(company.ticker, []).append((method, relevance, mention))
+
+    def _resolve(self, bare: str, venue: Exchange | None, hits: dict, text: str = "",
+                 prefix: str = "") -> Company | None:
+        """The company a symbol names, by the rule in the module docstring; None if unknown
+        or ambiguous."""
+        u = self.universe
+        if venue is not None and venue.yahoo:
+            exact = u.get(qualify(bare, venue))
+            if exact is not None:
+                return exact
+        candidates = u.by_symbol(bare)
+        if prefix == "Euronext":
+            candidates = tuple(c for c in candidates if c.exchange in EURONEXT)
+        elif venue is not None and venue.yahoo:
+            candidates = tuple(c for c in candidates
+                               if c.exchange == venue.code or c.country == venue.country)
+        elif venue is not None:  # a US venue: the bare US ticker or a US listing (ADR)
+            candidates = tuple(c for c in candidates if c.ticker == bare or bare in c.listings)
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        us = [c for c in candidates if c.ticker == bare] or [
+            c for c in candidates if bare in c.listings]
+        if len(us) == 1:
+            return us[0]
+        named = [c for c in candidates if c.ticker in hits or (text and c.name in text)]
+        return named[0] if len(named) == 1 else None
+
+    def _category(self, term: str, hits: dict) -> list[str]:
+        if not term:
+            return []
+        found = []
+        for m in _CASHTAG.finditer(term):
+            found.append(self._resolve(m.group(1), None, hits))
+        for m in _PREFIX.finditer(term):
+            found.append(self._resolve(m.group(2), BY_TEXT.get(m.group(1)), hits, "", m.group(1)))
+        if not found and SYMBOL.match(term) and len(term) >= 2 and term not in STOP_TERMS:
+            found.append(self.universe.get(term) or self._resolve(term, None, hits))
+        surface = self.universe.surfaces.get(term)
+        if surface is not None:
+            found.append(self.universe.companies[surface.ticker])
+        return [c.ticker for c in found if c is not None]
