@@ -297,3 +297,49 @@ def load_watchlist(path: Path, universe: Universe) -> tuple[str, ...]:
     if problems:
         raise ConfigError(problems[0])
     return tuple(t for _, t in pairs)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``tonewatch companies check`` prints: a summary line, or one line per problem."""
+
+    summary: str
+    problems: tuple[str, ...]
+
+
+def check_file(path: Path, settings) -> CheckReport:
+    """Validate a company file or a watchlist, collecting every problem (not just the first).
+
+    A ``.txt`` file, a YAML list of plain tickers, or YAML with a ``watchlist``/``tickers`` key
+    is a watchlist, checked against the configured universe; anything else is a company file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not UTF-8 or not valid YAML.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"file not found: {path}")
+    doc = read_yaml(path) if path.suffix.lower() in (".yaml", ".yml") else None
+    is_watchlist = path.suffix.lower() == ".txt" or (
+        isinstance(doc, list) and all(not isinstance(x, dict) for x in doc)) or (
+        isinstance(doc, dict) and ("watchlist" in doc or "tickers" in doc))
+    if is_watchlist:
+        pairs, problems = parse_watchlist(path)
+        problems += watchlist_problems(path, pairs, universe_from_settings(settings))
+        return CheckReport(f"watchlist {path}: {len(pairs)} tickers", tuple(problems))
+    from pipeline.companies.universe import default_universe
+
+    base = default_universe().companies if settings.default_universe else {}
+    entries, problems = parse_company_file(path)
+    if not problems:
+        companies, problems = apply_entries(path, base, entries)
+        added = len(set(companies) - set(base))
+        dropped = len(set(base) - set(companies))
+        known = set(default_universe().warnings)
+        warnings = [w for w in Universe(companies.values()).warnings if w not in known]
+        summary = (f"company file {path}: {len(entries)} entries; {added} added, "
+                   f"{len(entries) - added - dropped} overrides, {dropped} dropped; "
+                   f"{len(companies)} companies in all")
+        summary += "".join(f"\n  warning: {w}" for w in warnings)
+        return CheckReport(summary, tuple(problems))
+    return CheckReport("", tuple(problems))
