@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 from datetime import datetime
 
 import httpx
@@ -41,43 +42,62 @@ def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
 
 # ---------------------------------------------------------------------------------------- score
 
+class _Pass(NamedTuple):
+    """One pass of the score stage: read a page after a key, score it, write it, count it."""
+
+    read: Callable  # (con, after) -> DataFrame page, empty when done
+    key: tuple[str, ...]  # the paging key's columns
+    score: Callable  # page -> rows to write
+    write: Callable  # (con, rows) -> rows written
+    counter: str  # the count it adds to
+
+
 def score(
     settings: Settings, *, at: datetime, model: str | None = None, classifier=None,
     run_id: str | None = None, chunk_size: int | None = None, progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None, since: datetime | None = None,
     until: datetime | None = None,
 ) -> StageResult:
-    """Score every stored article that has no score from the model for its current content.
+    """Score every stored article, and every (article, company) link, that has no score from
+    the model for its current content.
 
-    An article already scored by this model version for its current ``content_hash`` is
-    skipped; one whose content changed since is rescored. Articles are read, scored and
-    written one chunk at a time (key-set paging, :func:`pipeline.storage.articles.unscored_chunk`),
-    so memory stays flat however many are pending and a killed run loses at most one chunk.
-    Scores of other model versions are left alone (one row per article and version), which is
-    what a rescore with a candidate model relies on.
+    Two passes over one loaded model. The article pass writes ``scores``: an article already
+    scored by this model version for its current ``content_hash`` is skipped, one whose
+    content changed since is rescored. The company pass (only for a model trained on
+    company-targeted pairs, see :attr:`SentimentClassifier.targeted`) writes
+    ``entity_scores``: each link's text judged toward its company, the model being told the
+    company as the article names it. Rows are read, scored and written one chunk at a time
+    (key-set paging), so memory stays flat however many are pending and a killed run loses at
+    most one chunk. Scores of other model versions are left alone (one row per article, link
+    and version), which is what a rescore with a candidate model relies on.
 
     Args:
         settings: settings (model, backend, batch size, languages).
         at: run instant (UTC), stored as ``scored_at``.
         model: override of ``settings.model``.
         classifier: an already loaded classifier (tests, long-lived workers).
-        chunk_size: articles scored and written per transaction (bounds memory); default
+        chunk_size: rows scored and written per transaction (bounds memory); default
             ``settings.score_chunk_size``.
         progress: show a progress bar.
-        on_progress: called with ``(scored_so_far, total)`` after each chunk is stored.
+        on_progress: called with ``(scored_so_far, total)`` after each chunk is stored, over
+            articles and links together.
         since: only articles published at or after this UTC instant.
         until: only articles published before this UTC instant.
 
     Returns:
-        counts ``{model_version, backend, pending, scored, truncated, skipped_language}``:
-        ``truncated`` texts were longer than the model's ``max_length`` (only their start was
-        scored); ``skipped_language`` stored articles are in a language outside
-        ``score_languages``.
+        counts ``{model_version, backend, pending, scored, truncated, skipped_language,
+        entity_pending, entity_scored}``: ``truncated`` texts were longer than the model's
+        ``max_length`` (only their start was scored); ``skipped_language`` stored articles
+        are in a language outside ``score_languages``; ``entity_*`` count (article, company)
+        links (0 for a model without company-level output).
     """
     from pipeline.registry import Registry
     from pipeline.storage.articles import skipped_language_count, unscored_chunk, unscored_count
     from pipeline.storage.models import sync_model_versions
-    from pipeline.storage.scores import score_rows, upsert_scores
+    from pipeline.storage.scores import (
+        entity_score_rows, score_rows, unscored_entity_chunk, unscored_entity_count, upsert_entity_scores,
+        upsert_scores,
+    )
 
     at = as_utc(at)
     run = _recorded("score", settings, at, run_id, defer_start=True)
@@ -88,42 +108,69 @@ def score(
         classifier = classifier or load_classifier(settings, model, registry=registry)
         version, languages = classifier.model_version, settings.score_languages
         chunk_size = chunk_size or settings.score_chunk_size
-        scored = truncated = 0
+        counts = dict(pending=0, scored=0, truncated=0, skipped_language=0, entity_pending=0,
+                      entity_scored=0)
 
         def result() -> StageResult:
             return StageResult("score", "ok", {
                 "model_version": version,
-                "backend": getattr(getattr(classifier, "backend", None), "name", "torch"),
-                "pending": pending, "scored": scored, "truncated": truncated,
-                "skipped_language": skipped})
+                "backend": getattr(getattr(classifier, "backend", None), "name", "torch"), **counts})
 
-        def next_chunk(con, after):
-            return unscored_chunk(con, version, languages, since=since, until=until,
-                                  after=after, limit=chunk_size)
+        def score_articles(chunk):
+            probs, cut = classifier.predict(chunk["text"].tolist(), progress=progress)
+            counts["truncated"] += int(cut.sum())
+            return score_rows(chunk["article_id"].tolist(), chunk["content_hash"].tolist(), probs,
+                              version, at, truncated=cut)
+
+        def score_links(chunk):
+            probs = classifier.predict_probs(chunk["text"].tolist(), targets=chunk["target"].tolist(),
+                                             progress=progress)
+            return entity_score_rows(chunk, probs, version, at)
+
+        bounds = dict(since=since, until=until, limit=chunk_size)
+        passes = [_Pass(lambda con, after: unscored_chunk(con, version, languages, after=after, **bounds),
+                        ("published_at", "article_id"), score_articles, upsert_scores, "scored")]
+        if getattr(classifier, "targeted", False):
+            passes.append(_Pass(
+                lambda con, after: unscored_entity_chunk(con, version, languages, after=after, **bounds),
+                ("published_at", "article_id", "entity"), score_links, upsert_entity_scores,
+                "entity_scored"))
+
+        def first_chunk(con, start: int):
+            """The first chunk of the first pass from ``start`` on that has work."""
+            for index in range(start, len(passes)):
+                chunk = passes[index][0](con, None)
+                if not chunk.empty:
+                    return index, chunk
+            return len(passes), None
 
         # Opens: one to start (with the first chunk), then one per chunk scored (its write
         # and the next chunk's read); nothing is held while the model works.
         with connect(settings.db_path) as con:
             run.start(con)
             sync_model_versions(con, registry.list())
-            pending = unscored_count(con, version, languages, since=since, until=until)
-            skipped = skipped_language_count(con, languages, since=since, until=until)
-            chunk = next_chunk(con, None)
-            if chunk.empty:
+            counts["pending"] = unscored_count(con, version, languages, since=since, until=until)
+            counts["skipped_language"] = skipped_language_count(con, languages, since=since, until=until)
+            if len(passes) > 1:
+                counts["entity_pending"] = unscored_entity_count(con, version, languages,
+                                                                 since=since, until=until)
+            index, chunk = first_chunk(con, 0)
+            if chunk is None:
                 return run.finish(result(), con)
+        total = counts["pending"] + counts["entity_pending"]
         while True:
-            after = (chunk["published_at"].iloc[-1], chunk["article_id"].iloc[-1])
-            probs, cut = classifier.predict(chunk["text"].tolist(), progress=progress)
-            truncated += int(cut.sum())
-            rows = score_rows(chunk["article_id"].tolist(), chunk["content_hash"].tolist(), probs,
-                              version, at, truncated=cut)
+            step = passes[index]
+            after = tuple(chunk[column].iloc[-1] for column in step.key)
+            rows = step.score(chunk)
             with connect(settings.db_path) as con:
-                scored += upsert_scores(con, rows)
+                counts[step.counter] += step.write(con, rows)
                 if on_progress:
-                    on_progress(scored, pending)
-                chunk = next_chunk(con, after)
+                    on_progress(counts["scored"] + counts["entity_scored"], total)
+                chunk = step.read(con, after)
                 if chunk.empty:
-                    return run.finish(result(), con)
+                    index, chunk = first_chunk(con, index + 1)
+                    if chunk is None:
+                        return run.finish(result(), con)
 
 
 # --------------------------------------------------------------------------------------- detect

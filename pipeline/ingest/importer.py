@@ -11,6 +11,12 @@ Columns (case-insensitive; the first present wins):
   Unix epoch seconds or milliseconds are accepted; a row whose date cannot be read is dropped
   and counted, since an archive row dated "now" would land in today's detection window)
 - optional: ``url``/``link``, ``summary``/``description``, ``id``/``guid``, ``source``.
+- companies: ``ticker``, ``tickers``, ``symbol`` or ``symbols`` (several tickers separated by
+  commas, semicolons, ``|`` or spaces; a ``$`` or exchange prefix such as ``NYSE:`` is
+  dropped). The row is *about* these companies (link method ``ticker_column``), whether or not
+  its headline names them. Copies of one story filed under several tickers (same id, link, or
+  title and date) become one article carrying all of them. A cell that is not ticker-shaped is
+  reported (file, row, value) and skipped; the row itself is kept.
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ TITLE_COLUMNS = ("title", "headline", "text", "sentence")
 DATE_COLUMNS = ("published", "published_at", "date", "datetime", "time", "timestamp")
 OPTIONAL = {"link": ("url", "link"), "summary": ("summary", "description"),
             "id": ("id", "guid"), "source": ("source",)}
+TICKER_COLUMNS = ("ticker", "tickers", "symbol", "symbols")
+
+#: A ticker as archives write them: letters and digits with an optional class or exchange
+#: suffix (BRK.B, VOW3.DE, 7203.T, RDS-A, BF/B); at most 15 characters.
+_TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-/^=&]{0,14}")
+_TICKER_SPLIT = re.compile(r"[,;|\s]+")
+_EXCHANGE_PREFIX = re.compile(r"^[A-Z]{2,10}:")
+#: Cells that say "no ticker" the way spreadsheets and exports write it.
+_NO_TICKER = frozenset({"N/A", "NA", "NONE", "NULL", "NAN", "-", "--", "?"})
 
 
 def _pick(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
@@ -89,15 +104,51 @@ def read_import_file(path: Path) -> ParsedFeed:
             f"{path}: no {' or '.join(missing)} column (title: one of {TITLE_COLUMNS}; "
             f"date: one of {DATE_COLUMNS})", source=str(path))
     picked = {key: _pick(columns, names) for key, names in OPTIONAL.items()}
-    entries = []
-    for record in frame.to_dict("records"):
+    ticker_column = _pick(columns, TICKER_COLUMNS)
+    entries, bad_tickers = [], []
+    first = 1 if suffix == ".jsonl" else 2  # the line of the first data row (CSV has a header)
+    for number, record in enumerate(frame.to_dict("records"), first):
         entry = {"title": _text(record[title]), "published": _date_text(record[date])}
         for key, column in picked.items():
             value = _text(record[column]) if column is not None else ""
             if value.strip():
                 entry[key] = {"title": value} if key == "source" else value
+        if ticker_column is not None:
+            tickers, bad = parse_tickers(record[ticker_column])
+            if tickers:
+                entry["tickers"] = tickers
+            bad_tickers.extend((number, value) for value in bad)
         entries.append(entry)
+    if bad_tickers:
+        shown = ", ".join(f"row {n}: {v!r}" for n, v in bad_tickers[:5])
+        warnings.append(f"{path}: {len(bad_tickers)} value(s) in column {ticker_column!r} are not "
+                        f"tickers and were skipped ({shown}{' ...' if len(bad_tickers) > 5 else ''})")
     return ParsedFeed(title=path.stem, version="import", entries=entries, warnings=warnings)
+
+
+def parse_tickers(cell) -> tuple[list[str], list[str]]:
+    """Split a ticker cell into tickers.
+
+    Args:
+        cell: text such as ``"ACME, GLBX"``, ``"$ACME GLBX"``, ``"NYSE:ACME"``, or a JSON list.
+
+    Returns:
+        ``(tickers, rejected)``: upper-cased tickers in order of first appearance, without
+        ``$`` and exchange prefixes; and the pieces that are not ticker-shaped.
+    """
+    pieces = cell if isinstance(cell, list) else _TICKER_SPLIT.split(_text(cell))
+    tickers, rejected = [], []
+    for piece in pieces:
+        raw = str(piece).strip()
+        token = _EXCHANGE_PREFIX.sub("", raw.upper().lstrip("$"))
+        if not token or token in _NO_TICKER:
+            continue
+        if _TICKER.fullmatch(token):
+            if token not in tickers:
+                tickers.append(token)
+        else:
+            rejected.append(raw)
+    return tickers, rejected
 
 
 def _text(value) -> str:

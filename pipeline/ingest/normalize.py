@@ -15,6 +15,11 @@ Rules (each is a decision an analyst relies on):
   horizon, replaced by the fetch time).
 * Story: each article starts with ``story_id`` = hash of its normalised title; near-duplicate
   titles from other feeds are merged into one story at store time (:mod:`pipeline.ingest.stories`).
+* Companies: each entry's links (:class:`pipeline.companies.linking.Link`: ticker, method,
+  relevance, mention) come from its title, summary, categories, the feed's own ticker and an
+  archive's ticker column. Entries that share an article key are one article: the first
+  (newest) entry's text is kept and the links of all of them are merged, so a story an archive
+  files under three tickers becomes one article carrying the three.
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ import pandas as pd
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from pipeline.domain import FeedSource
-from pipeline.ingest.entities import EntityIndex
 from pipeline.ingest.parse import ParsedFeed
 
 #: Query parameters that only track the click, never select the content.
@@ -247,7 +251,7 @@ def normalize_entries(
     source: FeedSource,
     *,
     fetched_at: datetime,
-    entities: EntityIndex | None = None,
+    linker=None,
 ) -> tuple[pd.DataFrame, int]:
     """Build article rows from a parsed feed.
 
@@ -255,14 +259,16 @@ def normalize_entries(
         parsed: output of :func:`pipeline.ingest.parse.parse_feed`.
         source: the feed (its id, timezone).
         fetched_at: fetch instant, UTC; also ``first_seen_at`` for new articles.
-        entities: company-name → ticker index for ticker extraction (cashtags and exchange
-            prefixes are always recognised).
+        linker: a :class:`pipeline.companies.linking.Linker`; None links against the default
+            universe alone (the ingest stage passes one with the user's company file).
 
     Returns:
-        ``(articles, dropped)``: a DataFrame with the ``articles`` table's columns, one row per
-        distinct article key, and the number of entries dropped (no title and no link).
+        ``(articles, dropped)``: a DataFrame with the ``articles`` table's columns plus
+        ``links`` (per article, a list of ``(entity, method, relevance, mention)`` tuples, one
+        per ticker, strongest first), one row per distinct article key, and the number of
+        entries dropped (no title and no link, or a repeated key merged into an earlier entry).
     """
-    entities = entities or EntityIndex.empty()
+    linker = linker or _default_linker()
     ids = [(e.get("id") or "").strip() for e in parsed.entries]
     id_counts = Counter(i for i in ids if i)
     n = len(parsed.entries)
@@ -318,24 +324,58 @@ def normalize_entries(
                 "language": language,
                 "content_hash": _sha1(text),
                 "story_id": _sha1(story_key(model_title) or key),
-                "tickers": entities.tickers_for_feed_item(
-                    f"{title} {summary}", [t.get("term", "") for t in entry.get("tags") or []],
-                    source.ticker),
+                "links": [(k.ticker, k.method, float(k.relevance), k.mention) for k in linker.link(
+                    title, summary, categories=[t.get("term", "") for t in entry.get("tags") or []],
+                    feed_ticker=source.ticker, tickers=entry.get("tickers") or ())],
             }
         )
-    frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS[:-1] + ["links"])
     if len(frame) and frame["language"].notna().any():
         frame["language"] = frame["language"].fillna(frame["language"].mode().iloc[0])
-    # Two entries with one key in a fetch (a repeated guid): feeds list newest first, so the
-    # first occurrence is the current version of the article. A publisher error worth a warning:
-    # the later entries are not stored (counted in ``dropped``).
+    # Two entries with one key in a fetch: feeds list newest first, so the first occurrence is
+    # the current version of the article; an archive lists one story once per ticker it is
+    # filed under. Either way the later entries are not stored (counted in ``dropped``), but
+    # their companies are: the kept row carries the links of all of them.
     repeated = int(frame["article_id"].duplicated().sum())
     if repeated:
+        merged = frame.groupby("article_id", sort=False)["links"].agg(merge_links)
         frame = frame.drop_duplicates(subset=["article_id"], keep="first").reset_index(drop=True)
-        parsed.warnings.append(f"{repeated} entr{'y repeats' if repeated == 1 else 'ies repeat'} "
-                               "an earlier entry's id (guid, else link); kept the first (newest)")
+        frame["links"] = frame["article_id"].map(merged)
+        if source.kind == "import":
+            parsed.warnings.append(
+                f"{repeated} row{' repeats' if repeated == 1 else 's repeat'} an earlier row's "
+                "story (same id, link, or title and date); merged into one article with the "
+                "tickers of all copies")
+        else:
+            parsed.warnings.append(
+                f"{repeated} entr{'y repeats' if repeated == 1 else 'ies repeat'} an earlier "
+                "entry's id (guid, else link); kept the first (newest)")
         dropped += repeated
-    return frame, dropped
+    frame["tickers"] = [sorted({link[0] for link in links}) for links in frame["links"]]
+    return frame[ARTICLE_COLUMNS + ["links"]], dropped
+
+
+@functools.cache
+def _default_linker():
+    """A linker over the default universe (built once per process)."""
+    from pipeline.companies import Linker, default_universe
+
+    return Linker(default_universe())
+
+
+def merge_links(groups) -> list[tuple[str, str, float, str | None]]:
+    """One link per ticker out of several entries' link lists: the most relevant one (the
+    first listed on a tie, i.e. the newest entry's), ordered by relevance then ticker.
+
+    Args:
+        groups: iterable of link lists of ``(entity, method, relevance, mention)`` tuples.
+    """
+    best: dict[str, tuple[str, str, float, str | None]] = {}
+    for links in groups:
+        for link in links:
+            if link[0] not in best or link[2] > best[link[0]][2]:
+                best[link[0]] = link
+    return sorted(best.values(), key=lambda link: (-link[2], link[0]))
 
 
 ARTICLE_COLUMNS = [

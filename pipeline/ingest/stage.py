@@ -70,7 +70,7 @@ def first_attempt(source: FeedSource, state: FeedHealth | None, at: datetime) ->
 
 
 def read_one(source: FeedSource, state: FeedHealth | None, *, client: httpx.Client,
-             settings: Settings, entities, fetched_at: datetime) -> SourceOutcome:
+             settings: Settings, linker, fetched_at: datetime) -> SourceOutcome:
     """Fetch, parse and normalise one source; never raises for the source's own faults.
 
     Args:
@@ -78,7 +78,8 @@ def read_one(source: FeedSource, state: FeedHealth | None, *, client: httpx.Clie
         state: its stored health (None for a new feed).
         client: httpx client for remote sources.
         settings: HTTP limits.
-        entities: the :class:`~pipeline.ingest.entities.EntityIndex` for ticker tagging.
+        linker: the :class:`~pipeline.companies.linking.Linker` that finds each article's
+            companies.
         fetched_at: the wall-clock instant of this fetch (UTC), stored as ``fetched_at`` and
             ``first_seen_at`` of new articles.
 
@@ -106,8 +107,7 @@ def read_one(source: FeedSource, state: FeedHealth | None, *, client: httpx.Clie
             return out
         phase = "parse_error"  # the bytes are in hand: what fails now is their content
         parsed = parse_source(source, fetched)
-        frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at,
-                                           entities=entities)
+        frame, dropped = normalize_entries(parsed, source, fetched_at=fetched_at, linker=linker)
         undated = 0
         if source.kind == "import":
             unusable = frame["date_quality"].isin(_UNDATED)
@@ -120,7 +120,9 @@ def read_one(source: FeedSource, state: FeedHealth | None, *, client: httpx.Clie
         health.last_status, health.last_success_at = "ok", fetched_at
         health.consecutive_failures = 0
         health.entries_seen, health.entries_dropped = len(frame), dropped
-        why = ("no title and no link, or a repeated id" if not undated else
+        repeated = ("a copy merged into an earlier row" if source.kind == "import"
+                    else "a repeated id")
+        why = (f"no title and no link, or {repeated}" if not undated else
                "no title and no link, or no usable date" if dropped > undated else
                "no usable date")
         out.notes.append(f"ok: {source.url}: {len(frame)} {UNITS[source.kind]}"
@@ -159,6 +161,7 @@ def store_batches(con, outcomes: Sequence[SourceOutcome]) -> tuple[int, int]:
     """
     from pipeline.ingest.stories import assign_story_ids, candidate_span
     from pipeline.storage.articles import articles_published_between, upsert_articles
+    from pipeline.storage.entities import replace_links
     from pipeline.storage.feeds import upsert_feed_health
 
     total_new = total_changed = 0
@@ -168,13 +171,33 @@ def store_batches(con, outcomes: Sequence[SourceOutcome]) -> tuple[int, int]:
         frame = outcome.frame
         if not frame.empty:
             frame = assign_story_ids(frame, articles_published_between(con, *candidate_span(frame)))
-        new, changed = upsert_articles(con, frame)
+        new, changed = upsert_articles(con, frame.drop(columns="links", errors="ignore"))
+        if "links" in frame.columns:
+            replace_links(con, frame["article_id"].tolist(), link_rows(frame))
         total_new, total_changed = total_new + new, total_changed + changed
         outcome.health.entries_new = new
         if new == 0:
             outcome.health.last_status = "no_new_entries"
     upsert_feed_health(con, [o.health for o in outcomes])
     return total_new, total_changed
+
+
+def link_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``article_entities`` rows of normalised articles (their ``links`` column)."""
+    from pipeline.storage.entities import LINK_COLUMNS
+
+    rows = [(article_id, *link) for article_id, links in zip(frame["article_id"], frame["links"],
+                                                              strict=True) for link in links]
+    return pd.DataFrame(rows, columns=LINK_COLUMNS)
+
+
+def company_rows(universe) -> pd.DataFrame:
+    """``companies`` rows of a :class:`~pipeline.companies.model.Universe`."""
+    from pipeline.storage.entities import COMPANY_COLUMNS
+
+    return pd.DataFrame([(c.ticker, c.name, c.exchange or None, c.country or None, c.sector,
+                          c.industry or None, list(c.aliases), c.source) for c in universe],
+                        columns=COMPANY_COLUMNS)
 
 
 def ingest(
@@ -209,16 +232,18 @@ def ingest(
         ConfigError: the feeds file is invalid, or there are no feeds.
         StorageError: the database is unusable.
     """
-    from pipeline.ingest.entities import EntityIndex
+    from pipeline.companies import Linker, universe_from_settings
     from pipeline.ingest.fetch import make_client
     from pipeline.ingest.sources import resolve_sources
     from pipeline.storage.db import connect, transaction
+    from pipeline.storage.entities import upsert_companies
     from pipeline.storage.feeds import feed_states
     from pipeline.storage.runs import StageRun
 
     at = as_utc(at)
     sources, problems = resolve_sources(settings.feeds_file, extra_sources, use_config=use_config)
-    entities = EntityIndex.load(settings.entities_file)
+    universe = universe_from_settings(settings)
+    linker = Linker(universe)
     note = on_feed or (lambda line: log.info(line))
     for problem in problems:
         note(problem)
@@ -238,7 +263,7 @@ def ingest(
         try:
             for source in sources:
                 outcome = read_one(source, states.get(source.feed_id), client=client,
-                                   settings=settings, entities=entities,
+                                   settings=settings, linker=linker,
                                    fetched_at=datetime.now(UTC))
                 for line in outcome.notes:
                     note(line)
@@ -257,6 +282,7 @@ def ingest(
                   "ok" if counts["feeds_failed"] == 0 else "partial")
         with connect(settings.db_path) as con:
             with transaction(con):
+                upsert_companies(con, company_rows(universe), at)
                 counts["articles_new"], counts["articles_changed"] = store_batches(con, outcomes)
                 result = run.finish(StageResult("ingest", status, counts), con)
     if status == "failed":

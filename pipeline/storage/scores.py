@@ -1,4 +1,4 @@
-"""Writes of the ``scores`` table."""
+"""Writes of the ``scores`` and ``entity_scores`` tables, and which model's scores count."""
 
 from __future__ import annotations
 
@@ -143,3 +143,92 @@ def label_pairs(con: duckdb.DuckDBPyConnection, *, baseline: str, candidate: str
           AND (?::TIMESTAMPTZ IS NULL OR art.published_at < ?::TIMESTAMPTZ)
         GROUP BY 1, 2
         """, [baseline, candidate, since, since, until, until]).fetchall()
+
+
+# ------------------------------------------------------------------- company-level (entity) scores
+
+#: What the model is told the company is: the text that names it in the article, else its
+#: name in the universe, else its ticker (a link from a category or an archive's ticker column).
+_TARGET_SQL = "coalesce(ae.mention, c.name, ae.entity)"
+
+_UNSCORED_PAIRS = (
+    " FROM article_entities ae JOIN articles a USING (article_id)"
+    " LEFT JOIN companies c ON c.ticker = ae.entity"
+    " WHERE NOT EXISTS (SELECT 1 FROM entity_scores s WHERE s.article_id = ae.article_id"
+    "   AND s.entity = ae.entity AND s.model_version = ? AND s.content_hash = a.content_hash"
+    f"  AND s.target = {_TARGET_SQL})"
+    "   AND (a.language IS NULL OR list_contains(?, a.language))"
+    "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)"
+    "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at < ?::TIMESTAMPTZ)"
+)
+
+
+def unscored_entity_count(
+    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str],
+    since: datetime | None = None, until: datetime | None = None,
+) -> int:
+    """How many (article, company) links :func:`unscored_entity_chunk` would return in all."""
+    return int(con.execute("SELECT count(*)" + _UNSCORED_PAIRS,
+                           [model_version, languages, since, since, until, until]).fetchall()[0][0])
+
+
+def unscored_entity_chunk(
+    con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str], *,
+    since: datetime | None = None, until: datetime | None = None,
+    after: tuple[datetime, str, str] | None = None, limit: int = 2048,
+) -> pd.DataFrame:
+    """The next ``limit`` (article, company) links needing a company-level score.
+
+    A link needs one when ``model_version`` has no score for it, or scored other content
+    (the article's text changed) or another target (the link now names the company another
+    way). Paged by key ``(published_at, article_id, entity)`` like
+    :func:`pipeline.storage.articles.unscored_chunk`.
+
+    Args:
+        con: any connection.
+        model_version: the scoring model's version id.
+        languages: ISO 639-1 codes to score; articles of unknown language are included.
+        since, until: publication bounds ``[since, until)``, aware UTC; None = open.
+        after: the ``(published_at, article_id, entity)`` of the previous page's last row.
+        limit: most rows returned.
+
+    Returns:
+        DataFrame ``(article_id, entity, text, target, content_hash, published_at)`` ordered
+        by the paging key; empty when nothing is left.
+    """
+    last_at, last_id, last_entity = after if after is not None else (None, None, None)
+    return con.execute(
+        f"SELECT ae.article_id, ae.entity, a.text, {_TARGET_SQL} AS target, a.content_hash,"
+        " a.published_at" + _UNSCORED_PAIRS
+        + "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at > ?::TIMESTAMPTZ"
+          "        OR (a.published_at = ?::TIMESTAMPTZ AND (ae.article_id > ?"
+          "            OR (ae.article_id = ? AND ae.entity > ?))))"
+          " ORDER BY a.published_at, ae.article_id, ae.entity LIMIT ?",
+        [model_version, languages, since, since, until, until, last_at, last_at, last_at, last_id,
+         last_id, last_entity, limit],
+    ).df()
+
+
+def entity_score_rows(chunk: pd.DataFrame, probs: np.ndarray, model_version: str,
+                      scored_at: datetime) -> pd.DataFrame:
+    """Build ``entity_scores`` rows for a chunk of :func:`unscored_entity_chunk`.
+
+    Args:
+        chunk: ``(article_id, entity, target, content_hash, ...)`` rows.
+        probs: ``(len(chunk), 3)`` probabilities toward each row's company, in
+            :data:`pipeline.domain.LABELS` order.
+        model_version: the model that produced ``probs``.
+        scored_at: UTC instant.
+    """
+    rows = score_rows(chunk["article_id"].tolist(), chunk["content_hash"].tolist(), probs,
+                      model_version, scored_at).drop(columns="truncated")
+    rows.insert(1, "entity", chunk["entity"].to_numpy())
+    rows["target"] = chunk["target"].to_numpy()
+    return rows
+
+
+def upsert_entity_scores(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
+    """Write company-level score rows; a re-score replaces that version's earlier row."""
+    cols = ["label", "p_negative", "p_neutral", "p_positive", "sentiment_score", "target",
+            "content_hash", "scored_at"]
+    return upsert_frame(con, "entity_scores", frame, ["article_id", "entity", "model_version"], cols)

@@ -83,3 +83,37 @@ def test_import_drops_undated_rows_reads_epochs_cp1252_and_skips_bad_json_lines(
     assert rows == {"Café Lumière opens stores": "2024-03-04 10:00",
                     "Epoch seconds row": "2024-03-04 10:00",
                     "Good line one": "2024-03-04 09:00", "Good line two": "2024-03-04 11:00"}
+
+
+def test_ticker_column_copies_merge_into_one_article_carrying_every_ticker(tmp_path):
+    first = tmp_path / "by_ticker.csv"
+    first.write_text(
+        "date,ticker,headline,url\n"
+        "2011-07-01 13:00,ACME,Acme Robotics and Initrode sign a supply deal,https://x.example/1\n"
+        "2011-07-01 13:00,INTR,Acme Robotics and Initrode sign a supply deal,https://x.example/1\n"
+        '2011-07-01 13:00,"$GLBX, NYSE:HOOLI",Acme Robotics and Initrode sign a supply deal,https://x.example/1\n'
+        "2011-07-02 09:00,N/A,Copper rallies on supply fears; zinc slips,\n"
+        "2011-07-02 10:00,bad!,Quarterly filings due next week,\n", encoding="utf-8")
+    env = _env(tmp_path)
+    out = cli(env, "import", str(first))
+    assert out.returncode == 0, out.stderr
+    assert "articles_new=3" in out.stdout and "dropped=2" in out.stdout
+    assert "merged into one article with the tickers of all copies" in out.stderr
+    assert "column 'ticker' are not tickers and were skipped (row 6: 'bad!')" in out.stderr
+    db = tmp_path / "data" / "tonewatch.duckdb"
+    tickers = dict(query(db, "SELECT url, tickers FROM articles WHERE url IS NOT NULL"))
+    assert tickers == {"https://x.example/1": ["ACME", "GLBX", "HOOLI", "INTR"]}
+    links = {e: (m, r) for e, m, r in query(
+        db, "SELECT entity, method, relevance FROM article_entities JOIN articles USING (article_id)"
+            " WHERE url IS NOT NULL")}
+    assert links["ACME"][1] == 1.0  # named in the headline and declared
+    assert links["GLBX"] == ("ticker_column", 0.9)  # declared only
+
+    # The same story later filed under another ticker, in another file: it keeps all of them.
+    second = tmp_path / "more.csv"
+    second.write_text("date,symbols,headline,url\n"
+                      "2011-07-01 13:00,UMBR,Acme Robotics and Initrode sign a supply deal,"
+                      "https://x.example/1\n", encoding="utf-8")
+    assert cli(env, "import", str(second)).returncode == 0
+    tickers = dict(query(db, "SELECT url, tickers FROM articles WHERE url IS NOT NULL"))
+    assert tickers == {"https://x.example/1": ["ACME", "GLBX", "HOOLI", "INTR", "UMBR"]}

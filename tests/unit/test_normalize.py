@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.ingest.entities import EntityIndex
+from pipeline.companies import Company, Linker, Universe
 from pipeline.ingest.normalize import (
     ARTICLE_COLUMNS,
     canonical_url,
@@ -230,14 +230,20 @@ GOOD_ITEMS = [
 ]
 
 
+#: The companies of GOOD_ITEMS, as a user's company file would add them.
+UNIVERSE = Universe([Company("ACME", "Acme Robotics"), Company("GLBX", "Globex"),
+                     Company("INTC", "Initech")])
+
+
 @pytest.fixture
 def good_frame(parsed_rss, source, now):
-    return normalize_entries(parsed_rss(GOOD_ITEMS), source, fetched_at=now)
+    return normalize_entries(parsed_rss(GOOD_ITEMS), source, fetched_at=now,
+                             linker=Linker(UNIVERSE))
 
 
 def test_normalize_entries_columns_and_counts(good_frame):
     frame, dropped = good_frame
-    assert list(frame.columns) == ARTICLE_COLUMNS
+    assert list(frame.columns) == ARTICLE_COLUMNS + ["links"]
     assert dropped == 2  # 1 without title and link, 1 repeating a guid
     assert len(frame) == 5  # 7 entries - 1 dropped - 1 repeated guid
     assert frame["article_id"].is_unique
@@ -260,20 +266,23 @@ def test_normalize_entries_summary_repeating_title_not_in_text(good_frame):
                              "The company (NASDAQ: GLBX) said the deal is worth $2 billion.")
 
 
-def test_normalize_entries_tickers(good_frame):
+def test_normalize_entries_tickers_and_links(good_frame):
     frame, _ = good_frame
-    by_title = dict(zip(frame["title"], frame["tickers"], strict=True))
-    assert by_title["Acme Robotics cuts outlook as $ACME orders slump"] == ["ACME"]
-    assert by_title["Globex wins large defence contract"] == ["GLBX"]
-    assert by_title["Initech shares steady ahead of results"] == []
+    by_title = dict(zip(frame["title"], frame["links"], strict=True))
+    assert by_title["Acme Robotics cuts outlook as $ACME orders slump"] == [
+        ("ACME", "cashtag", 1.0, "$ACME")]
+    assert by_title["Globex wins large defence contract"] == [("GLBX", "exchange_prefix", 1.0, "Globex")]
+    assert by_title["Initech shares steady ahead of results"] == [("INTC", "name", 1.0, "Initech")]
+    assert by_title["Hooli lowers prices across its cloud products"] == []  # not a known company
+    tickers = dict(zip(frame["title"], frame["tickers"], strict=True))
+    assert tickers["Globex wins large defence contract"] == ["GLBX"]
 
 
-def test_normalize_entries_names_from_entity_index(parsed_rss, source, now):
-    parsed = parsed_rss(["<title>Initech shares steady ahead of results</title>"
+def test_normalize_entries_default_universe(parsed_rss, source, now):
+    parsed = parsed_rss(["<title>Goldman's profit falls as trading slows</title>"
                          "<link>https://wire.example.com/a4</link>"])
-    frame, _ = normalize_entries(parsed, source, fetched_at=now,
-                                 entities=EntityIndex({"Initech": "INTC"}))
-    assert list(frame.iloc[0]["tickers"]) == ["INTC"]
+    frame, _ = normalize_entries(parsed, source, fetched_at=now)
+    assert list(frame.iloc[0]["tickers"]) == ["GS"]
 
 
 def test_normalize_entries_dates_and_language(good_frame, now):
@@ -381,7 +390,7 @@ def test_normalize_entries_drops_post_appeared_trailer_for_scoring_only(parsed_r
 def test_normalize_entries_empty_feed(parsed_rss, source, now):
     frame, dropped = normalize_entries(parsed_rss([]), source, fetched_at=now)
     assert (len(frame), dropped) == (0, 0)
-    assert list(frame.columns) == ARTICLE_COLUMNS
+    assert list(frame.columns) == ARTICLE_COLUMNS + ["links"]
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,hi", "mailto:a@b.example"])
