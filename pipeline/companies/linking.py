@@ -21,8 +21,9 @@
 out ("Apple Inc."); a business word within the three words after the mention, possessive
 included ("Target raises outlook", "Shell's profit", "Apple to cut jobs"; list in
 :data:`BUSINESS_WORDS`); a cue just before it ("shares of Apple", "job cuts at Ford"); or the
-same company found another way in the same item (its ticker, code, cashtag, another name,
-a category, the feed's ticker, the ticker column). In title-case headlines capitalisation is no
+company listed next to another confirmed company ("Honda and Nissan", "General Motors and
+Ford"); or the same company found another way in the same item (its ticker, code, cashtag,
+another name, a category, the feed's ticker, the ticker column). In title-case headlines capitalisation is no
 evidence, so it is not used.
 
 **Relevance** (0..1): named in the headline 1.0 (codes, prefixes and cashtags too); ticker
@@ -54,9 +55,9 @@ _RANK = {m: i for i, m in enumerate(METHODS)}
 
 #: Words that, within three words after an ordinary-word name, show it is a company.
 BUSINESS_WORDS = frozenset("""
-shares share stock stocks profit profits revenue revenues sales earnings results quarter quarterly
+report shares share stock stocks profit profits revenue revenues sales earnings results quarter quarterly
 dividend dividends buyback guidance outlook forecast forecasts ceo cfo chief chairman boss
-executives executive board investors shareholders analysts beats beat misses reports reported
+executives executive board shareholders beats beat misses reports reported
 posts raises raise cuts cut lifts lowers slashes trims boosts hikes falls fell rises rose jumps
 slides slumps drops gains tumbles soars surges plunges sinks climbs rallies sheds stake bid deal
 merger acquisition acquires acquire buys buy sells sell sold takeover layoffs jobs workers staff
@@ -69,6 +70,7 @@ opens spins lists delists inc corp plc ag
 #: Words that, right before "of/in/at/for/by" + an ordinary-word name, show it is a company.
 _BEFORE = re.compile(r"(?i)\b(?:shares|stock|stake|investors|shareholders|ceo|chief executive|"
                      r"boss|analysts?|cuts|layoffs|rival|owner|maker|unit)\s+(?:of|in|at|for|by)\s+$")
+_LISTED = re.compile(r"\s*(?:,|and|&|or|vs\.?|versus|,\s*and)\s*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'&.-]*")
 #: Curly quotes and odd spaces → ASCII, same length, so offsets map back to the original text.
 _NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00a0": " ", "\u2009": " ",
@@ -156,8 +158,10 @@ class Linker:
             for m in _CASHTAG.finditer(text):
                 self._add(hits, self._resolve(m.group(1), None, hits, text), "cashtag",
                           relevance, original[m.start():m.end()])
+        taken: list[tuple[int, int]] = []  # symbol spans: "Nasdaq: TSLA" is no mention of Nasdaq Inc.
         if ":" in text:
             for m in _PREFIX.finditer(text):
+                taken.append((m.start(), m.end()))
                 venue = BY_TEXT.get(m.group(1))
                 self._add(hits, self._resolve(m.group(2), venue, hits, text, m.group(1)),
                           "exchange_prefix", relevance, original[m.start():m.end()])
@@ -176,9 +180,9 @@ class Linker:
                 continue
             found.append((start, stop, ticker, kind, ordinary))
         found.sort(key=lambda f: (f[0], f[0] - f[1]))
-        last = -1
+        last, confirmed, waiting = -1, [], []
         for start, stop, ticker, kind, ordinary in found:
-            if start < last:
+            if start < last or any(a <= start < b for a, b in taken):
                 continue  # overlaps a longer or earlier match: leftmost-longest wins
             last = stop
             tail = LEGAL_TAIL.match(text, stop)
@@ -187,9 +191,18 @@ class Linker:
             method = "short_name" if kind == "short_name" else kind
             mention = original[start:stop]
             if ordinary and not self._context(text, start, stop):
-                pending.append((method, ticker, relevance, mention))
+                waiting.append((start, stop, (method, ticker, relevance, mention)))
                 continue
+            confirmed.append((start, stop))
             hits.setdefault(ticker, []).append((method, relevance, mention))
+        for start, stop, item in waiting:
+            # Listed with a confirmed company ("Honda and Nissan", "General Motors and Ford").
+            if any(_LISTED.fullmatch(text[b:start]) or _LISTED.fullmatch(text[stop:a])
+                   for a, b in confirmed):
+                method, ticker, relevance, mention = item
+                hits.setdefault(ticker, []).append((method, relevance, mention))
+            else:
+                pending.append(item)
 
     @staticmethod
     def _context(text: str, start: int, stop: int) -> bool:

@@ -10,7 +10,8 @@ Aliases are derived from a company's name, each with its origin (shown by
 * ``ascii``: the same without accents ("Nestlé" → "Nestle"), as wire copy often writes it;
 * ``short-form``: the first word of a name of two or more words ("Goldman" for Goldman Sachs),
   only when that word starts no other company's name or alias in the universe, is at least
-  four letters, and is not an ordinary word or a common given name (Zipf frequency >= 4.0);
+  four letters, and is not a dictionary word at all (any lower-case ``web2`` entry: "Intuitive",
+  "Warrior") nor a common given name (Zipf frequency >= 4.0: "Morgan");
   decided by the universe builder, which sees every name.
 
 **Ordinary words.** A one-word name or alias is an *ordinary word* when its lower-case form is
@@ -98,8 +99,8 @@ def short_form_candidate(name: str) -> str | None:
 
     Only a candidate: the caller keeps it when no other company's name or alias starts with
     the same word. Rejected here: names of one word, words under four letters, words that are
-    not capitalised letters, ordinary words, and words with Zipf frequency >= 4.0 (given names
-    and common words: "Morgan", "American").
+    not capitalised letters, any lower-case dictionary word, and words with Zipf frequency
+    >= 4.0 (given names: "Morgan").
     """
     words = strip_legal(name).split()
     if len(words) < 2:
@@ -107,7 +108,7 @@ def short_form_candidate(name: str) -> str | None:
     first = words[0]
     if len(first) < 4 or not first[0].isupper() or not first.replace("-", "").isalpha():
         return None
-    if is_ordinary_word(first) or _zipf(first.lower()) >= SHORT_FORM_MAX_ZIPF:
+    if first.lower() in _web2_lower() or _zipf(first.lower()) >= SHORT_FORM_MAX_ZIPF:
         return None
     return first
 
