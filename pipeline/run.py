@@ -227,6 +227,7 @@ def _detection_pass(settings: Settings, ends: list[datetime], *, rules, counts: 
     from pipeline.detection.topics import topics_for
 
     topics = topics_for(rules, settings.topics_file)
+    watchlist = watchlist_from_settings(settings) if any(r.scope == "ticker" for r in rules) else None
     messages: list[str] = []
     window_start = min((r.window_at(e).start for r in rules for e in ends[:1]),
                        default=record_end)
@@ -240,7 +241,7 @@ def _detection_pass(settings: Settings, ends: list[datetime], *, rules, counts: 
         with transaction(con):
             outcomes = detect_windows(con, rules, ends, model_version=in_force.model_version,
                                       topics=topics, receivers=list(receivers), enqueue=enqueue,
-                                      dashboard_url=settings.dashboard_url)
+                                      dashboard_url=settings.dashboard_url, watchlist=watchlist)
             for outcome in outcomes:
                 messages += outcome.messages
                 for key, value in outcome.counts.items():
@@ -248,6 +249,20 @@ def _detection_pass(settings: Settings, ends: list[datetime], *, rules, counts: 
             counts["model_version"] = in_force.model_version
             result = run.finish(StageResult("detect", "ok", counts, messages=messages), con)
         return result
+
+
+def watchlist_from_settings(settings: Settings) -> tuple[str, ...] | None:
+    """The tickers of ``settings.watchlist_file`` (checked against the universe), or None when
+    no watchlist is configured (every company is watched).
+
+    Raises:
+        ConfigError: the watchlist cannot be read, or names a ticker the universe lacks.
+    """
+    if settings.watchlist_file is None:
+        return None
+    from pipeline.companies import load_watchlist, universe_from_settings
+
+    return load_watchlist(settings.watchlist_file, universe_from_settings(settings))
 
 
 def detect_backfill(

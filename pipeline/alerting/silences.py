@@ -25,7 +25,7 @@ LABEL_NAMES = ("rule", "scope", "entity", "severity")
 _MATCHER = re.compile(r"^\s*([a-z_]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 
 #: scope of an alert that inhibits → scopes it mutes in the same window
-INHIBITS = {"market": ("ticker", "source")}
+INHIBITS = {"market": ("ticker", "sector", "source")}
 
 
 @dataclass(frozen=True)

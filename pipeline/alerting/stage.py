@@ -65,13 +65,14 @@ def require_topics(rules, topics) -> None:
 
 def decisions_over(
     con: duckdb.DuckDBPyConnection, rules, ends: Sequence[datetime], *, model_version: str,
-    topics=None,
+    topics=None, watchlist: Sequence[str] | None = None,
 ) -> dict[str, tuple[tuple[Window, ...], list[list[Decision]]]]:
     """Every rule's decisions at each of ``ends`` (distinct UTC instants); reads only.
 
     One aggregate query per rule over all the intervals its windows need, plus one for the
     market's numbers per distinct set of intervals (rules with the same window and baseline
-    share it).
+    share it). With a ``watchlist`` (tickers), ticker rules evaluate only those companies,
+    so the false-discovery control runs over the companies a desk covers.
 
     Returns:
         ``rule name -> (windows, decisions)``: the rule's window at each end, and per window
@@ -86,7 +87,9 @@ def decisions_over(
     for rule in rules:
         plan = plan_rule(rule, ends)
         stats = interval_stats(con, scope=rule.scope, intervals=plan.intervals,
-                               model_version=model_version, topics=topics)
+                               model_version=model_version, topics=topics,
+                               min_relevance=rule.min_relevance,
+                               entities=watchlist if rule.scope == "ticker" else None)
         if rule.scope == "market":
             market_cache.setdefault(plan.intervals, stats)
         if plan.intervals not in market_cache:
@@ -98,14 +101,14 @@ def decisions_over(
 
 
 def rule_decisions(con: duckdb.DuckDBPyConnection, rule, *, at: datetime, model_version: str,
-                   topics=None) -> list[Decision]:
+                   topics=None, watchlist: Sequence[str] | None = None) -> list[Decision]:
     """One rule's decisions for its window ending at ``at`` (UTC); reads only.
 
     Raises:
         ConfigError: a topic rule and no topics defined.
     """
     return decisions_over(con, [rule], [at], model_version=model_version,
-                          topics=topics)[rule.name][1][0]
+                          topics=topics, watchlist=watchlist)[rule.name][1][0]
 
 
 def _alert_row(s: Surge, *, at: datetime, model_version: str, dashboard_url: str) -> dict:
@@ -128,6 +131,7 @@ def _alert_row(s: Surge, *, at: datetime, model_version: str, dashboard_url: str
 def detect_windows(
     con: duckdb.DuckDBPyConnection, rules, ends: Sequence[datetime], *, model_version: str,
     topics=None, receivers: Sequence[str] = (), enqueue: bool = False, dashboard_url: str = "",
+    watchlist: Sequence[str] | None = None,
 ) -> list[WindowOutcome]:
     """Evaluate ``rules`` at each window end and record alerts (caller's transaction).
 
@@ -145,6 +149,7 @@ def detect_windows(
         receivers: configured receiver names (``default`` expands to them).
         enqueue: queue notifications (only for a single window end: a replay never notifies).
         dashboard_url: base URL linked from each alert.
+        watchlist: tickers that ticker rules are restricted to (None: every company).
 
     Returns:
         one :class:`WindowOutcome` per end, in increasing order.
@@ -158,7 +163,8 @@ def detect_windows(
         raise ValueError("notifications are queued for one window end at a time")
     if not ends:
         return []
-    decided = decisions_over(con, rules, ends, model_version=model_version, topics=topics)
+    decided = decisions_over(con, rules, ends, model_version=model_version, topics=topics,
+                             watchlist=watchlist)
     book = AlertBook.from_frame(alert_store.alert_states(
         con, [r.name for r in rules], first_end=ends[0], last_end=ends[-1]))
     silences = from_stored(silences_overlapping(con, ends[0], ends[-1]))
@@ -226,6 +232,6 @@ def _explain(con: duckdb.DuckDBPyConnection, rules, recorded: list[tuple[Surge, 
             continue
         details = window_details(con, scope=rule.scope, model_version=model_version,
                                  items=[(s.decision.entity, s.window) for s, _ in pairs],
-                                 topics=topics)
+                                 topics=topics, min_relevance=rule.min_relevance)
         for s, row in pairs:
             row["explanation"].update(details[(s.decision.entity, s.window)])

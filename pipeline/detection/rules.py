@@ -4,7 +4,14 @@
 
     rules:
       - name: ticker_negative_surge    # unique; part of the alert's identity
-        scope: ticker                  # market | ticker | source | topic (config/topics.yaml)
+        scope: ticker                  # market | ticker | sector | source | topic
+                                       # (config/topics.yaml); ticker and sector count each
+                                       # story with its label toward the company
+        min_relevance: 0.5             # ticker/sector: a story counts for a company when its
+                                       # link's relevance is at least this (1 named in the
+                                       # headline, 0.9 an archive's ticker column, 0.6 only
+                                       # in the summary, 0.4 only a category, 0.3 only the
+                                       # feed's own ticker; pipeline.companies.linking)
         window: 1d                     # evaluated window, ending at the run instant
         baseline: 28d                  # trailing period before the window
         seasonality: none              # none | hour_of_day | hour_of_week: share and score
@@ -82,7 +89,8 @@ class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    scope: Literal["market", "ticker", "source", "topic"]
+    scope: Literal["market", "ticker", "sector", "source", "topic"]
+    min_relevance: float = Field(0.5, ge=0.0, le=1.0)
     window: timedelta = timedelta(days=1)
     baseline: timedelta = timedelta(days=28)
     seasonality: Literal["none", "hour_of_day", "hour_of_week"] = "none"

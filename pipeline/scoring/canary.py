@@ -36,8 +36,34 @@ CANARY: tuple[tuple[str, str], ...] = (
     ("Miner's output surges and it posts its best quarter ever", "positive"),
 )
 
+#: ``(text, company, expected label toward that company)``: headlines that judge the companies
+#: they name differently, for a model trained on company-targeted pairs. 6 negative, 4 neutral,
+#: 6 positive; every headline's companies differ.
+TARGET_CANARY: tuple[tuple[str, str, str], ...] = (
+    ("Corvane beats estimates while Dunmore slumps on weak orders", "Corvane", "positive"),
+    ("Corvane beats estimates while Dunmore slumps on weak orders", "Dunmore", "negative"),
+    ("Elstree wins the $2 billion rail contract after rival Farrow is disqualified", "Elstree", "positive"),
+    ("Elstree wins the $2 billion rail contract after rival Farrow is disqualified", "Farrow", "negative"),
+    ("Court orders Galloway to pay Hesketh $400 million in patent damages", "Galloway", "negative"),
+    ("Court orders Galloway to pay Hesketh $400 million in patent damages", "Hesketh", "positive"),
+    ("Analyst upgrades Brantley to buy and downgrades Aldmere to sell", "Brantley", "positive"),
+    ("Analyst upgrades Brantley to buy and downgrades Aldmere to sell", "Aldmere", "negative"),
+    ("Jessop shares plunge 30% after losing its biggest customer, Ivory Bay", "Jessop", "negative"),
+    ("Jessop shares plunge 30% after losing its biggest customer, Ivory Bay", "Ivory Bay", "neutral"),
+    ("Kestrel names former Lorimer finance chief as its new CFO", "Kestrel", "neutral"),
+    ("Kestrel names former Lorimer finance chief as its new CFO", "Lorimer", "neutral"),
+    ("Banks fall, but Marrow Bank bucks the trend with a record quarter", "Marrow Bank", "positive"),
+    ("Nettle Foods to hold its annual meeting as Oriel Foods cuts its dividend", "Nettle Foods", "neutral"),
+    ("Nettle Foods to hold its annual meeting as Oriel Foods cuts its dividend", "Oriel Foods", "negative"),
+    ("Pellow raises guidance after Quenby recalls 2 million heaters", "Pellow", "positive"),
+)
+
 #: Share of the canary a model must get right (18 of 20).
 REQUIRED_ACCURACY = 0.90
+
+#: Share of the company-level canary a targeted model must get right (13 of 16): pairs are
+#: harder, and one company named only as context may fairly read either way.
+REQUIRED_TARGET_ACCURACY = 0.80
 
 
 @dataclass
@@ -47,6 +73,7 @@ class CanaryResult:
     correct: int
     total: int
     failures: list[dict] = field(default_factory=list)
+    required: float = REQUIRED_ACCURACY
 
     @property
     def accuracy(self) -> float:
@@ -55,8 +82,9 @@ class CanaryResult:
 
     @property
     def passed(self) -> bool:
-        """Whether the accuracy reaches :data:`REQUIRED_ACCURACY`."""
-        return self.accuracy >= REQUIRED_ACCURACY
+        """Whether the accuracy reaches :attr:`required` (:data:`REQUIRED_ACCURACY`, or
+        :data:`REQUIRED_TARGET_ACCURACY` for the company-level canary)."""
+        return self.accuracy >= self.required
 
     def summary(self) -> str:
         """One line: ``canary 20/20 passed`` or the first failures."""
@@ -84,15 +112,38 @@ def run_canary(classifier) -> CanaryResult:
     return CanaryResult(len(CANARY) - len(failures), len(CANARY), failures)
 
 
+def run_target_canary(classifier) -> CanaryResult:
+    """Label the company-level canary with a targeted classifier
+    (``predict_probs(texts, targets=...) -> (n, 3)``).
+
+    Returns:
+        how many (headline, company) pairs came out as expected; failures name the company.
+    """
+    texts = [text for text, _, _ in TARGET_CANARY]
+    targets = [target for _, target, _ in TARGET_CANARY]
+    predicted = classifier.predict_probs(texts, targets=targets).argmax(axis=1)
+    failures = [
+        {"text": f"[{target}] {text}", "expected": expected, "predicted": LABELS[int(p)]}
+        for (text, target, expected), p in zip(TARGET_CANARY, predicted, strict=True)
+        if LABELS[int(p)] != expected
+    ]
+    return CanaryResult(len(TARGET_CANARY) - len(failures), len(TARGET_CANARY), failures,
+                        required=REQUIRED_TARGET_ACCURACY)
+
+
 def require_canary(classifier, *, what: str) -> CanaryResult:
     """Run the canary and raise unless it passes.
 
     Args:
         what: how to name the model in the error (a version or a path).
 
+    A model trained on company-targeted pairs must also pass the company-level canary
+    (:data:`TARGET_CANARY`, :data:`REQUIRED_TARGET_ACCURACY`).
+
     Raises:
         CanaryFailedError: fewer than :data:`REQUIRED_ACCURACY` of the sentences labelled as
-            expected; the message lists the first failures.
+            expected, or (targeted model) fewer than :data:`REQUIRED_TARGET_ACCURACY` of the
+            pairs; the message lists the first failures.
     """
     result = run_canary(classifier)
     if not result.passed:
@@ -101,4 +152,10 @@ def require_canary(classifier, *, what: str) -> CanaryResult:
             "wrong order (check config.id2label or give --model-labels) or the model is not a "
             "financial sentiment classifier"
         )
+    if getattr(classifier, "targeted", False):
+        targeted = run_target_canary(classifier)
+        if not targeted.passed:
+            raise CanaryFailedError(
+                f"model {what} failed the company-level canary ({targeted.summary()}); it does "
+                "not tell apart the companies a headline judges differently")
     return result

@@ -88,6 +88,8 @@ def _write_database(path: Path, *, with_production: bool = True) -> Path:
             [(aid, feed, url, title, published, fetched, fetched, f"h-{aid}", f"s-{aid}", tickers)
              for aid, feed, title, url, published, tickers, _ in ARTICLES],
         )
+        con.execute("INSERT INTO article_entities SELECT article_id, unnest(tickers), 'stored', 1.0,"
+                    " NULL FROM articles")
         con.executemany(
             "INSERT INTO model_versions VALUES (?, 'minilm', ?, ?, ?, ?)",
             [(PRODUCTION, f"models/registry/{PRODUCTION}",

@@ -23,7 +23,7 @@ from pipeline.detection.rules import AlertRule
 from pipeline.domain import FeedHealth
 from pipeline.ingest.normalize import ARTICLE_COLUMNS
 from pipeline.run import backfill_instants, detect, detect_backfill
-from pipeline.storage.articles import upsert_articles
+from tests.seeding import store_articles
 from pipeline.storage.db import connect
 from pipeline.storage.feeds import upsert_feed_health
 from pipeline.storage.scores import score_rows, upsert_scores
@@ -103,7 +103,7 @@ def _history(db) -> None:
                     "wire")
     frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
     with connect(db) as con:
-        upsert_articles(con, frame)
+        store_articles(con, frame)
         upsert_scores(con, score_rows(list(frame["article_id"]), list(frame["content_hash"]),
                                       probs, "synthetic-1", AT))
         upsert_feed_health(con, [FeedHealth("wire", "Example Wire", "https://wire.test/rss"),
@@ -177,7 +177,7 @@ def test_backfill_without_windows_or_scores(tmp_path):
     empty = detect_backfill(settings, since=None, until=AT, rules=RULES[:1])
     assert empty.counts == {"windows": 0} and empty.messages == []
     with connect(settings.db_path) as con:
-        upsert_articles(con, pd.DataFrame([{c: None for c in ARTICLE_COLUMNS} | {
+        store_articles(con, pd.DataFrame([{c: None for c in ARTICLE_COLUMNS} | {
             "article_id": "a", "feed_id": "f", "title": "t", "text": "t",
             "published_at": AT - timedelta(hours=3), "date_quality": "exact",
             "first_seen_at": AT, "fetched_at": AT, "content_hash": "h", "story_id": "s",

@@ -19,7 +19,7 @@ from pipeline.domain import Window
 from pipeline.errors import ConfigError
 from pipeline.ingest.normalize import ARTICLE_COLUMNS
 from pipeline.run import detect
-from pipeline.storage.articles import upsert_articles
+from tests.seeding import store_articles
 from pipeline.storage.db import connect
 from pipeline.storage.scores import score_rows, upsert_scores
 from tests.conftest import query
@@ -38,7 +38,7 @@ def _store(db, items: list[tuple[datetime, str, list[float], list[str]]]) -> Non
             "fetched_at": when, "content_hash": f"h{i}", "story_id": f"s{i}", "tickers": tickers})
     frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
     with connect(db) as con:
-        upsert_articles(con, frame)
+        store_articles(con, frame)
         upsert_scores(con, score_rows(list(frame["article_id"]), list(frame["content_hash"]),
                                       [p for *_, p, _ in items], "synthetic-1", AT))
 

@@ -14,7 +14,7 @@ from pipeline.detection.rules import AlertRule
 from pipeline.errors import ConfigError
 from pipeline.ingest.normalize import ARTICLE_COLUMNS
 from pipeline.run import detect
-from pipeline.storage.articles import upsert_articles
+from tests.seeding import store_articles
 from pipeline.storage.db import connect
 from pipeline.storage.scores import score_rows, upsert_scores
 from tests.conftest import cli, query
@@ -40,7 +40,7 @@ def _history(db) -> None:
             probs.append([0.8, 0.1, 0.1] if negative else [0.1, 0.8, 0.1])
     frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
     with connect(db) as con:
-        upsert_articles(con, frame)
+        store_articles(con, frame)
         upsert_scores(con, score_rows(list(frame["article_id"]), list(frame["content_hash"]),
                                       probs, "synthetic-1", AT))
 
@@ -149,7 +149,7 @@ def test_resolved_message_goes_to_receivers_that_were_told(settings, capsys):
         probs.append([0.8, 0.1, 0.1] if i < 2 else [0.1, 0.8, 0.1])
     frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
     with connect(settings.db_path) as con:
-        upsert_articles(con, frame)
+        store_articles(con, frame)
         upsert_scores(con, score_rows(list(frame["article_id"]), list(frame["content_hash"]),
                                       probs, "synthetic-1", AT))
     calm = detect(settings, at=AT + timedelta(days=1), rules=rule)
