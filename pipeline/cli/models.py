@@ -12,7 +12,7 @@ from rich.table import Table
 
 from pipeline.cli.common import err, now, out, print_result, score_progress, settings
 from pipeline.domain import LABELS, parse_instant
-from pipeline.errors import TonewatchError
+from pipeline.errors import ConfigError, TonewatchError
 
 model_app = typer.Typer(help="Model registry: list, show, promote, build the default, export to ONNX.",
                         no_args_is_help=True)
@@ -58,6 +58,11 @@ def evaluate(
     data: Annotated[Path, typer.Option(help="Labelled CSV/TSV/JSONL file or folder.")],
     label_map: Annotated[Optional[str], typer.Option(help="e.g. 0=negative,1=positive,2=neutral")] = None,
     text_col: Annotated[Optional[str], typer.Option(help="Text column name.")] = None,
+    entity_col: Annotated[Optional[str], typer.Option(
+        help="Company column: evaluate labels toward each row's company (company-level), "
+             "next to the article-level label applied to every company.")] = None,
+    split: Annotated[Optional[str], typer.Option(
+        help="Only rows of this split (train or validation) when the data has a split column.")] = None,
     model_labels: Annotated[Optional[str], typer.Option(
         help="Model output labels when id2label says LABEL_0..: LABEL_0=negative,LABEL_1=neutral,...")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
@@ -68,9 +73,19 @@ def evaluate(
     from pipeline.training.datasets import load_labelled, parse_label_map
     from pipeline.training.evaluate import evaluate_classifier
 
-    frame = load_labelled(data, text_col=text_col, label_map=parse_label_map(label_map))
+    frame = load_labelled(data, text_col=text_col, label_map=parse_label_map(label_map),
+                          target_col=entity_col)
+    if split is not None:
+        if "split" not in frame.columns:
+            raise ConfigError(f"--split {split}: {data} has no split column")
+        frame = frame[frame["split"] == split]
+        if frame.empty:
+            raise ConfigError(f"--split {split}: no rows of that split in {data}")
     # Evaluation measures any model, including one that fails the canary (reported, not refused).
     classifier = load_classifier(settings(), model, canary=False, model_labels=model_labels)
+    if entity_col is not None:
+        _evaluate_entities(classifier, frame, data, as_json)
+        return
     metrics = evaluate_classifier(classifier, frame)
     canary = run_canary(classifier)
     metrics["canary"] = {"correct": canary.correct, "total": canary.total, "passed": canary.passed}
@@ -88,6 +103,40 @@ def evaluate(
     out.print(table)
     cm = Table("true \\ predicted", *LABELS)
     for label, row in zip(LABELS, metrics["confusion"], strict=True):
+        cm.add_row(label, *map(str, row))
+    out.print(cm)
+
+
+def _evaluate_entities(classifier, frame, data: Path, as_json: bool) -> None:
+    """``evaluate --entity-col``: company-level figures next to the article-level baseline."""
+    from pipeline.training.evaluate import evaluate_entities
+
+    frame = frame[frame["target"].notna()]
+    if frame.empty:
+        raise ConfigError(f"{data}: no row names a company in the entity column")
+    report = evaluate_entities(classifier, frame)
+    chosen = report["entity"] or report["article_baseline"]
+    if as_json:
+        line = {"accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"],
+                "conflicting": {k: v for k, v in (chosen["conflicting"] or {}).items() if k != "n"},
+                "targeted": report["entity"] is not None, **report}
+        sys.stdout.write(json.dumps(line) + "\n")
+        return
+    out.print(f"model {report['model_version']} on {data}: {report['n']} (text, company) rows, "
+              f"{report['n_conflicting']} on headlines judging their companies differently")
+    if report["entity"] is None:
+        out.print("this model has no company-level output: only the article-level baseline is shown")
+    table = Table("prediction", "accuracy", "macro-F1", "conflicting accuracy", "conflicting macro-F1")
+    for name, m in (("company-level (text, company)", report["entity"]),
+                    ("article-level label for every company", report["article_baseline"])):
+        if m is None:
+            continue
+        c = m["conflicting"] or {}
+        table.add_row(name, f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}",
+                      f"{c['accuracy']:.4f}" if c else "-", f"{c['macro_f1']:.4f}" if c else "-")
+    out.print(table)
+    cm = Table("true \\ predicted (company-level)" if report["entity"] else "true \\ predicted", *LABELS)
+    for label, row in zip(LABELS, chosen["confusion"], strict=True):
         cm.add_row(label, *map(str, row))
     out.print(cm)
 

@@ -94,3 +94,43 @@ def test_an_article_level_model_refuses_targets(tiny):
     assert not classifier.targeted
     with pytest.raises(ScoringError, match="no company-level output"):
         classifier.predict_probs(["Corvane rises"], targets=["Corvane"])
+
+
+def test_conflicting_rows_are_headlines_judging_companies_differently():
+    from pipeline.training.evaluate import conflicting_rows
+
+    data = pd.DataFrame({"text": ["A up, B down"] * 2 + ["C and D fall"] * 2 + ["E rises"],
+                         "target": ["A", "B", "C", "D", "E"],
+                         "label": ["positive", "negative", "negative", "negative", "positive"]})
+    assert conflicting_rows(data).tolist() == [True, True, False, False, False]
+
+
+def test_evaluate_entity_column_reports_model_and_article_baseline(tiny, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    data = pd.concat([_data(), _entity_rows()], ignore_index=True)
+    data.to_csv(tmp_path / "mixed.csv", index=False)
+    record = train_model(data=tmp_path / "mixed.csv", base=str(tiny), name="tiny",
+                         registry=Registry(tmp_path / "registry"),
+                         now=datetime(2026, 3, 1, tzinfo=UTC), args=TrainingArguments(**FAST),
+                         progress=False)
+    _entity_rows().to_csv(tmp_path / "heldout.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["evaluate", "--model", str(record.path), "--data",
+                                      str(tmp_path / "heldout.csv"), "--entity-col", "entity", "--json"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"accuracy", "macro_f1", "conflicting"} <= set(line)
+    assert set(line["conflicting"]) == {"accuracy", "macro_f1"}
+    assert line["targeted"] is True and line["n"] == line["n_conflicting"] == len(_entity_rows())
+    # The article-level baseline gives both companies of a contrast one label: it is right on
+    # exactly half of every contrasting headline's rows at best.
+    assert line["article_baseline"]["conflicting"]["accuracy"] <= 0.5
+    table = CliRunner().invoke(app, ["evaluate", "--model", str(record.path), "--data",
+                                     str(tmp_path / "heldout.csv"), "--entity-col", "entity"])
+    assert table.exit_code == 0 and "article-level label for every company" in table.stdout
+    missing = CliRunner().invoke(app, ["evaluate", "--model", str(record.path), "--data",
+                                       str(tmp_path / "heldout.csv"), "--entity-col", "ticker"])
+    assert missing.exit_code != 0
