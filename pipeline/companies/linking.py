@@ -46,7 +46,7 @@ import ahocorasick
 
 from pipeline.companies.exchanges import BY_RIC, BY_TEXT, EURONEXT, Exchange, qualify
 from pipeline.companies.model import METHODS, Company, Link, Universe
-from pipeline.companies.names import LEGAL_TAIL, is_ordinary_word
+from pipeline.companies.names import LEGAL_TAIL, needs_context
 from pipeline.companies.userfile import SYMBOL
 
 RELEVANCE = {"title": 1.0, "ticker_column": 0.9, "summary": 0.6, "category": 0.4,
@@ -99,7 +99,7 @@ class Linker:
         for text, surface in universe.surfaces.items():
             if len(text) >= 2:
                 self._automaton.add_word(text, (len(text), surface.ticker, surface.kind,
-                                                is_ordinary_word(text)))
+                                                needs_context(text, surface.kind)))
         self._automaton.make_automaton()
         self._empty = len(self._automaton) == 0
 

@@ -8,11 +8,13 @@ Aliases are derived from a company's name, each with its origin (shown by
   Group, & Co. KGaA, Oyj, ASA, S.p.A., ...), a leading "The" and a trailing parenthesis
   ("Hornbach (retailer)" → "Hornbach");
 * ``ascii``: the same without accents ("Nestlé" → "Nestle"), as wire copy often writes it;
-* ``short-form``: the first word of a name of two or more words ("Goldman" for Goldman Sachs),
-  only when that word starts no other company's name or alias in the universe, is at least
-  four letters, and is not a dictionary word at all (any lower-case ``web2`` entry: "Intuitive",
-  "Warrior") nor a common given name (Zipf frequency >= 4.0: "Morgan");
-  decided by the universe builder, which sees every name.
+* ``short-form``: the first word of a name of two or more words ("Goldman" for Goldman Sachs,
+  "Delta" for Delta Air Lines), only when that word starts no other company's name or alias in
+  the universe and is at least four letters; a word that is not in the dictionary must not be
+  common (Zipf frequency < 4.0: not a given name such as "Lincoln"), a dictionary word must
+  not be very common (Zipf < 4.3: "Delta", "Southwest", "Carnival" yes; "Morgan", "Royal",
+  "United" no) and always needs context (below); decided by the universe builder, which sees
+  every name.
 
 **Ordinary words.** A one-word name or alias is an *ordinary word* when its lower-case form is
 a lower-case entry of Webster's Second International word list (``web2``, shipped by the
@@ -23,6 +25,12 @@ treated as ordinary. Apple, Target, Gap, Shell, Visa, Block, Meta, Next, Sage, U
 Discover, Progressive, General are ordinary; Amazon, Nvidia, Tesla, Boeing, Chevron are not.
 An ordinary-word mention needs supporting context before it links (see
 :mod:`pipeline.companies.linking`).
+
+**Needs context** (:func:`needs_context`): besides ordinary words, a derived alias or short
+form that is a place name ("Chiba" for Chiba Bank, "Zurich" for Zurich Insurance: country and
+subdivision names from ISO 3166, via the ``pycountry`` package) or a short form that is any
+dictionary word ("Delta") links only with context too: "Typhoon hits Chiba" is not about the
+bank. A company's own one-word name is never held back for being a place ("Toyota").
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ import unicodedata
 ORDINARY_ZIPF = 3.6
 #: Zipf frequency at or above which a first word is too common to stand for a company alone.
 SHORT_FORM_MAX_ZIPF = 4.0
+#: The same for a first word that is a dictionary word (such a short form needs context).
+SHORT_FORM_MAX_ZIPF_DICTIONARY = 4.3
 
 #: Trailing legal-form and group words, longest alternatives first. Applied repeatedly.
 LEGAL_SUFFIXES = (
@@ -99,8 +109,8 @@ def short_form_candidate(name: str) -> str | None:
 
     Only a candidate: the caller keeps it when no other company's name or alias starts with
     the same word. Rejected here: names of one word, words under four letters, words that are
-    not capitalised letters, any lower-case dictionary word, and words with Zipf frequency
-    >= 4.0 (given names: "Morgan").
+    not capitalised letters, and common words (Zipf frequency >= 4.0, or >= 4.3 for a
+    dictionary word; see the module docstring).
     """
     words = strip_legal(name).split()
     if len(words) < 2:
@@ -108,7 +118,9 @@ def short_form_candidate(name: str) -> str | None:
     first = words[0]
     if len(first) < 4 or not first[0].isupper() or not first.replace("-", "").isalpha():
         return None
-    if first.lower() in _web2_lower() or _zipf(first.lower()) >= SHORT_FORM_MAX_ZIPF:
+    limit = (SHORT_FORM_MAX_ZIPF_DICTIONARY if first.lower() in _web2_lower()
+             else SHORT_FORM_MAX_ZIPF)
+    if _zipf(first.lower()) >= limit:
         return None
     return first
 
@@ -130,6 +142,42 @@ def is_ordinary_word(text: str) -> bool:
 #: Lower-case word → ordinary? Filled on demand, and pre-filled from the universe's disk cache
 #: so that a cached start never loads the word lists (about 0.4 s).
 ORDINARY_MEMO: dict[str, bool] = {}
+
+#: ``"kind:text"`` → needs context? (:func:`needs_context`), cached like :data:`ORDINARY_MEMO`.
+CONTEXT_MEMO: dict[str, bool] = {}
+
+
+def needs_context(text: str, kind: str) -> bool:
+    """Whether a surface links only with supporting context (see the module docstring).
+
+    Args:
+        text: the surface as matched ("Apple", "Chiba", "Delta").
+        kind: ``name`` (the company's own name), ``alias`` or ``short_name``.
+    """
+    key = f"{kind}:{text}"
+    if key not in CONTEXT_MEMO:
+        held = is_ordinary_word(text)
+        if not held and kind != "name":
+            held = is_place_name(text) or (kind == "short_name" and text.lower() in _web2_lower())
+        CONTEXT_MEMO[key] = held
+    return CONTEXT_MEMO[key]
+
+
+def is_place_name(text: str) -> bool:
+    """Whether ``text`` is a country or a country subdivision (ISO 3166-1/-2 via ``pycountry``),
+    with or without accents ("Zürich", "Zurich", "Chiba", "Bayern")."""
+    return text.strip() in _places()
+
+
+@functools.lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    import pycountry
+
+    names: set[str] = set()
+    for entry in (*pycountry.countries, *pycountry.subdivisions):
+        for name in {entry.name, getattr(entry, "common_name", entry.name)}:
+            names.update({name, ascii_fold(name)})
+    return frozenset(names)
 
 
 @functools.lru_cache(maxsize=1)

@@ -47,7 +47,9 @@ from pathlib import Path
 
 from pipeline.companies.exchanges import BY_GOOGLE, BY_TEXT, US_CODES, exchange_of_country, split_symbol
 from pipeline.companies.model import Company, Universe
-from pipeline.companies.names import ORDINARY_MEMO, derived_aliases, is_ordinary_word, short_form_candidate
+from pipeline.companies.names import (
+    CONTEXT_MEMO, ORDINARY_MEMO, derived_aliases, is_ordinary_word, needs_context, short_form_candidate,
+)
 from pipeline.companies.sectors import derive_sector
 
 log = logging.getLogger(__name__)
@@ -85,21 +87,24 @@ def default_universe() -> Universe:
     """
     path = _cache_path()
     try:
-        companies, notes, memo = pickle.loads(path.read_bytes())
+        companies, notes, memo, context = pickle.loads(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
         companies, notes = build_default_companies()
         for c in companies:  # what the linker will ask, so that a cached start skips word lists
-            for surface in (c.name, *c.aliases):
+            for surface, kind in ((c.name, "name"), *((a, "alias") for a in c.aliases),
+                                  *((a, "short_name") for a in c.aliases)):
                 is_ordinary_word(surface)
-        memo = dict(ORDINARY_MEMO)
+                needs_context(surface, kind)
+        memo, context = dict(ORDINARY_MEMO), dict(CONTEXT_MEMO)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps((companies, notes, memo)))
+            tmp.write_bytes(pickle.dumps((companies, notes, memo, context)))
             os.replace(tmp, path)  # atomic: concurrent processes never read half a file
         except OSError as exc:
             log.debug("universe cache not written: %s", exc)
     ORDINARY_MEMO.update(memo)
+    CONTEXT_MEMO.update(context)
     return Universe(companies, notes)
 
 
@@ -107,7 +112,7 @@ def _cache_path() -> Path:
     from importlib.metadata import version
 
     key = hashlib.sha256()
-    for dist in ("pytickersymbols", "english-words", "wordfreq"):
+    for dist in ("pytickersymbols", "english-words", "wordfreq", "pycountry"):
         key.update(f"{dist}={version(dist)};".encode())
     for module in sorted(Path(__file__).parent.glob("*.py")):
         key.update(module.read_bytes())

@@ -165,3 +165,23 @@ def test_precision_and_recall_on_the_labelled_sample(linker):
         expected = set(it["expected"])
         tp, fp, fn = tp + len(got & expected), fp + len(got - expected), fn + len(expected - got)
     assert tp / (tp + fp) >= 0.95 and tp / (tp + fn) >= 0.95
+
+
+@pytest.mark.parametrize("title,ticker", [
+    ("Chiba Bank shares fall after a bad-loan charge", "8331.T"),
+    ("Chiba lifts its dividend as loan growth picks up", "8331.T"),   # a short form + context
+    ("Zurich posts record profit on lower claims", "ZURN.SW"),
+    ("Delta raises fares as jet fuel climbs", "DAL"),                 # a dictionary short form
+])
+def test_place_and_dictionary_short_forms_with_context(linker, title, ticker):
+    assert ticker in found(linker, title)
+
+
+@pytest.mark.parametrize("title", [
+    "Typhoon hits Chiba; trains halted",
+    "Zurich hosts a climate summit this week",
+    "Delta variant spreads in three states",
+    "River delta farmers count flood losses",
+])
+def test_place_and_dictionary_short_forms_alone_do_not_link(linker, title):
+    assert found(linker, title) == {}
