@@ -65,7 +65,8 @@ employees plant plants factory factories stores ipo bonds debt rating downgrade 
 upgraded lawsuit sues sued fined recall recalls settles settlement unit division subsidiary
 valuation margin margins probe antitrust launches unveils announces agrees plans expects warns
 said says files filed delays halts suspends expands invests hires appoints names shuts closes
-opens spins lists delists inc corp plc ag
+opens spins lists delists inc corp plc ag signs sign spend spends invest lay premiums
+customers subscribers users orders deliveries shipments bookings
 """.split())
 #: Words that, right before "of/in/at/for/by" + an ordinary-word name, show it is a company.
 _BEFORE = re.compile(r"(?i)\b(?:shares|stock|stake|investors|shareholders|ceo|chief executive|"
@@ -85,6 +86,18 @@ STOP_TERMS = frozenset("AI CEO CFO IPO ESG EU US UK USA GDP ETF FX IT M&A PE VC 
                        "SEC FTC DOJ IMF CPI PMI API TV PR HR".split())
 
 
+#: Phrases that contain a company's name but name something else: market indices, central banks
+#: and regulators, and a few common expressions. Matched like company names, they win the
+#: leftmost-longest contest ("Nasdaq Composite" over Nasdaq Inc., "Swiss National Bank" over
+#: "National Bank") and link nothing.
+NOT_COMPANIES = (
+    "Nasdaq Composite", "Nasdaq 100", "Nasdaq-100", "Dow Jones", "MSCI World", "MSCI ACWI",
+    "MSCI Emerging Markets", "MSCI EAFE", "Russell 2000", "Russell 1000", "Swiss National Bank",
+    "National Bank of Belgium", "Prudential Regulation Authority", "Amazon rainforest",
+    "Amazon River", "Amazon basin", "Tesla coil", "Box office",
+)
+
+
 class Linker:
     """Finds the companies of a :class:`~pipeline.companies.model.Universe` in article text.
 
@@ -97,9 +110,13 @@ class Linker:
         self.universe = universe
         self._automaton = ahocorasick.Automaton()
         for text, surface in universe.surfaces.items():
-            if len(text) >= 2:
+            # A derived alias needs three letters: "Q2" (Q2 Holdings) is mostly a quarter.
+            if len(text) >= 2 and (surface.kind == "name" or sum(c.isalpha() for c in text) >= 3):
                 self._automaton.add_word(text, (len(text), surface.ticker, surface.kind,
                                                 needs_context(text, surface.kind)))
+        for text in NOT_COMPANIES:
+            if text not in universe.surfaces:
+                self._automaton.add_word(text, (len(text), None, "block", False))
         self._automaton.make_automaton()
         self._empty = len(self._automaton) == 0
 
@@ -185,6 +202,8 @@ class Linker:
             if start < last or any(a <= start < b for a, b in taken):
                 continue  # overlaps a longer or earlier match: leftmost-longest wins
             last = stop
+            if ticker is None:  # NOT_COMPANIES: an index or an institution, not the company
+                continue
             tail = LEGAL_TAIL.match(text, stop)
             if tail:
                 stop, kind, ordinary = tail.end(), "name", False

@@ -8,6 +8,9 @@ Aliases are derived from a company's name, each with its origin (shown by
   Group, & Co. KGaA, Oyj, ASA, S.p.A., ...), a leading "The" and a trailing parenthesis
   ("Hornbach (retailer)" → "Hornbach");
 * ``ascii``: the same without accents ("Nestlé" → "Nestle"), as wire copy often writes it;
+* ``case``: the name in the case the press often uses (:func:`case_variant`: "ABN Amro",
+  "adidas");
+* ``ticker``: the bare listing symbol written as a name ("KKR", "CVS"; :func:`ticker_alias`);
 * ``short-form``: the first word of a name of two or more words ("Goldman" for Goldman Sachs,
   "Delta" for Delta Air Lines), only when that word starts no other company's name or alias in
   the universe and is at least four letters; a word that is not in the dictionary must not be
@@ -101,7 +104,46 @@ def derived_aliases(name: str) -> list[tuple[str, str]]:
         folded = ascii_fold(text)
         if folded != text and folded not in (a for a, _ in found):
             found.append((folded, "ascii"))
+    variant = case_variant(base)
+    if variant and variant not in (a for a, _ in found):
+        found.append((variant, "case"))
     return found
+
+
+def case_variant(name: str) -> str | None:
+    """How the press often writes a name in another case, or None.
+
+    All-capital words of four letters or more become title case ("ABN AMRO" → "ABN Amro");
+    a one-word brand that is no dictionary word and is rare in English (Zipf < 3) gets its
+    first letter lower-cased ("Adidas" → "adidas", "EasyJet" → "easyJet"), as brands that
+    style themselves so are written.
+    """
+    words = name.split()
+    if len(words) > 1:
+        changed = [w.title() if len(w) >= 4 and w.isalpha() and w.isupper() else w for w in words]
+        return " ".join(changed) if changed != words else None
+    word = words[0] if words else ""
+    if (len(word) >= 5 and word.isalpha() and word[0].isupper() and word[1].islower()
+            and word.lower() not in _web2_lower() and _zipf(word.lower()) < 3.0):
+        return word[0].lower() + word[1:]
+    return None
+
+
+#: Common capitalised abbreviations that are not to be read as a company's ticker in text.
+ACRONYMS = frozenset("AI CEO CFO COO CTO IPO ESG EU US UK USA GDP ETF FX IT PE VC EV OPEC FED ECB "
+                     "SEC FTC DOJ IMF CPI PMI API TV PR HR NATO OECD WHO WTO FDA EPA FAA NHS BBC "
+                     "CNN NFL NBA GMT EST UTC AGM ADR ETN REIT LLC INC PLC LTD CORP".split())
+
+
+def ticker_alias(ticker: str) -> str | None:
+    """The bare listing symbol as a name in text, or None: "KKR", "CVS", "BBVA" (from
+    BBVA.MC) are how the news names these companies. Only letters, three or more, not a
+    dictionary word ("ALL", "CAT") and not a common abbreviation (:data:`ACRONYMS`)."""
+    bare = ticker.split(".")[0]
+    if (len(bare) >= 3 and bare.isalpha() and bare.isupper() and bare not in ACRONYMS
+            and bare.lower() not in _web2_lower()):
+        return bare
+    return None
 
 
 def short_form_candidate(name: str) -> str | None:

@@ -49,6 +49,7 @@ from pipeline.companies.exchanges import BY_GOOGLE, BY_TEXT, US_CODES, exchange_
 from pipeline.companies.model import Company, Universe
 from pipeline.companies.names import (
     CONTEXT_MEMO, ORDINARY_MEMO, derived_aliases, is_ordinary_word, needs_context, short_form_candidate,
+    ticker_alias,
 )
 from pipeline.companies.sectors import derive_sector
 
@@ -230,6 +231,9 @@ def _company(r: dict, ticker: str, version: str) -> Company:
                     break
     country = r["country"] or (venue.country if venue else "United States")
     aliases = derived_aliases(r["name"]) + [(n, "source-name") for n in r.get("other_names", [])]
+    symbol = ticker_alias(ticker)
+    if symbol and symbol != r["name"] and symbol not in (a for a, _ in aliases):
+        aliases.append((symbol, "ticker"))
     listings = tuple(dict.fromkeys(
         s for s in list(r["symbols"]) + [a for a, g in zip(r["alt"], r["google"])
                                          if g.split(":")[0] in ("NYSE", "NASDAQ", "OTCMKTS")]

@@ -59,7 +59,8 @@ def test_ticker_qualification_and_exchanges(universe):
 
 
 def test_aliases_and_short_forms(universe):
-    assert universe.get("AAPL").aliases == ("Apple",)
+    assert universe.get("AAPL").aliases == ("Apple", "AAPL")  # legal suffix off; the symbol as a name
+    assert universe.get("AAPL").alias_origin("AAPL") == "ticker"
     gs = universe.get("GS")
     assert gs.alias_origin("Goldman") == "short-form"
     assert "Morgan" not in universe.get("MS").aliases  # a common given name
@@ -112,7 +113,7 @@ def test_yaml_user_file_adds_overrides_and_drops(tmp_path):
 """)
     u = load_universe(path)
     assert u.get("ACME").aliases == ("Acme",) and u.get("ACME").exchange == "NASDAQ"
-    assert u.get("GOOGL").aliases == ("Alphabet", "Google") and u.get("GOOGL").country == "USA"
+    assert u.get("GOOGL").aliases == ("Alphabet", "GOOGL", "Google") and u.get("GOOGL").country == "USA"
     assert u.get("GOOGL").alias_origin("Google") == "user"
     assert "Apple" not in u.get("AAPL").aliases
     assert "APLE" not in u

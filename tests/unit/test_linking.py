@@ -185,3 +185,22 @@ def test_place_and_dictionary_short_forms_with_context(linker, title, ticker):
 ])
 def test_place_and_dictionary_short_forms_alone_do_not_link(linker, title):
     assert found(linker, title) == {}
+
+
+@pytest.mark.parametrize("title,ticker,method", [
+    ("KKR to buy a stake in a data centre developer", "KKR", "alias"),      # the symbol as a name
+    ("ABN Amro agrees to buy a Dutch lender", "ABN.AS", "alias"),           # "ABN AMRO" in the data
+    ("easyJet expects a record summer", "EZJ.L", "alias"),                  # "EasyJet" in the data
+])
+def test_names_as_the_press_writes_them(linker, title, ticker, method):
+    assert found(linker, title)[ticker].method == method
+
+
+@pytest.mark.parametrize("title", [
+    "Nasdaq Composite slides 2% on valuation worries",       # an index, not Nasdaq Inc.
+    "Swiss National Bank cuts rates to zero",                # not National Bank Holdings
+    "MSCI World index posts its best month in a year",
+    "Q2 bookings beat expectations",                         # not Q2 Holdings
+])
+def test_indices_institutions_and_periods_are_not_companies(linker, title):
+    assert found(linker, title) == {}
