@@ -30,13 +30,15 @@ _PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 PAGES = [
     st.Page(_PAGES_DIR / "overview.py", title="Overview", icon=":material/monitoring:",
             default=True),
-    st.Page(_PAGES_DIR / "entities.py", title="Entities", icon=":material/leaderboard:"),
+    st.Page(_PAGES_DIR / "entities.py", title="Companies", icon=":material/domain:",
+            url_path="companies"),
+    st.Page(_PAGES_DIR / "sectors.py", title="Sectors", icon=":material/category:"),
     st.Page(_PAGES_DIR / "articles.py", title="Articles", icon=":material/article:"),
     st.Page(_PAGES_DIR / "alerts.py", title="Alerts", icon=":material/notifications_active:"),
     st.Page(_PAGES_DIR / "feeds.py", title="Feeds", icon=":material/rss_feed:"),
     st.Page(_PAGES_DIR / "model.py", title="Model", icon=":material/model_training:"),
 ]
-ALERTS_PAGE = PAGES[3]
+ALERTS_PAGE = PAGES[4]
 
 # Offered in the sidebar; zones the host's tz database lacks are dropped (UTC always works).
 _TIMEZONES = (

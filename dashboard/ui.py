@@ -22,6 +22,9 @@ from pipeline.config import load_settings
 from pipeline.errors import StorageError
 
 NO_DATA_MESSAGE = "No data yet: run `tonewatch run` first"
+COMPANIES_UPGRADE_MESSAGE = (
+    "This database predates company links: the next `tonewatch run` (or any pipeline stage) "
+    "upgrades it and links its articles to companies.")
 
 _P = ParamSpec("_P")
 

@@ -26,7 +26,7 @@ from dashboard.ui import (
 from pipeline.errors import StorageError, TonewatchError
 
 _STATES = ("firing", "pending", "resolved")
-_SCOPES = ("market", "ticker", "source")
+_SCOPES = ("market", "ticker", "sector", "source", "topic")
 _DURATIONS = {"1 hour": timedelta(hours=1), "12 hours": timedelta(hours=12),
               "1 day": timedelta(days=1), "3 days": timedelta(days=3),
               "1 week": timedelta(weeks=1)}
@@ -130,19 +130,33 @@ def explanation(path: str, alert_id: str, tz: str) -> dict | None:
     st.markdown("**Contributing headlines** (most negative story first)")
     if heads:
         frame = pd.DataFrame(heads)
+        table = pd.DataFrame({
+            "published": to_tz(pd.to_datetime(frame.get("published_at"), utc=True), tz),
+            "source": frame.get("source"), "title": frame.get("title"),
+            "p_negative": frame.get("p_negative"),
+            "link": [safe_url(u) for u in frame.get("url", [None] * len(frame))],
+        })
+        if "company" in frame.columns:
+            # Company scopes: why each headline counts for the company (see
+            # pipeline.storage.stories.window_details).
+            table.insert(3, "company", frame["company"])
+            table.insert(4, "method", frame.get("method"))
+            table.insert(5, "relevance", frame.get("relevance"))
+            table.insert(6, "label", frame.get("label"))
+            table.insert(7, "basis", ["company" if t else "article label"
+                                      for t in frame.get("targeted", [False] * len(frame))])
         st.dataframe(
-            pd.DataFrame({
-                "published": to_tz(pd.to_datetime(frame.get("published_at"), utc=True), tz),
-                "source": frame.get("source"), "title": frame.get("title"),
-                "p_negative": frame.get("p_negative"),
-                "link": [safe_url(u) for u in frame.get("url", [None] * len(frame))],
-            }),
+            table,
             hide_index=True, width="stretch",
             column_config={
                 "published": st.column_config.DatetimeColumn(f"published ({tz})",
                                                              format=TIME_FORMAT),
                 "title": st.column_config.TextColumn("title", width="large"),
                 "p_negative": st.column_config.NumberColumn(format="%.2f"),
+                "method": st.column_config.TextColumn("link", help="How the company was found."),
+                "relevance": st.column_config.NumberColumn(format="%.1f"),
+                "label": st.column_config.TextColumn("label toward company"),
+                "basis": st.column_config.TextColumn("label from"),
                 "link": st.column_config.LinkColumn("link", display_text="open"),
             },
         )

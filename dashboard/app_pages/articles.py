@@ -4,7 +4,11 @@ Filters: published date range (days in the display zone), ticker, source, label,
 confidence (the top class's probability) and a text search over title and summary. The table
 shows the newest matches with the production model's label and three probabilities, a link to
 the publisher (http(s) only) and a CSV export of up to :data:`EXPORT_LIMIT` rows. The URL
-carries ``?ticker=`` or ``?source=`` so the Entities page can link here.
+carries ``?ticker=`` or ``?source=`` so the Companies page can link here.
+
+Under the table, the detail of one article (picked by selecting its row, or in the picker; the
+newest by default): the companies it is linked to, how (method, relevance, mention) and its
+label toward each (or the article label where the model gave none for the company).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import streamlit as st
 from dashboard import queries
 from dashboard.export import articles_csv
 from dashboard.ui import (
-    TIME_FORMAT, db_path, display_tz, model_caption, require_data, safe_url, tickers_text, to_tz,
+    TIME_FORMAT, db_path, display_tz, escape_markdown, fmt_instant, model_caption, require_data,
+    safe_url, tickers_text, to_tz,
 )
 from pipeline.domain import LABELS
 from pipeline.errors import StorageError
@@ -25,6 +30,7 @@ from pipeline.errors import StorageError
 SHOWN = 500  # rows drawn in the table
 EXPORT_LIMIT = 100_000  # rows in a CSV export
 DEFAULT_DAYS = 30
+COMPANIES_PAGE = "app_pages/entities.py"
 
 
 def _query_param_choice(name: str, options: list[str]) -> int:
@@ -123,8 +129,8 @@ def filters(path: str, tz: str) -> queries.ArticleFilter:
         min_confidence=confidence or None, text=text or None)
 
 
-def results(path: str, where: queries.ArticleFilter, tz: str) -> None:
-    """The matching articles, newest first, and the CSV export."""
+def results(path: str, where: queries.ArticleFilter, tz: str) -> pd.DataFrame:
+    """The matching articles, newest first, and the CSV export; return the shown rows."""
     total = queries.count_articles(path, where)
     found = queries.find_articles(path, where, limit=SHOWN)
     left, right = st.columns([3, 1])
@@ -138,7 +144,8 @@ def results(path: str, where: queries.ArticleFilter, tz: str) -> None:
         help=f"Up to {EXPORT_LIMIT:,} matching articles, times in UTC.")
     if found.empty:
         st.info("No article matches these filters.")
-        return
+        return found
+    st.session_state["articles_shown"] = found  # read by the row-selection callback
     st.dataframe(
         pd.DataFrame({
             "published": to_tz(found["published_at"], tz), "source": found["source"],
@@ -148,7 +155,8 @@ def results(path: str, where: queries.ArticleFilter, tz: str) -> None:
             "tickers": [tickers_text(t) for t in found["tickers"]],
             "link": [safe_url(u) for u in found["url"]],
         }),
-        hide_index=True, width="stretch", height=560,
+        hide_index=True, width="stretch", height=560, key="articles_table",
+        on_select=_pick_selected_row, selection_mode="single-row",
         column_config={
             "published": st.column_config.DatetimeColumn(f"published ({tz})", format=TIME_FORMAT),
             "title": st.column_config.TextColumn("title", width="large"),
@@ -159,6 +167,69 @@ def results(path: str, where: queries.ArticleFilter, tz: str) -> None:
             "link": st.column_config.LinkColumn("link", display_text="open"),
         },
     )
+    return found
+
+
+def _pick_selected_row() -> None:
+    """Selection callback: show the selected article in the detail below (a callback may set
+    the picker's state before the picker is drawn)."""
+    rows = st.session_state["articles_table"]["selection"]["rows"]
+    shown = st.session_state.get("articles_shown")
+    if rows and shown is not None and rows[0] < len(shown):
+        st.session_state["article_pick"] = str(shown.iloc[rows[0]]["article_id"])
+
+
+def detail(path: str, found: pd.DataFrame, tz: str) -> None:
+    """One article's companies: method, relevance, mention, label and p_negative toward each."""
+    st.subheader("Article detail")
+    ids = list(found["article_id"])
+    titles = dict(zip(found["article_id"], found["title"], strict=True))
+    if st.session_state.get("article_pick") not in ids:
+        st.session_state.pop("article_pick", None)  # filtered away: back to the newest
+    chosen = st.selectbox(
+        "Article", ids, key="article_pick",
+        format_func=lambda a: _shorten(titles.get(a)),
+        help="Or select a row of the table.")
+    row = found.set_index("article_id").loc[chosen]
+    st.text(str(row["title"]))  # feed text: plain text only
+    label = (f"article label {row['label']} (p_negative {row['p_negative']:.2f})"
+             if isinstance(row["label"], str) else "not scored yet")
+    st.text(f"{row['source']} · {fmt_instant(row['published_at'], tz)} ({tz}) · {label}")
+    links = (queries.article_companies(path, chosen) if queries.has_company_tables(path)
+             else pd.DataFrame())
+    if links.empty:
+        st.caption("Linked to no company.")
+        return
+    st.dataframe(
+        pd.DataFrame({
+            "ticker": links["ticker"], "company": links["name"], "sector": links["sector"],
+            "method": links["method"], "relevance": links["relevance"],
+            "mention": links["mention"], "label": links["label"],
+            "p_negative": links["p_negative"],
+            "basis": ["" if pd.isna(lab) else ("company" if t else "article label")
+                      for lab, t in zip(links["label"], links["targeted"], strict=True)],
+        }),
+        hide_index=True, width="stretch",
+        column_config={
+            "company": st.column_config.TextColumn(help="Empty: not in the company list."),
+            "method": st.column_config.TextColumn("link", help="How the company was found."),
+            "relevance": st.column_config.NumberColumn(format="%.1f"),
+            "label": st.column_config.TextColumn("label toward company"),
+            "p_negative": st.column_config.NumberColumn(format="%.2f"),
+            "basis": st.column_config.TextColumn(
+                "label from", help="company: the model's label toward this company; article "
+                                   "label: none for the company, the article's stands in."),
+        },
+    )
+    top = str(links.iloc[0]["ticker"])
+    st.page_link(COMPANIES_PAGE, label=f"Company page of {escape_markdown(top)}",
+                 icon=":material/domain:", query_params={"ticker": top})
+
+
+def _shorten(title: object, width: int = 90) -> str:
+    """A title cut to ``width`` characters for the picker (plain text)."""
+    text = "" if title is None or pd.isna(title) else " ".join(str(title).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 path, tz = db_path(), display_tz()
@@ -166,7 +237,9 @@ st.title("Articles")
 require_data(path)
 try:
     model_caption(path)
-    results(path, filters(path, tz), tz)
+    shown = results(path, filters(path, tz), tz)
+    if not shown.empty:
+        detail(path, shown, tz)
 except StorageError as exc:
     st.warning(f"Cannot read the database right now: {exc}")
     st.stop()

@@ -1,145 +1,170 @@
-"""Entities page: which tickers and sources turned negative, compared with their own baseline.
+"""Companies page: find a company, see how the news treats it, and which companies moved.
 
-1. A table of tickers (or sources) ranked by the change of their negative share in the window
-   (last day or week) against the 28 days before, each with a sparkline of its daily negative
-   share; entities with too few articles in the window are listed last as insufficient data.
-   Selecting a row (or the picker below it) opens the Articles page filtered to that entity.
-2. A day × entity heatmap of the negative share for the top entities.
+1. A search box over the company universe (ticker, name, aliases; tickers linked to articles
+   but missing from the universe are found by ticker) and a picker of the matches.
+   ``?ticker=`` in the URL picks a company.
+2. The chosen company: its header (name, ticker, exchange, country, sector), the daily stories
+   about it with their negative share *toward the company* (the model's label toward it, or
+   the article's label where the model gave none: said so), its stories with each link's
+   method, relevance and mention and both labels, and its ticker alerts.
+3. Movers (:mod:`dashboard.movers`): companies or sources ranked by the change of their
+   negative share, with sparklines and a day x entity heatmap.
 """
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboard import queries
+from dashboard.movers import ARTICLES_PAGE, COMPANY_REQUEST, movers
+from dashboard.panels import alerts_table, period_controls, story_chart
 from dashboard.ui import (
-    db_path, display_tz, escape_markdown, model_caption, require_data, to_tz, window_text,
+    COMPANIES_UPGRADE_MESSAGE, TIME_FORMAT, code_span, db_path, display_tz, escape_markdown,
+    model_caption, require_data, safe_url, to_tz,
 )
 from pipeline.errors import StorageError
 
-ARTICLES_PAGE = "app_pages/articles.py"
-BASELINE_DAYS = 28
-MIN_WINDOW = 3  # fewest scored articles in the window for its share to count
-HEATMAP_ENTITIES = 20
-_SCOPES = {"Tickers": "ticker", "Sources": "source"}
-_WINDOWS = {"Last day": 1, "Last 7 days": 7}
+SEARCH_LIMIT = 50  # matches offered by the picker
+SHOWN = 500  # stories listed
+NOT_LISTED = "not in the company list"
+
+def pick_company(path: str) -> str | None:
+    """Draw the search box and the picker; return the chosen ticker (None: nothing to pick).
+
+    The choice is, by priority: a company requested by a ranking row, a new ``?ticker=``, the
+    best match of a new search, else the previous pick (kept even when a search hides it).
+    """
+    left, right = st.columns([2, 3])
+    text = left.text_input("Search companies", key="company_search",
+                           placeholder="ticker, name or alias").strip()
+    matches = queries.search_companies(path, text, limit=SEARCH_LIMIT)
+    options = list(matches["ticker"])
+    names = {t: n for t, n in zip(matches["ticker"], matches["name"], strict=True)
+             if isinstance(n, str)}
+    request = st.session_state.pop(COMPANY_REQUEST, None)
+    wanted = st.query_params.get("ticker")
+    if wanted and st.session_state.get("company_linked") != wanted:
+        st.session_state["company_linked"] = wanted
+        request = request or wanted
+    if text != st.session_state.get("company_search_seen", ""):
+        st.session_state["company_search_seen"] = text
+        request = request or (options[0] if options else None)
+    if request:
+        st.session_state["company_pick"] = request
+    picked = st.session_state.get("company_pick")
+    if picked and picked not in options:
+        options.insert(0, picked)
+    if not options:
+        right.info("No company list yet: the next `tonewatch run` writes it."
+                   if not text else "No company matches this search.")
+        return None
+    if text and matches.empty:
+        right.caption("No company matches this search.")
+    choice = right.selectbox(
+        "Company", options, key="company_pick",
+        format_func=lambda t: f"{t} · {names[t]}" if t in names else t,
+        help=f"The best {SEARCH_LIMIT} matches; without a search, the most covered companies.")
+    if choice:
+        # Keep the URL shareable; remember it so it is not taken for a new link.
+        st.query_params["ticker"] = st.session_state["company_linked"] = choice
+    return choice
 
 
-def ranking_table(path: str, scope: str, window_days: int, tz: str) -> pd.DataFrame:
-    """Draw the ranked table with sparklines; return the ranking (empty when nothing to rank)."""
-    ranked = queries.entity_changes(path, scope, window_days=window_days,
-                                    baseline_days=BASELINE_DAYS, min_window=MIN_WINDOW)
-    end = queries.data_end(path)
-    if ranked.empty or end is None:
-        st.info("No scored articles in this window yet.")
-        return ranked
-    win_start = end - pd.Timedelta(days=window_days)
-    st.caption(
-        f"Window {window_text(*to_tz(pd.Series([win_start, end]), tz))} ({tz}) against the "
-        f"{BASELINE_DAYS} days before it. Fewer than {MIN_WINDOW} scored articles in the "
-        "window: insufficient data, no share.")
-    daily = queries.entity_daily(path, scope, tuple(ranked["entity"]),
-                                 days=BASELINE_DAYS + window_days)
-    trend = daily.groupby("entity")["negative_share"].apply(list).to_dict()
-    table = pd.DataFrame({
-        "entity": ranked["entity_name"],
-        "change": ranked["change"],
-        "share_window": ranked["share_window"],
-        "share_baseline": ranked["share_baseline"],
-        "n_window": ranked["n_window"],
-        "n_baseline": ranked["n_baseline"],
-        "trend": [trend.get(e, []) for e in ranked["entity"]],
-        "coverage": ["ok" if pd.notna(s) else "insufficient data"
-                     for s in ranked["share_window"]],
-    })
-    event = st.dataframe(
-        table, hide_index=True, width="stretch", key="entity_table",
-        on_select="rerun", selection_mode="single-row",
+def header(path: str, ticker: str) -> bool:
+    """Draw the company's name and listing; return False for a ticker unknown everywhere."""
+    found = queries.company(path, ticker)
+    if found.empty:
+        st.warning(f"No company {code_span(ticker)} in the company list or the articles.")
+        return False
+    c = found.iloc[0]
+    # Names come from the company list or, for archive tickers, from feed data: escape.
+    st.subheader(escape_markdown(c["name"] if c["listed"] else ticker))
+    if c["listed"]:
+        parts = [ticker, c["exchange"], c["country"], c["sector"], c["industry"]]
+        st.text(" · ".join(str(p) for p in parts if isinstance(p, str) and p))
+    else:
+        st.text(f"{ticker} · {NOT_LISTED}: an archive ticker kept as linked, no sector.")
+    return True
+
+
+def sentiment(path: str, ticker: str, span: tuple) -> None:
+    """Totals and the daily chart of stories and negative share toward the company."""
+    daily = queries.company_daily(path, ticker, *span)
+    if daily.empty:
+        st.info("No scored story about this company in this period.")
+        return
+    n_stories, n_negative = int(daily["n_stories"].sum()), int(daily["n_negative"].sum())
+    mean = (daily["mean_sentiment"] * daily["n_stories"]).sum() / n_stories
+    cols = st.columns(3)
+    cols[0].metric("Stories", f"{n_stories:,}", help="Copies of one story on one day count once.")
+    cols[1].metric("Negative toward the company", f"{n_negative / n_stories:.0%}",
+                   help=f"{n_negative} negative stories.")
+    cols[2].metric("Mean sentiment", f"{mean:+.2f}", help="Mean p_positive - p_negative, -1..1.")
+    story_chart(daily, ticker)
+    fallback = int(daily["n_article_label"].sum())
+    if fallback:
+        st.caption(f"{fallback} of these stories have no label toward the company from the "
+                   "model in force: their article label stands in.")
+
+
+def stories(path: str, ticker: str, span: tuple, tz: str) -> None:
+    """The company's linked articles: how each is linked, its label toward the company and
+    the article's own label."""
+    found = queries.company_stories(path, ticker, *span, limit=SHOWN)
+    st.markdown("**Stories**" + (f" (the newest {SHOWN:,})" if len(found) >= SHOWN else ""))
+    if found.empty:
+        st.caption("No story linked to this company in this period.")
+        return
+    basis = ["" if pd.isna(label) else ("company" if targeted else "article label")
+             for label, targeted in zip(found["label"], found["targeted"], strict=True)]
+    st.dataframe(
+        pd.DataFrame({
+            "published": to_tz(found["published_at"], tz), "source": found["source"],
+            "title": found["title"], "method": found["method"],
+            "relevance": found["relevance"], "mention": found["mention"],
+            "label": found["label"], "p_negative": found["p_negative"], "basis": basis,
+            "article_label": found["article_label"],
+            "link": [safe_url(u) for u in found["url"]],
+        }),
+        hide_index=True, width="stretch", height=min(420, 38 + 35 * len(found)),
         column_config={
-            "entity": st.column_config.TextColumn("ticker" if scope == "ticker" else "source"),
-            "change": st.column_config.NumberColumn(
-                "change", format="percent", help="Window share minus baseline share."),
-            "share_window": st.column_config.NumberColumn("negative share", format="percent"),
-            "share_baseline": st.column_config.NumberColumn("baseline share", format="percent"),
-            "n_window": st.column_config.NumberColumn("articles (window)"),
-            "n_baseline": st.column_config.NumberColumn("articles (baseline)"),
-            "trend": st.column_config.LineChartColumn(
-                "daily negative share", y_min=0.0, y_max=1.0,
-                help="One point per day with scored articles."),
+            "published": st.column_config.DatetimeColumn(f"published ({tz})", format=TIME_FORMAT),
+            "title": st.column_config.TextColumn("title", width="large"),
+            "method": st.column_config.TextColumn("link", help="How the company was found."),
+            "relevance": st.column_config.NumberColumn(
+                format="%.1f", help="1 named in the headline ... 0.3 only the feed's ticker."),
+            "label": st.column_config.TextColumn("label toward company",
+                                                 help="Empty: not scored yet."),
+            "p_negative": st.column_config.NumberColumn(format="%.2f"),
+            "basis": st.column_config.TextColumn(
+                "label from", help="company: the model's label toward this company; article "
+                                   "label: none for the company, the article's stands in."),
+            "article_label": st.column_config.TextColumn("article label"),
+            "link": st.column_config.LinkColumn("link", display_text="open"),
         },
     )
-    rows = event.selection.rows if event is not None else []
-    if rows:
-        entity = str(ranked.iloc[rows[0]]["entity"])
-        st.switch_page(ARTICLES_PAGE, query_params={scope: entity})
-    return ranked
-
-
-def click_through(ranked: pd.DataFrame, scope: str) -> None:
-    """A picker and a link to the Articles page filtered to the chosen entity."""
-    names = dict(zip(ranked["entity"], ranked["entity_name"], strict=True))
-    choice = st.selectbox("Open the articles of", list(names), format_func=names.get,
-                          key="entity_pick")
-    if choice is not None:
-        # Labels are markdown and ticker symbols come from feed text: escape them.
-        st.page_link(ARTICLES_PAGE, label=f"Articles of {escape_markdown(names[choice])}",
-                     icon=":material/article:", query_params={scope: choice})
-
-
-def heatmap(path: str, ranked: pd.DataFrame, scope: str, window_days: int) -> None:
-    """Day × entity negative share of the top entities by window volume."""
-    st.subheader("Negative share by day")
-    top = ranked.sort_values("n_window", ascending=False).head(HEATMAP_ENTITIES)
-    daily = queries.entity_daily(path, scope, tuple(ranked["entity"]),
-                                 days=BASELINE_DAYS + window_days)
-    daily = daily[daily["entity"].isin(top["entity"])]
-    if daily.empty:
-        st.caption("No daily data for these entities.")
-        return
-    names = dict(zip(top["entity"], top["entity_name"], strict=True))
-    cells = pd.DataFrame({
-        "entity": daily["entity"].map(names),
-        "day": daily["day"].dt.strftime("%Y-%m-%d"),
-        "negative_share": daily["negative_share"],
-        "n_scored": daily["n_scored"],
-        "coverage": ["ok" if n >= MIN_WINDOW else "insufficient data"
-                     for n in daily["n_scored"]],
-    })
-    base = alt.Chart(cells).encode(
-        x=alt.X("day:O", title="day (UTC)"),
-        y=alt.Y("entity:N", title=None, sort=[names[e] for e in top["entity"]]),
-        tooltip=[alt.Tooltip("entity:N"), alt.Tooltip("day:O", title="day (UTC)"),
-                 alt.Tooltip("negative_share:Q", title="negative share", format=".0%"),
-                 alt.Tooltip("n_scored:Q", title="scored articles"),
-                 alt.Tooltip("coverage:N")],
-    )
-    chart = base.mark_rect().encode(
-        color=alt.condition(
-            alt.datum.coverage == "ok",
-            alt.Color("negative_share:Q", title="negative share",
-                      scale=alt.Scale(scheme="reds", domain=[0, 1]),
-                      legend=alt.Legend(format=".0%")),
-            alt.value("#e6e6e6")))
-    st.altair_chart(chart.properties(height=alt.Step(24)), width="stretch")
-    st.caption(f"Grey: fewer than {MIN_WINDOW} scored articles that day (insufficient data).")
 
 
 path, tz = db_path(), display_tz()
-st.title("Entities")
+st.title("Companies")
 require_data(path)
 try:
     model_caption(path)
-    left, right = st.columns(2)
-    scope = _SCOPES[left.segmented_control("Entities", list(_SCOPES), default="Tickers",
-                                           key="entity_scope") or "Tickers"]
-    window_days = _WINDOWS[right.segmented_control("Window", list(_WINDOWS), default="Last day",
-                                                   key="entity_window") or "Last day"]
-    ranked = ranking_table(path, scope, window_days, tz)
-    if not ranked.empty:
-        click_through(ranked, scope)
-        heatmap(path, ranked, scope, window_days)
+    if not queries.has_company_tables(path):
+        st.info(COMPANIES_UPGRADE_MESSAGE)
+        st.stop()
+    chosen = pick_company(path)
+    if chosen and header(path, chosen):
+        span = period_controls(path, "company")
+        sentiment(path, chosen, span)
+        stories(path, chosen, span, tz)
+        st.markdown("**Alerts**")
+        alerts_table(path, "ticker", chosen, tz)
+        st.page_link(ARTICLES_PAGE, label=f"Articles of {escape_markdown(chosen)}",
+                     icon=":material/article:", query_params={"ticker": chosen})
+    st.divider()
+    movers(path, tz)
 except StorageError as exc:
     st.warning(f"Cannot read the database right now: {exc}")
     st.stop()

@@ -11,9 +11,13 @@ Scores shown are always those of one model version, the *production model*
 (:func:`production_model`).
 """
 
-from dashboard.queries.alerts import active_silences, alert_detail, list_alerts
+from dashboard.queries.alerts import active_silences, alert_detail, entity_alerts, list_alerts
 from dashboard.queries.articles import (
-    ArticleFilter, count_articles, export_articles, filter_choices, find_articles,
+    ArticleFilter, article_companies, count_articles, export_articles, filter_choices,
+    find_articles,
+)
+from dashboard.queries.companies import (
+    company, company_daily, company_stories, has_company_tables, search_companies,
 )
 from dashboard.queries.core import (
     CACHE_TTL_S, READ_LOCK_TIMEOUT_S, data_end, database_exists, production_model,
@@ -25,12 +29,15 @@ from dashboard.queries.model import label_drift, model_versions, shadow_transiti
 from dashboard.queries.overview import (
     HOURLY_DAYS, headline_counts, last_run, latest_alerts, latest_headlines, timeline,
 )
+from dashboard.queries.sectors import sector_companies, sector_daily, sector_totals
 
 __all__ = [
     "CACHE_TTL_S", "HOURLY_DAYS", "READ_LOCK_TIMEOUT_S", "ArticleFilter", "active_silences",
-    "alert_detail", "count_articles", "data_end", "database_exists", "entity_changes",
+    "alert_detail", "article_companies", "company", "company_daily", "company_stories",
+    "count_articles", "data_end", "database_exists", "entity_alerts", "entity_changes",
     "entity_daily", "export_articles", "feed_health", "filter_choices", "find_articles",
-    "headline_counts", "label_drift", "last_run", "latest_alerts", "latest_headlines",
-    "list_alerts", "model_versions", "production_model", "production_version",
-    "shadow_transitions", "timeline",
+    "has_company_tables", "headline_counts", "label_drift", "last_run", "latest_alerts",
+    "latest_headlines", "list_alerts", "model_versions", "production_model",
+    "production_version", "search_companies", "sector_companies", "sector_daily",
+    "sector_totals", "shadow_transitions", "timeline",
 ]

@@ -88,3 +88,24 @@ def active_silences(db_path: str, at: pd.Timestamp) -> pd.DataFrame:
         ORDER BY created_at DESC
     """
     return read(db_path, sql, [at, at], _SILENCE_COLUMNS)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def entity_alerts(db_path: str, scope: str, entity: str, limit: int = 100) -> pd.DataFrame:
+    """Return the alerts of one entity of one scope (any state), newest window first.
+
+    Used by the Companies page (``scope='ticker'``, entity = the ticker) and the Sectors page
+    (``scope='sector'``, entity = the sector name). Columns as :func:`list_alerts`.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    sql = f"""
+        SELECT {", ".join(c for c in _LIST_COLUMNS if c != "entity_name")},
+               coalesce(json_extract_string(explanation, '$.entity_name'), entity) AS entity_name
+        FROM alerts WHERE scope = ? AND entity = ?
+        ORDER BY window_end DESC, created_at DESC, alert_id
+        LIMIT ?
+    """
+    frame = read(db_path, sql, [scope, entity, int(limit)], _LIST_COLUMNS)
+    return frame[_LIST_COLUMNS]

@@ -150,3 +150,40 @@ def filter_choices(db_path: str) -> dict[str, object]:
         "sources": list(zip(sources["feed_id"], sources["name"], strict=True)),
         "first": first, "last": last,
     }
+
+
+_LINK_COLUMNS = ["ticker", "name", "sector", "method", "relevance", "mention", "label",
+                 "p_negative", "sentiment_score", "targeted"]
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def article_companies(db_path: str, article_id: str) -> pd.DataFrame:
+    """Return the companies one article is linked to and its label toward each.
+
+    Columns: ``ticker``, ``name`` and ``sector`` (NULL for a ticker missing from
+    ``companies``), ``method`` (how the link was made), ``relevance`` (0..1), ``mention``,
+    ``label``, ``p_negative`` and ``sentiment_score`` toward the company under the model in
+    force (the article's when ``targeted`` is false: no company-level score; NULL when
+    unscored), ``targeted``. Most relevant first. Empty for an article without links or a
+    database without the companies tables (check
+    :func:`dashboard.queries.companies.has_company_tables` first).
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    sql = """
+        SELECT l.entity AS ticker, c.name, c.sector, l.method, l.relevance, l.mention,
+               coalesce(t.label, s.label) AS label,
+               coalesce(t.p_negative, s.p_negative) AS p_negative,
+               coalesce(t.sentiment_score, s.sentiment_score) AS sentiment_score,
+               t.article_id IS NOT NULL AS targeted
+        FROM article_entities l
+        LEFT JOIN companies c ON c.ticker = l.entity
+        LEFT JOIN scores s ON s.article_id = l.article_id AND s.model_version = $model
+        LEFT JOIN entity_scores t ON t.article_id = l.article_id AND t.entity = l.entity
+             AND t.model_version = $model
+        WHERE l.article_id = $id
+        ORDER BY l.relevance DESC, l.entity
+    """
+    return read(db_path, sql, {"model": production_version(db_path), "id": article_id},
+                _LINK_COLUMNS)

@@ -50,13 +50,14 @@ def database_exists(db_path: str) -> bool:
     return Path(db_path).is_file()
 
 
-def read(db_path: str, sql: str, params: list[Any] | None, columns: list[str]) -> pd.DataFrame:
+def read(db_path: str, sql: str, params: list[Any] | dict[str, Any] | None,
+         columns: list[str]) -> pd.DataFrame:
     """Run one query on a fresh read-only connection, close it, and return the rows.
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
         sql: one SELECT with ``?`` placeholders.
-        params: values for the placeholders.
+        params: values for the placeholders (a dict for ``$name`` ones).
         columns: columns of the empty frame returned when the file does not exist.
 
     Returns:

@@ -1,8 +1,9 @@
-"""Queries behind the Entities page: tickers and sources, window vs baseline, per day.
+"""Queries behind the movers ranking: companies and sources, window vs baseline, per day.
 
-An *entity* is a ticker symbol (an article counts once for each ticker it mentions) or a source
-(``articles.feed_id``). Shares are per article under the production model; the alert rules
-count de-duplicated stories instead, so the two can differ a little.
+An *entity* is a ticker symbol (an article counts once for each company it is linked to, with
+its label toward that company where the model gave one) or a source (``articles.feed_id``).
+Shares are per article under the production model; the alert rules count de-duplicated stories
+instead, so the two can differ a little.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ import streamlit as st
 
 from dashboard.queries.core import CACHE_TTL_S, data_end, production_version, read
 
-#: SQL yielding ``(article_id, published_at, entity)`` per scope.
+#: SQL yielding ``(article_id, published_at, entity, label)`` of each scored article per scope,
+#: under the model ``$model``. A ticker's label is the one toward the company where the model
+#: gave one (``entity_scores``), else the article's, as the ticker alert rules count it.
 _ENTITY_ROWS = {
-    "ticker": "SELECT article_id, published_at, unnest(tickers) AS entity FROM articles",
-    "source": "SELECT article_id, published_at, feed_id AS entity FROM articles",
+    "ticker": """SELECT l.article_id, a.published_at, l.entity,
+                        coalesce(t.label, s.label) AS label
+                 FROM article_entities l JOIN articles a USING (article_id)
+                 JOIN scores s ON s.article_id = l.article_id AND s.model_version = $model
+                 LEFT JOIN entity_scores t ON t.article_id = l.article_id
+                      AND t.entity = l.entity AND t.model_version = $model""",
+    "source": """SELECT a.article_id, a.published_at, a.feed_id AS entity, s.label
+                 FROM articles a
+                 JOIN scores s ON s.article_id = a.article_id AND s.model_version = $model""",
 }
 _RANK_COLUMNS = ["entity", "entity_name", "n_window", "neg_window", "n_baseline",
                  "neg_baseline", "share_window", "share_baseline", "change"]
@@ -70,10 +80,10 @@ def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days
     base_start, win_start, end = bounds
     sql = f"""
         WITH e AS (
-            SELECT e.entity, e.published_at >= ? AS in_window, s.label = 'negative' AS neg
+            SELECT e.entity, e.published_at >= $win_start AS in_window,
+                   e.label = 'negative' AS neg
             FROM ({_ENTITY_ROWS[scope]}) e
-            JOIN scores s ON s.article_id = e.article_id AND s.model_version = ?
-            WHERE e.published_at >= ? AND e.published_at < ?
+            WHERE e.published_at >= $base_start AND e.published_at < $end
         ),
         c AS (
             SELECT entity,
@@ -85,16 +95,17 @@ def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days
         )
         SELECT c.entity, coalesce(f.name, c.entity) AS entity_name,
                n_window, neg_window, n_baseline, neg_baseline,
-               CASE WHEN n_window >= ? THEN neg_window / n_window END AS share_window,
+               CASE WHEN n_window >= $min_window THEN neg_window / n_window END AS share_window,
                CASE WHEN n_baseline > 0 THEN neg_baseline / n_baseline END AS share_baseline,
                share_window - share_baseline AS change
         FROM c LEFT JOIN feeds f ON '{scope}' = 'source' AND f.feed_id = c.entity
         WHERE n_window > 0
         ORDER BY change DESC NULLS LAST, n_window DESC, c.entity
-        LIMIT ?
+        LIMIT $limit
     """
-    params = [win_start, production_version(db_path), base_start, end, int(min_window),
-              int(limit)]
+    params = {"win_start": win_start, "model": production_version(db_path),
+              "base_start": base_start, "end": end, "min_window": int(min_window),
+              "limit": int(limit)}
     return read(db_path, sql, params, _RANK_COLUMNS)
 
 
@@ -125,13 +136,14 @@ def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], days: int 
     sql = f"""
         SELECT e.entity, date_trunc('day', e.published_at) AS day,
                count(*) AS n_scored,
-               count(*) FILTER (WHERE s.label = 'negative') AS n_negative,
+               count(*) FILTER (WHERE e.label = 'negative') AS n_negative,
                n_negative / n_scored AS negative_share
         FROM ({_ENTITY_ROWS[scope]}) e
-        JOIN scores s ON s.article_id = e.article_id AND s.model_version = ?
-        WHERE e.published_at >= ? AND e.published_at < ? AND list_contains(?, e.entity)
+        WHERE e.published_at >= $start AND e.published_at < $end
+              AND list_contains($entities, e.entity)
         GROUP BY ALL
         ORDER BY e.entity, day
     """
-    params = [production_version(db_path), start, end, list(entities)]
+    params = {"model": production_version(db_path), "start": start, "end": end,
+              "entities": list(entities)}
     return read(db_path, sql, params, _DAILY_COLUMNS)

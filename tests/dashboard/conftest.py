@@ -18,6 +18,9 @@ PRODUCTION = "minilm-2024-03-01"
 ARCHIVED = "minilm-2024-02-01"
 CANDIDATE = "minilm-2024-03-05"
 
+#: A headline judging two companies differently: good for Acme, bad for Beta.
+TWO_COMPANY_TITLE = "Acme beats estimates as Beta stumbles"
+
 #: Feed text that must never be rendered as HTML, markdown or a non-web link.
 SCRIPT_TITLE = "<script>alert('x')</script> Acme probe widens"
 MARKDOWN_TITLE = "[Click for details](javascript:alert(document.domain)) Acme recall"
@@ -25,12 +28,12 @@ IMG_TITLE = "<img src=x onerror=alert(1)> Beta guidance cut"
 
 #: article_id, feed_id, title, url, published_at (UTC), tickers, production label (None = unscored)
 ARTICLES = [
-    ("a1", "acme-wire", "Acme beats estimates", "https://acme.example/a1",
-     datetime(2024, 3, 4, 9, 0, tzinfo=UTC), ["ACME"], "positive"),
+    ("a1", "acme-wire", TWO_COMPANY_TITLE, "https://acme.example/a1",
+     datetime(2024, 3, 4, 9, 0, tzinfo=UTC), ["ACME", "BETA"], "positive"),
     ("a2", "acme-wire", "Acme warns on margins", "https://acme.example/a2",
-     datetime(2024, 3, 5, 14, 30, tzinfo=UTC), ["ACME"], "negative"),
+     datetime(2024, 3, 5, 14, 30, tzinfo=UTC), ["ACME", "GAMMA"], "negative"),
     ("a3", "central-bank", "Rates held steady", "https://bank.example/a3",
-     datetime(2024, 3, 5, 16, 0, tzinfo=UTC), [], "neutral"),
+     datetime(2024, 3, 5, 16, 0, tzinfo=UTC), ["OLDCO"], "neutral"),
     ("a4", "acme-wire", SCRIPT_TITLE, "javascript:alert(document.cookie)",
      datetime(2024, 3, 6, 8, 15, tzinfo=UTC), ["ACME", "BETA"], "negative"),
     ("a5", "central-bank", "Minutes published", "https://bank.example/a5",
@@ -43,6 +46,31 @@ ARTICLES = [
      datetime(2024, 3, 6, 6, 0, tzinfo=UTC), ["BETA"], "neutral"),
 ]
 N_SCORED = sum(1 for *_, label in ARTICLES if label)
+
+#: The company universe: ticker, name, exchange, country, sector, industry, aliases. DELTA has
+#: no story; OLDCO (an archive ticker on a3) is not in it.
+COMPANIES = [
+    ("ACME", "Acme Corporation", "NYSE", "US", "Industrials", "Machinery", ["Acme", "Acme Corp"]),
+    ("BETA", "Beta Holdings plc", "LSE", "GB", "Financials", "Banks", ["Beta Bank"]),
+    ("GAMMA", "Gamma Robotics", "NASDAQ", "US", "Industrials", "Robotics", ["Gamma Bots"]),
+    ("DELTA", "Delta Energy SA", "XPAR", "FR", "Energy", "Oil & Gas", []),
+]
+
+#: article_id, ticker, method, relevance, mention, label toward the company (None: no
+#: company-level score, the article label stands in).
+LINKS = [
+    ("a1", "ACME", "name", 1.0, "Acme", "positive"),
+    ("a1", "BETA", "short_name", 1.0, "Beta", "negative"),  # same headline, judged differently
+    ("a2", "ACME", "name", 1.0, "Acme", "negative"),
+    # A second Industrials company on a2, only by category: neutral toward it, so the sector's
+    # story (mean of ACME's and GAMMA's probabilities) is neutral, counted once.
+    ("a2", "GAMMA", "category", 0.4, None, "neutral"),
+    ("a3", "OLDCO", "ticker_column", 0.9, None, "neutral"),
+    ("a4", "ACME", "name", 1.0, "Acme", "negative"),
+    ("a4", "BETA", "cashtag", 0.6, "$BETA", None),  # only in the summary; article label
+    ("a7", "ACME", "short_name", 1.0, "Acme", "negative"),
+    ("a8", "BETA", "name", 1.0, "Beta", "neutral"),
+]
 
 _PROBS = {"negative": (0.8, 0.15, 0.05), "neutral": (0.1, 0.8, 0.1), "positive": (0.05, 0.15, 0.8)}
 #: The candidate disagrees on one article: a3 neutral -> negative.
@@ -59,8 +87,8 @@ METRICS = {
 }
 
 
-def _explanation(headlines: list[dict]) -> str:
-    return json.dumps({"entity_name": "ACME", "baseline_days": 28, "metric": "negative_share",
+def _explanation(headlines: list[dict], entity_name: str = "ACME") -> str:
+    return json.dumps({"entity_name": entity_name, "baseline_days": 28, "metric": "negative_share",
                        "model_version": PRODUCTION, "n_sources": 1, "streak": 1,
                        "for_windows": 1, "silenced_by": None, "inhibited_by": None,
                        "headlines": headlines})
@@ -88,8 +116,16 @@ def _write_database(path: Path, *, with_production: bool = True) -> Path:
             [(aid, feed, url, title, published, fetched, fetched, f"h-{aid}", f"s-{aid}", tickers)
              for aid, feed, title, url, published, tickers, _ in ARTICLES],
         )
-        con.execute("INSERT INTO article_entities SELECT article_id, unnest(tickers), 'stored', 1.0,"
-                    " NULL FROM articles")
+        con.executemany("INSERT INTO companies VALUES (?, ?, ?, ?, ?, ?, ?, 'test-seed', ?)",
+                        [(*c, fetched) for c in COMPANIES])
+        con.executemany("INSERT INTO article_entities VALUES (?, ?, ?, ?, ?)",
+                        [link[:5] for link in LINKS])
+        con.executemany(
+            "INSERT INTO entity_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(aid, ticker, PRODUCTION, label, *_PROBS[label],
+              _PROBS[label][2] - _PROBS[label][0], mention or ticker, f"h-{aid}",
+              datetime(2024, 3, 6, 12, 1, tzinfo=UTC))
+             for aid, ticker, _, _, mention, label in LINKS if label is not None])
         con.executemany(
             "INSERT INTO model_versions VALUES (?, 'minilm', ?, ?, ?, ?)",
             [(PRODUCTION, f"models/registry/{PRODUCTION}",
@@ -122,10 +158,13 @@ def _write_database(path: Path, *, with_production: bool = True) -> Path:
         headlines = [
             {"title": SCRIPT_TITLE, "url": "javascript:alert(document.cookie)",
              "feed_id": "acme-wire", "source": "Acme Wire",
-             "published_at": "2024-03-06T08:15:00+00:00", "p_negative": 0.8},
+             "published_at": "2024-03-06T08:15:00+00:00", "p_negative": 0.8,
+             "label": "negative", "company": "ACME", "method": "name", "relevance": 1.0,
+             "mention": "Acme", "targeted": True},
             {"title": MARKDOWN_TITLE, "url": "https://acme.example/a2", "feed_id": "acme-wire",
              "source": "Acme Wire", "published_at": "2024-03-06T07:00:00+00:00",
-             "p_negative": 0.8},
+             "p_negative": 0.8, "label": "negative", "company": "ACME",
+             "method": "short_name", "relevance": 1.0, "mention": "Acme", "targeted": True},
         ]
         con.executemany(
             "INSERT INTO alerts (alert_id, fingerprint, rule, scope, entity, window_start,"
@@ -139,7 +178,12 @@ def _write_database(path: Path, *, with_production: bool = True) -> Path:
              ("al2", "fp2", "market_negative_surge", "market", "all",
               datetime(2024, 3, 5, 0, 0, tzinfo=UTC), datetime(2024, 3, 6, 0, 0, tzinfo=UTC),
               "resolved", 0.5, 0.2, 0.03, 0.03, "warning", 2, 1, 40, None,
-              datetime(2024, 3, 5, 23, 0, tzinfo=UTC), datetime(2024, 3, 6, 12, 2, tzinfo=UTC))],
+              datetime(2024, 3, 5, 23, 0, tzinfo=UTC), datetime(2024, 3, 6, 12, 2, tzinfo=UTC)),
+             ("al3", "fp3", "sector_negative_surge", "sector", "Industrials",
+              datetime(2024, 3, 4, 0, 0, tzinfo=UTC), datetime(2024, 3, 5, 0, 0, tzinfo=UTC),
+              "resolved", 0.6, 0.2, 0.02, 0.04, "warning", 3, 2, 30,
+              _explanation(headlines[:1], "Industrials"),
+              datetime(2024, 3, 4, 23, 0, tzinfo=UTC), datetime(2024, 3, 5, 12, 0, tzinfo=UTC))],
         )
         con.executemany(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -154,7 +198,10 @@ def _write_database(path: Path, *, with_production: bool = True) -> Path:
 @pytest.fixture
 def seeded_db(tmp_path: Path) -> Path:
     """A ``tonewatch.duckdb`` in ``tmp_path/data``: 8 articles (3 with hostile text), 3 feeds,
-    3 model versions (production, archived, candidate), 2 alerts, 1 run.
+    3 model versions (production, archived, candidate), 3 alerts (ticker, market, sector),
+    1 run, 4 companies (DELTA without stories), 8 article-company links (see :data:`LINKS`;
+    OLDCO is an archive ticker not in the universe) and the production model's labels toward
+    the companies (a1 is good for ACME and bad for BETA; a4's BETA link has none).
 
     Six articles are scored by the production model (three negative), two are unscored.
     """

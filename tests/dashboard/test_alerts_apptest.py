@@ -26,8 +26,9 @@ def test_lists_alerts_and_explains_the_newest(monkeypatch, seeded_db):
 
     assert not at.exception
     listed = frame_with(at, "alert_id")
-    assert list(listed["alert_id"]) == ["al1", "al2"]  # newest window first
-    assert list(listed["state"]) == ["firing", "resolved"]
+    assert list(listed["alert_id"]) == ["al1", "al2", "al3"]  # newest window first
+    assert list(listed["state"]) == ["firing", "resolved", "resolved"]
+    assert list(listed["scope"]) == ["ticker", "market", "sector"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Observed negative share": "67.0%", "Expected": "12.0%",
                        "p-value": "0.0004", "q-value": "0.0012", "State": "firing"}
@@ -37,12 +38,23 @@ def test_lists_alerts_and_explains_the_newest(monkeypatch, seeded_db):
     assert list(heads["title"]) == [SCRIPT_TITLE, MARKDOWN_TITLE]
     assert pd.isna(heads.iloc[0]["link"])  # javascript: URL dropped
     assert heads.iloc[1]["link"] == "https://acme.example/a2"
+    # A ticker alert's headlines say why each counts for the company.
+    assert list(heads["method"]) == ["name", "short_name"]
+    assert list(heads["relevance"]) == [1.0, 1.0]
+    assert list(heads["label"]) == ["negative", "negative"]
+    assert list(heads["basis"]) == ["company", "company"]
+
+
+def test_sector_scope_is_listed_and_filtered(monkeypatch, seeded_db):
+    at = open_page(monkeypatch, seeded_db.parent, "alerts")
+    at.multiselect(key="alert_scopes").set_value(["sector"]).run()
+    assert list(frame_with(at, "alert_id")["entity"]) == ["Industrials"]
 
 
 def test_state_filter(monkeypatch, seeded_db):
     at = open_page(monkeypatch, seeded_db.parent, "alerts")
     at.multiselect(key="alert_states").set_value(["resolved"]).run()
-    assert list(frame_with(at, "alert_id")["alert_id"]) == ["al2"]
+    assert list(frame_with(at, "alert_id")["alert_id"]) == ["al2", "al3"]
     assert {m.label: m.value for m in at.metric}["State"] == "resolved"
 
 

@@ -10,7 +10,9 @@ import pandas as pd
 
 from dashboard import queries
 from dashboard.export import EXPORT_COLUMNS, articles_csv
-from tests.dashboard.conftest import ARTICLES, IMG_TITLE, MARKDOWN_TITLE, SCRIPT_TITLE
+from tests.dashboard.conftest import (
+    ARTICLES, IMG_TITLE, MARKDOWN_TITLE, SCRIPT_TITLE, TWO_COMPANY_TITLE,
+)
 from tests.dashboard.helpers import frame_with, open_page
 
 
@@ -45,7 +47,7 @@ def test_ticker_from_the_url_filters(monkeypatch, seeded_db):
     at = _open(monkeypatch, seeded_db, ticker="BETA")
 
     assert at.selectbox(key="articles_ticker").value == "BETA"
-    assert set(frame_with(at, "title")["title"]) == {SCRIPT_TITLE, IMG_TITLE}
+    assert set(frame_with(at, "title")["title"]) == {SCRIPT_TITLE, IMG_TITLE, TWO_COMPANY_TITLE}
 
 
 def test_source_label_confidence_and_text_filters(monkeypatch, seeded_db):

@@ -107,34 +107,43 @@ def test_every_page_in_headless_chromium(dashboard_url):
             shot("overview")
 
             nav = page.locator("[data-testid='stSidebarNav']")
-            nav.get_by_text("Entities", exact=True).click()
-            expect(page.get_by_role("heading", name="Entities", exact=True)).to_be_visible()
+            nav.get_by_text("Companies", exact=True).click()
+            expect(page.get_by_role("heading", name="Companies", exact=True)).to_be_visible()
+            expect(page.get_by_role("heading", name="Acme Corporation")).to_be_visible()
             expect(page.get_by_text("Articles of ACME")).to_be_visible()
-            shot("entities")
+            expect(page.get_by_text("Negative share by day")).to_be_visible()
+            shot("companies")
 
-            # Click through by selecting a row: the grid is a canvas, so click the selection
-            # cell of its second row (BETA; rows and header are 35 px high).
-            grid = page.locator("[data-testid='stDataFrame']").first
+            # Open a company by selecting its row in the movers ranking (the third table, after
+            # the stories and alerts): the grid is a canvas, so click the selection cell of its
+            # second row (BETA; rows and header are 35 px high).
+            grid = page.locator("[data-testid='stDataFrame']").nth(2)
+            grid.scroll_into_view_if_needed()
             page.wait_for_timeout(500)  # the canvas draws after the element appears
             box = grid.bounding_box()
             page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 + 17)
-            expect(page.get_by_role("heading", name="Articles", exact=True)).to_be_visible()
-            expect(page.get_by_text("2 matching articles")).to_be_visible()
+            expect(page.get_by_role("heading", name="Beta Holdings plc")).to_be_visible()
             assert "ticker=BETA" in page.url
 
-            # ... or through the link under the table.
-            nav.get_by_text("Entities", exact=True).click()
-            page.get_by_text("Articles of ACME").click()
+            # ... and on to its articles through the link under its alerts.
+            page.get_by_text("Articles of BETA").click()
             expect(page.get_by_role("heading", name="Articles", exact=True)).to_be_visible()
-            expect(page.get_by_text("4 matching articles")).to_be_visible()
-            assert "ticker=ACME" in page.url
+            expect(page.get_by_text("3 matching articles")).to_be_visible()
+            assert "ticker=BETA" in page.url
             # Apply a filter: text search.
             search = page.get_by_label("Search title and summary")
-            search.fill("margins")
+            search.fill("stumbles")
             search.press("Enter")
             expect(page.get_by_text("1 matching articles")).to_be_visible()
             expect(page.get_by_role("button", name="Export CSV")).to_be_enabled()
+            expect(page.get_by_text("Company page of ACME")).to_be_visible()
             shot("articles_filtered")
+
+            nav.get_by_text("Sectors", exact=True).click()
+            expect(page.get_by_role("heading", name="Sectors", exact=True)).to_be_visible()
+            expect(page.get_by_text("Companies with the most negative stories")).to_be_visible()
+            expect(page.get_by_text("Company page of ACME")).to_be_visible()
+            shot("sectors")
 
             nav.get_by_text("Alerts", exact=True).click()
             expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()

@@ -51,7 +51,7 @@ def test_overview_shows_metrics_alerts_and_headlines(monkeypatch, seeded_db):
     assert len(acme) == 1
     assert acme.iloc[0]["state"] == "firing"
     assert acme.iloc[0]["window"] == "2024-03-06 00:00 → 2024-03-07 00:00"
-    assert set(alerts["entity"]) == {"ACME", "all"}
+    assert set(alerts["entity"]) == {"ACME", "all", "Industrials"}
 
     heads = _frame_containing(at, "title")
     assert len(heads) == N_SCORED  # scored by the production model

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 
@@ -29,6 +30,13 @@ def _read_every_query(db: str) -> int:
     queries.last_run(db, status="ok")
     queries.entity_changes(db, "ticker")
     queries.entity_daily(db, "ticker", ("ACME", "BETA"))
+    end = queries.data_end(db) or pd.Timestamp.now(tz="UTC")
+    queries.search_companies(db, "acme")
+    queries.company_daily(db, "ACME", None, end)
+    queries.company_stories(db, "ACME", None, end)
+    queries.sector_totals(db, None, end)
+    queries.sector_daily(db, None, end)
+    queries.article_companies(db, "a1")
     queries.find_articles(db, queries.ArticleFilter(ticker="ACME"))
     queries.list_alerts(db, ("firing", "resolved"), ("market", "ticker", "source"))
     queries.feed_health(db)

@@ -12,7 +12,7 @@ import pytest
 from dashboard.ui import escape_markdown, safe_url
 from tests.dashboard.helpers import open_page
 
-PAGES = ["overview", "entities", "articles", "alerts", "feeds", "model"]
+PAGES = ["overview", "entities", "sectors", "articles", "alerts", "feeds", "model"]
 #: Fragments of the seeded hostile titles, URLs and feed fields.
 HOSTILE = ["<script", "javascript:", "onerror", "[Click for details]", "data:text/html",
            "<b>", "<i>"]
