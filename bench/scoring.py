@@ -19,6 +19,10 @@ object with ``sentences_per_s``, ``ratio_vs_pipeline_bs64`` (best tonewatch vari
 ``--stream N`` instead writes N generated articles to a scratch DuckDB and runs the score stage
 over them (chunked reads and bulk writes), reporting articles/s and peak RSS. ``--base-size``
 times a BERT-base-sized random model at 32 and 64 tokens (``--device cuda`` on a GPU).
+``--entity`` times company-level scoring against article-level scoring on headlines linked to
+the default universe, pass by pass and as the whole score stage, on one targeted model (see
+``bench/_entity_pass.py``): last line ``entity_adds_pct`` per backend (goal <= 50).
+Every mode prints the CPU model and its vector flags first.
 
 Usage (timings: run alone, or under ``flock /tmp/tonewatch-bench.lock``)::
 
@@ -26,6 +30,8 @@ Usage (timings: run alone, or under ``flock /tmp/tonewatch-bench.lock``)::
     .venv/bin/python bench/scoring.py --stream 20000,100000 [--stream-model tiny|production]
         [--stream-backend torch|onnx-int8|onnx-fp32]
     .venv/bin/python bench/scoring.py --base-size --device cuda [--peak-tflops 790]
+    .venv/bin/python bench/scoring.py --entity [--model DIR | --save-model DIR]
+        [--entity-limit N] [--entity-backends torch,onnx-int8] [--entity-repeats 3] [--no-stage]
 """
 
 from __future__ import annotations
@@ -41,69 +47,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-TFNS_VALID = ROOT.parent / "shared" / "data" / "tfns" / "valid.csv"
-TFNS_LABELS = {0: "negative", 1: "positive", 2: "neutral"}
+from _common import ROOT, TFNS_VALID, cpu_summary, load_inputs, peak_rss_mib, percentiles, resolve_model
+from _scoring_stream import base_size, stream, stream_child
+
 VARIANTS = ("pipeline_bs1", "pipeline_bs64", "torch", "onnx_fp32", "onnx_int8")
 BS1_SAMPLE = 300
-
-
-def load_inputs(limit: int | None, long_share: float = 0.1) -> tuple[list[str], list[str | None]]:
-    """Headlines of tfns valid.csv plus generated long summaries; labels (None for summaries).
-
-    A summary joins 6-9 headlines drawn with a fixed seed, so it is real financial text that
-    fills most of the 128-token window. Every text goes through tonewatch's
-    :func:`~pipeline.scoring.preprocess.model_input` (links removed) first, so the pipeline()
-    variants see exactly what the tonewatch scorer sees.
-    """
-    import pandas as pd
-
-    from pipeline.scoring.preprocess import model_input
-
-    frame = pd.read_csv(TFNS_VALID)
-    texts = [model_input(t) for t in frame["text"].astype(str)]
-    labels: list[str | None] = [TFNS_LABELS[int(v)] for v in frame["label"]]
-    rng = np.random.default_rng(8)
-    summaries = [" ".join(rng.choice(texts, size=rng.integers(6, 10), replace=False))
-                 for _ in range(int(len(texts) * long_share))]
-    texts, labels = texts + summaries, labels + [None] * len(summaries)
-    if limit:
-        keep = np.sort(np.random.default_rng(9).permutation(len(texts))[:limit])
-        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-    return texts, labels
-
-
-def resolve_model(name: str) -> tuple[str, str]:
-    """``(path, model_version)`` of a registry version, ``production`` or a directory."""
-    from pipeline.config import load_settings
-    from pipeline.registry import Registry
-
-    if Path(name).is_dir():
-        return str(Path(name).resolve()), Path(name).name
-    record = Registry(load_settings().model_registry).get(name)
-    return str(record.path), record.model_version
-
-
-def peak_rss_mib() -> float:
-    """This process's own peak resident set (``VmHWM`` of ``/proc/self/status``), MiB.
-
-    Not ``wait4``'s ``ru_maxrss``: Linux carries the parent's high-water mark across the
-    fork/exec that starts a child, so a parent that generated a big database would be billed
-    to the child.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def percentiles(latencies: list[float]) -> tuple[float, float]:
-    """p50 and p95 in milliseconds."""
-    values = np.asarray(latencies) * 1000
-    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
 
 
 # ---------------------------------------------------------------------------- one variant (child)
@@ -259,149 +207,11 @@ def compare_variants(args) -> dict:
     }
 
 
-# ------------------------------------------------------------------------- streaming memory
-
-def generate_articles(db_path: Path, n: int, texts: list[str]) -> None:
-    """Store ``n`` articles drawn from ``texts`` (one feed, a minute apart) in 100k-row writes."""
-    from datetime import UTC, datetime, timedelta
-
-    import pandas as pd
-
-    from pipeline.ingest.normalize import ARTICLE_COLUMNS
-    from pipeline.storage.articles import upsert_articles
-    from pipeline.storage.db import connect
-
-    start, rng = datetime(2025, 1, 1, tzinfo=UTC), np.random.default_rng(3)
-    for first in range(0, n, 100_000):
-        ids = np.arange(first, min(n, first + 100_000))
-        chosen = rng.choice(texts, size=len(ids))
-        frame = pd.DataFrame({
-            "article_id": [f"gen{i:08d}" for i in ids], "feed_id": "generated",
-            "url": [f"https://example.com/{i}" for i in ids], "title": chosen, "summary": None,
-            "text": chosen, "published_at": [start + timedelta(minutes=int(i)) for i in ids],
-            "published_raw": None, "date_quality": "exact", "first_seen_at": start,
-            "fetched_at": start, "language": "en", "content_hash": [f"h{i}" for i in ids],
-            "story_id": [f"s{i}" for i in ids], "tickers": [[] for _ in ids],
-        }, columns=ARTICLE_COLUMNS)
-        with connect(db_path) as con:
-            upsert_articles(con, frame)
-
-
-def stream_child(args) -> None:
-    """Score every stored article of the scratch database through ``pipeline.run.score``."""
-    from datetime import UTC, datetime
-
-    from pipeline.config import load_settings
-    from pipeline.run import score
-    from pipeline.scoring.classifier import SentimentClassifier
-
-    settings = load_settings(data_dir=Path(args.out).parent / "data",
-                             model_registry=Path(args.out).parent / "registry")
-    classifier = SentimentClassifier(args.model, model_version="bench", backend=args.stream_backend)
-    started = time.perf_counter()
-    result = score(settings, at=datetime(2026, 1, 1, tzinfo=UTC), classifier=classifier)
-    Path(args.out).write_text(json.dumps({"counts": result.counts, "peak_rss_mib": peak_rss_mib(),
-                                          "seconds": time.perf_counter() - started}))
-
-
-def stream(args) -> dict:
-    """Generate, then score, ``--stream`` articles (comma-separated sizes allowed) in a child."""
-    from tests.unit.tiny_bert import WORDS, save_tiny_bert
-
-    texts = (load_inputs(None)[0] if TFNS_VALID.exists()
-             else [" ".join(np.random.default_rng(i).choice(WORDS, 12)) for i in range(2000)])
-    out = {}
-    for n in args.stream_sizes:
-        with tempfile.TemporaryDirectory() as scratch:
-            scratch = Path(scratch)
-            if args.stream_model == "tiny":
-                model = str(save_tiny_bert(scratch / "tiny", {0: "negative", 1: "neutral",
-                                                              2: "positive"}))
-            else:
-                model = resolve_model(args.stream_model)[0]
-            started = time.perf_counter()
-            generate_articles(scratch / "data" / "tonewatch.duckdb", n, texts)
-            generated = time.perf_counter() - started
-            db_mib = (scratch / "data" / "tonewatch.duckdb").stat().st_size / 2**20
-            cmd = [sys.executable, __file__, "--child", "stream", "--out",
-                   str(scratch / "stream.json"), "--model", model,
-                   "--stream-backend", args.stream_backend]
-            proc = subprocess.Popen(cmd, cwd=ROOT)
-            if proc.wait() != 0:
-                raise SystemExit(f"stream child failed for n={n}")
-            result = json.loads((scratch / "stream.json").read_text())
-        rss = result["peak_rss_mib"]
-        rate = result["counts"]["scored"] / result["seconds"]
-        print(f"stream n={n}: generated in {generated:.0f} s ({db_mib:.0f} MiB DuckDB), scored "
-              f"{result['counts']['scored']} in {result['seconds']:.0f} s ({rate:.0f}/s), "
-              f"peak RSS {rss:.0f} MiB (model {args.stream_model}, {args.stream_backend})")
-        out[str(n)] = {"scored": result["counts"]["scored"], "articles_per_s": round(rate, 1),
-                       "peak_rss_mib": round(rss), "db_mib": round(db_mib)}
-    return {"stream": out, "model": args.stream_model, "backend": args.stream_backend}
-
-
-# ------------------------------------------------------------------------- BERT-base on a device
-
-def base_size(args) -> dict:
-    """Throughput of a BERT-base-sized random classifier at 32 and 64 tokens on ``--device``.
-
-    FLOPs per sentence: ``2 x weights x tokens`` for the dense layers plus
-    ``4 x layers x tokens^2 x hidden`` for attention scores and mixing (Kaplan et al. 2020,
-    "Scaling Laws for Neural Language Models", table 1), about 5.5 GFLOP at 32 tokens.
-    """
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    from pipeline.scoring.classifier import SentimentClassifier
-    from tests.unit.tiny_bert import WORDS
-
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "bert-base-random"
-        path.mkdir()
-        vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-        vocab += [f"tok{i}" for i in range(30522 - len(vocab))]
-        (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-        tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
-        config = BertConfig(num_labels=3, id2label={0: "negative", 1: "neutral", 2: "positive"},
-                            label2id={"negative": 0, "neutral": 1, "positive": 2})
-        torch.manual_seed(0)
-        BertForSequenceClassification(config).save_pretrained(path)
-        tokenizer.save_pretrained(path)
-        classifier = SentimentClassifier(path, device=args.device, max_length=64)
-        dense = sum(p.numel() for n, p in classifier.backend.model.named_parameters()
-                    if "embeddings" not in n)
-        rng, results = np.random.default_rng(0), {}
-        for tokens in (32, 64):
-            n = args.limit or (200_000 if args.device.startswith("cuda") else 400)
-            texts = [" ".join(rng.choice(WORDS, tokens - 2)) for _ in range(n)]
-            classifier.predict_probs(texts[:2048])  # warm-up
-            started = time.perf_counter()
-            classifier.predict_probs(texts)
-            rate = n / (time.perf_counter() - started)
-            ids = np.asarray(tokenizer(texts[:classifier.batch_size])["input_ids"], dtype=np.int64)
-            mask = np.ones_like(ids)
-            classifier.backend.logits(ids, mask)
-            started, reps = time.perf_counter(), 10
-            for _ in range(reps):
-                classifier.backend.logits(ids, mask)
-            forward_rate = reps * len(ids) / (time.perf_counter() - started)
-            flops = 2 * dense * tokens + 4 * config.num_hidden_layers * tokens**2 * config.hidden_size
-            ceiling = args.peak_tflops * 1e12 / flops
-            results[str(tokens)] = {
-                "sentences_per_s": round(rate), "forward_only_sentences_per_s": round(forward_rate),
-                "gflop_per_sentence": round(flops / 1e9, 2), "ceiling_sentences_per_s": round(ceiling),
-                "share_of_ceiling": round(max(rate, forward_rate) / ceiling, 4),
-                "batch_size": classifier.batch_size, "token_budget": classifier.token_budget}
-            print(f"BERT-base random, {tokens} tokens on {args.device}: {rate:,.0f} sentences/s end "
-                  f"to end, {forward_rate:,.0f}/s forward only (batch {len(ids)}); ceiling at "
-                  f"{args.peak_tflops:g} TFLOP/s = {ceiling:,.0f}/s "
-                  f"({flops / 1e9:.2f} GFLOP/sentence)")
-    return {"base_size": results, "device": args.device, "peak_tflops": args.peak_tflops}
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="production", help="registry version, 'production' or a dir")
+    parser.add_argument("--model", default=None,
+                        help="registry version, 'production' or a dir (default production; with "
+                             "--entity: a targeted model dir, default one trained by the bench)")
     parser.add_argument("--limit", type=int, default=None, help="score only this many inputs")
     parser.add_argument("--quick", action="store_true", help="same as --limit 600")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -417,6 +227,21 @@ def parse_args(argv=None):
                         help="time a BERT-base-sized random model at 32 and 64 tokens instead")
     parser.add_argument("--peak-tflops", type=float, default=790.0,
                         help="compute ceiling for --base-size (H200 bf16 dense: 790)")
+    parser.add_argument("--entity", action="store_true",
+                        help="time the entity (company-level) pass against the article pass on "
+                             "linked headlines, and the score stage with and without it")
+    parser.add_argument("--entity-limit", type=int, default=None, metavar="N",
+                        help="--entity: use a sample of N headlines (default all: tfns valid + "
+                             "the English titles of ../shared/real_feeds)")
+    parser.add_argument("--entity-backends", default="torch,onnx-int8",
+                        help="--entity: comma-separated backends (ONNX ones need an export; a "
+                             "bench-trained model is exported on the fly)")
+    parser.add_argument("--entity-repeats", type=int, default=3,
+                        help="--entity: alternating runs of each pass; medians are reported")
+    parser.add_argument("--no-stage", action="store_true",
+                        help="--entity: skip timing the whole score stage")
+    parser.add_argument("--save-model", default=None, metavar="DIR",
+                        help="--entity: copy the model the bench trains to DIR (reuse with --model)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -426,6 +251,9 @@ def parse_args(argv=None):
     if args.device != "cpu" and "--variants" not in (argv or sys.argv):
         args.variants = [v for v in args.variants if not v.startswith("onnx")]  # CPU-only backends
     args.stream_sizes = [int(v) for v in args.stream.split(",")] if args.stream else []
+    args.entity_backends = [v for v in args.entity_backends.split(",") if v]
+    if args.model is None and not args.entity:
+        args.model = "production"
     return args
 
 
@@ -438,6 +266,12 @@ def main(argv=None) -> None:
         args.variant = args.child
         child(args)
         return
+    if args.entity:
+        from _entity_pass import entity_bench
+
+        print(json.dumps(entity_bench(args)))
+        return
+    print(cpu_summary())
     if args.base_size:
         print(json.dumps(base_size(args)))
         return
