@@ -28,11 +28,20 @@ def _print_json(document: object, *, ensure_ascii: bool = True) -> None:
 
 @corpus_app.command("stats")
 def corpus_stats(folder: FolderArg = _DEFAULT_FOLDER) -> None:
-    """Print rows, label shares, split sizes and the three diversity measures the tests hold it to."""
+    """Print rows, label shares, split sizes and the three diversity measures the tests hold it to
+    (article-level rows; with company-level rows also a ``company_level`` part)."""
+    from pipeline.training.corpus import company_level_stats
     from pipeline.training.corpus import corpus_stats as stats
     from pipeline.training.datasets import load_labelled
 
-    _print_json(stats(load_labelled(folder)))
+    frame = load_labelled(folder)
+    if "target" not in frame.columns:
+        _print_json(stats(frame))
+        return
+    targeted = frame["target"].notna()
+    document = stats(frame[~targeted]) if (~targeted).any() else {}
+    document["company_level"] = company_level_stats(frame[targeted])
+    _print_json(document)
 
 
 @corpus_app.command("assign-splits")

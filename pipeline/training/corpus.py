@@ -199,6 +199,21 @@ def corpus_stats(frame: pd.DataFrame) -> dict:
     return stats
 
 
+def company_level_stats(frame: pd.DataFrame) -> dict:
+    """:func:`corpus_stats` of company-level rows ``(text, target, label[, split])``: diversity
+    measured over distinct headlines, plus how many name several companies and how many judge
+    them differently."""
+    per_text = frame.groupby("text").agg(companies=("target", "nunique"), labels=("label", "nunique"))
+    stats = corpus_stats(frame.drop_duplicates("text"))
+    stats.pop("label_share")
+    return {"rows": len(frame), "headlines": len(per_text),
+            "multi_company_headlines": int((per_text["companies"] > 1).sum()),
+            "conflicting_headlines": int((per_text["labels"] > 1).sum()),
+            "label_share": {k: round(float(v), 4)
+                            for k, v in frame["label"].value_counts(normalize=True).items()},
+            **{k: v for k, v in stats.items() if k != "rows"}}
+
+
 def stable_split(text: str, share: float = VALIDATION_SHARE) -> str:
     """``validation`` for a stable ``share`` of texts (by SHA-1 of the stripped text), else ``train``."""
     digest = hashlib.sha1(text.strip().encode("utf-8")).digest()
