@@ -42,7 +42,7 @@ from pipeline.errors import ConfigError
 FIELDS = ("ticker", "name", "aliases", "sector", "exchange", "country", "industry", "drop",
           "drop_aliases")
 #: A listing symbol: letters/digits, optional class or venue suffix (BRK.B, VOW3.DE, 7203.T).
-SYMBOL = re.compile(r"^[A-Z0-9]{1,10}(?:[.\-][A-Z0-9]{1,4})?$")
+SYMBOL = re.compile(r"^[A-Z0-9]{1,10}(?:[.\-/][A-Z0-9]{1,4}){0,2}$")
 
 
 @dataclass

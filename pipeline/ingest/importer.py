@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.companies.userfile import SYMBOL
 from pipeline.errors import FeedParseError
 from pipeline.ingest.parse import ParsedFeed
 
@@ -37,9 +38,6 @@ OPTIONAL = {"link": ("url", "link"), "summary": ("summary", "description"),
             "id": ("id", "guid"), "source": ("source",)}
 TICKER_COLUMNS = ("ticker", "tickers", "symbol", "symbols")
 
-#: A ticker as archives write them: letters and digits with an optional class or exchange
-#: suffix (BRK.B, VOW3.DE, 7203.T, RDS-A, BF/B); at most 15 characters.
-_TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-/^=&]{0,14}")
 _TICKER_SPLIT = re.compile(r"[,;|\s]+")
 _EXCHANGE_PREFIX = re.compile(r"^[A-Z]{2,10}:")
 #: Cells that say "no ticker" the way spreadsheets and exports write it.
@@ -143,7 +141,7 @@ def parse_tickers(cell) -> tuple[list[str], list[str]]:
         token = _EXCHANGE_PREFIX.sub("", raw.upper().lstrip("$"))
         if not token or token in _NO_TICKER:
             continue
-        if _TICKER.fullmatch(token):
+        if SYMBOL.match(token):  # the linker's own rule, so every ticker kept here is linked
             if token not in tickers:
                 tickers.append(token)
         else:
