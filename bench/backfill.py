@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -43,6 +41,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _common import cpu_summary  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 END = datetime(2026, 1, 1, tzinfo=UTC)
 MODEL_VERSION = "synthetic-1"
@@ -66,20 +66,6 @@ MARKET_TEMPLATES = [
     "Bond yields climb", "Quiet session for European shares",
 ]
 
-
-def cpu_summary() -> str:
-    """Model name and the vector-instruction flags of this CPU (from /proc/cpuinfo)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", platform.machine()):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"]
-    return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(f for f in wanted if f in flags) or '-'}"
 
 
 def build_archive(db_path: Path, *, headlines: int, days: int, seed: int) -> dict:

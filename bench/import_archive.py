@@ -35,22 +35,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import cpu_summary  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 EVENTS = ["beats profit estimates", "cuts its full-year outlook", "names a new finance chief",
           "wins regulatory approval for a new plant", "faces a probe over accounting",
           "raises its dividend by 8%", "shares slide after a downgrade",
           "agrees to buy a rival for $2 billion", "files its annual report",
           "recalls 20,000 units", "signs a supply deal", "settles a patent dispute"]
 
-
-def cpu_summary() -> str:
-    """CPU model and the vector-instruction flags that matter for the model."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                  if line.startswith("model name")), "unknown CPU")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
-                  if line.startswith("flags")), [])
-    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(shown) or 'none of avx2/avx512'}"
 
 
 def make_archive(path: Path, *, stories: int, tickers: int, days: int, seed: int) -> dict:
@@ -113,7 +105,7 @@ def main() -> None:
         links = sum(methods.values())
         con.close()
     merged = made["rows"] - articles
-    print(f"CPU: {cpu_summary()}")
+    print(cpu_summary())
     print(f"archive: {made['rows']:,} rows, {made['stories']:,} stories filed under "
           f"{made['tickers']:,} tickers")
     print(f"\n{'stored':<34}{'value':>12}")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import random
 import sys
@@ -34,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _common import cpu_summary  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 SAMPLE = ROOT / "tests" / "fixtures" / "linking" / "sample.jsonl"
 HELDOUT = ROOT / "tests" / "fixtures" / "linking" / "heldout.jsonl"
@@ -47,20 +48,6 @@ FILLER = ("the company said in a statement on Tuesday that demand in its largest
 PLAIN = ["apple orchards", "a shell company", "the next step", "their target range",
          "a visa waiver", "a block of shares", "general election", "sage advice"]
 
-
-def cpu_summary() -> str:
-    """Model name and the vector-instruction flags of this CPU (from /proc/cpuinfo)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", platform.machine()):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"]
-    return f"{model}; {os.cpu_count()} CPUs; flags: {' '.join(f for f in wanted if f in flags) or '-'}"
 
 
 def make_articles(universe, n: int, seed: int) -> list[tuple[str, str]]:
@@ -136,7 +123,7 @@ def main() -> None:
     rate = len(articles) / elapsed
     quality = evaluate(linker)
 
-    print(f"CPU: {cpu_summary()}; Python {platform.python_version()}; one core")
+    print(f"{cpu_summary()}; Python {platform.python_version()}; one core")
     print(f"universe: {len(universe)} companies, {len(universe.surfaces)} surfaces; default universe "
           f"load {t_default * 1000:.0f} ms (disk cache warm if run before), with user file "
           f"{t_universe * 1000:.0f} ms; automaton build {t_build * 1000:.0f} ms")
