@@ -17,6 +17,7 @@ from typing import NamedTuple
 from datetime import datetime
 
 import httpx
+import pandas as pd
 
 from pipeline.config import Settings
 from pipeline.domain import StageResult, as_utc
@@ -123,9 +124,12 @@ def score(
                               version, at, truncated=cut)
 
         def score_links(chunk):
-            probs = classifier.predict_probs(chunk["text"].tolist(), targets=chunk["target"].tolist(),
+            # Syndicated copies repeat (text, company) pairs: each distinct pair is run once.
+            keys = pd.MultiIndex.from_arrays([chunk["text"], chunk["target"]])
+            codes, distinct = pd.factorize(keys)
+            probs = classifier.predict_probs([t for t, _ in distinct], targets=[g for _, g in distinct],
                                              progress=progress)
-            return entity_score_rows(chunk, probs, version, at)
+            return entity_score_rows(chunk, probs[codes], version, at)
 
         bounds = dict(since=since, until=until, limit=chunk_size)
         passes = [_Pass(lambda con, after: unscored_chunk(con, version, languages, after=after, **bounds),

@@ -109,3 +109,48 @@ def test_another_model_version_scores_alongside(settings, classifier):
         versions = con.execute("SELECT model_version, count(*) FROM scores GROUP BY 1 ORDER BY 1"
                                ).fetchall()
     assert versions == [("tiny-v1", 6), ("tiny-v2", 6)]
+
+
+@pytest.fixture(scope="module")
+def targeted(tmp_path_factory):
+    """A tiny model that says it was trained on company-targeted pairs (random weights: the
+    stage's bookkeeping is under test, not the labels)."""
+    import json
+
+    path = save_tiny_bert(tmp_path_factory.mktemp("tiny") / "t",
+                          {0: "negative", 1: "neutral", 2: "positive"}, seed=3)
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "tonewatch_targets": True}))
+    return SentimentClassifier(path, model_version="tiny-targeted", max_length=32)
+
+
+def test_company_pass_scores_each_link_once_and_rescores_what_changed(settings, targeted):
+    from tests.seeding import store_articles
+
+    frame = articles(["Acme beats estimates while Globex slumps", "Acme beats estimates while "
+                      "Globex slumps", "Markets drift", "Globex to hold its annual meeting"])
+    frame["tickers"] = [["ACME", "GLBX"], ["ACME", "GLBX"], [], ["GLBX"]]
+    with connect(settings.db_path) as con:
+        store_articles(con, frame)
+    first = score(settings, at=AT, classifier=targeted, chunk_size=2)
+    assert first.counts["scored"] == 4
+    assert first.counts["entity_pending"] == first.counts["entity_scored"] == 5
+    with connect(settings.db_path, read_only=True) as con:
+        rows = con.execute("SELECT article_id, entity, target, p_negative + p_neutral + p_positive"
+                           " FROM entity_scores ORDER BY 1, 2").fetchall()
+    assert [(a, e) for a, e, _, _ in rows] == [("a0000", "ACME"), ("a0000", "GLBX"), ("a0001", "ACME"),
+                                               ("a0001", "GLBX"), ("a0003", "GLBX")]
+    assert all(abs(total - 1) < 1e-5 for *_, total in rows)
+    assert {t for _, _, t, _ in rows} == {"ACME", "GLBX"}  # no mention stored: the ticker stands in
+    again = score(settings, at=AT, classifier=targeted)
+    assert (again.counts["scored"], again.counts["entity_pending"], again.counts["entity_scored"]) == (0, 0, 0)
+    # A link that now names the company another way is judged again, with the new target.
+    with connect(settings.db_path) as con:
+        con.execute("UPDATE article_entities SET mention = 'Globex' WHERE article_id = 'a0003'")
+    third = score(settings, at=AT, classifier=targeted)
+    assert (third.counts["scored"], third.counts["entity_scored"]) == (0, 1)
+    # An article-level model has no company pass.
+    plain = score(settings, at=AT, classifier=SentimentClassifier(
+        save_tiny_bert(settings.db_path.parent / "plain", {0: "negative", 1: "neutral", 2: "positive"}),
+        model_version="tiny-plain", max_length=32))
+    assert plain.counts["scored"] == 4 and plain.counts["entity_pending"] == 0
