@@ -25,7 +25,7 @@ from pipeline.scoring.backends import BACKENDS, OnnxBackend, TorchBackend, confi
 from pipeline.scoring.batching import encode, pad_batch, token_budget_batches
 from pipeline.scoring.labels import label_permutation
 from pipeline.scoring.onnx_check import onnx_file, recheck
-from pipeline.scoring.preprocess import TARGETED_FLAG, model_input
+from pipeline.scoring.preprocess import TARGETED_FLAG, model_input, target_input
 
 __all__ = ["SentimentClassifier", "configure_cpu_threads", "load_classifier", "softmax"]
 
@@ -197,7 +197,9 @@ class SentimentClassifier:
                 first (:func:`pipeline.scoring.preprocess.model_input`).
             targets: None for article-level probabilities; else n company names as the texts
                 write them, for probabilities *toward that company* (each row is the pair
-                ``(text, target)``, see :func:`pipeline.scoring.batching.encode`).
+                ``(text with the company marked, company)``, see
+                :func:`pipeline.scoring.preprocess.target_input` and
+                :func:`pipeline.scoring.batching.encode`).
             progress: show a tqdm progress bar (sentences/s, ETA).
 
         Returns:
@@ -219,8 +221,12 @@ class SentimentClassifier:
                                    "(it was not fine-tuned on company-targeted pairs)")
         if n == 0:
             return out, np.zeros(0, dtype=bool)
-        encoded = encode(self.tokenizer, [model_input(t) for t in texts], self.max_length,
-                         targets=None if targets is None else [model_input(t) for t in targets])
+        if targets is None:
+            encoded = encode(self.tokenizer, [model_input(t) for t in texts], self.max_length)
+        else:
+            pairs = [target_input(t, g) for t, g in zip(texts, targets, strict=True)]
+            encoded = encode(self.tokenizer, [t for t, _ in pairs], self.max_length,
+                             targets=[g for _, g in pairs])
         batches = token_budget_batches(encoded.lengths, max_tokens=self.token_budget,
                                        max_batch=self.batch_size)
         bar = tqdm(total=n, unit="sent", desc="scoring", disable=not progress, leave=False)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import TrainingError
-from pipeline.scoring.preprocess import model_input
+from pipeline.scoring.preprocess import model_input, target_input
 from pipeline.training.arguments import TrainingArguments
 from pipeline.training.batches import epoch_batches, mask_tokens
 from pipeline.training.datasets import label_ids
@@ -25,9 +25,9 @@ from pipeline.training.parameters import optimizer_groups
 def encode_rows(tokenizer, frame: pd.DataFrame, max_length: int) -> tuple[Any, Any]:
     """Tokenize ``frame``'s texts (links removed, truncated, padded to the longest).
 
-    A row with a ``target`` (a company-level row) becomes the pair ``(text, target)``, exactly
-    as :func:`pipeline.scoring.batching.encode` builds it at scoring time; others are single
-    texts. No token-type ids are passed (the scoring backends pass none either, so every
+    A row with a ``target`` (a company-level row) becomes the pair ``(text with the target
+    marked, target)`` (:func:`pipeline.scoring.preprocess.target_input`), exactly as scoring
+    builds it; others are single texts. No token-type ids are passed (the scoring backends pass none either, so every
     token is segment 0 in training and in scoring alike).
 
     Returns:
@@ -48,7 +48,8 @@ def encode_rows(tokenizer, frame: pd.DataFrame, max_length: int) -> tuple[Any, A
         for i, row in zip(single, rows, strict=True):
             ids[i] = row
     if paired:
-        rows = tokenizer([texts[i] for i in paired], [model_input(targets[i]) for i in paired],
+        pairs = [target_input(frame["text"].iloc[i], targets[i]) for i in paired]
+        rows = tokenizer([t for t, _ in pairs], [g for _, g in pairs],
                          truncation="only_first", max_length=max_length,
                          return_token_type_ids=False)["input_ids"]
         for i, row in zip(paired, rows, strict=True):

@@ -13,6 +13,7 @@ from pipeline.errors import ScoringError, TrainingError
 from pipeline.registry import Registry
 from pipeline.scoring.batching import encode
 from pipeline.scoring.classifier import SentimentClassifier
+from pipeline.scoring.preprocess import mark_target, target_input
 from pipeline.training.arguments import TrainingArguments
 from pipeline.training.datasets import load_labelled
 from pipeline.training.session import encode_rows
@@ -57,7 +58,9 @@ def test_training_and_scoring_build_the_same_pair_input(tiny):
                           "label": ["positive", "negative"], "target": ["Dunmore", None]})
     enc, _ = encode_rows(tokenizer, frame, 32)
     trained = [row[mask.bool()].tolist() for row, mask in zip(enc["input_ids"], enc["attention_mask"])]
-    pair = encode(tokenizer, frame["text"][:1].tolist(), 32, targets=["Dunmore"]).ids[0].tolist()
+    marked, target = target_input(frame["text"][0], "Dunmore")
+    assert marked == "Corvane beats while < Dunmore > slumps"
+    pair = encode(tokenizer, [marked], 32, targets=[target]).ids[0].tolist()
     single = encode(tokenizer, frame["text"][1:].tolist(), 32).ids[0].tolist()
     assert trained == [pair, single]
     assert pair.count(tokenizer.sep_token_id) == 2  # [CLS] text [SEP] target [SEP]
@@ -87,6 +90,15 @@ def test_a_model_trained_on_pairs_serves_both_inputs(tiny, tmp_path):
     assert classifier.predict_probs(texts[:1]).shape == (1, 3)
     with pytest.raises(ScoringError, match="1 targets for 2 texts"):
         classifier.predict_probs(texts, targets=["Corvane"])
+
+
+def test_marking_finds_the_target_as_written():
+    assert mark_target("Acme and Acme's rival slump", "Acme") == "< Acme > and < Acme >'s rival slump"
+    assert mark_target("ACME falls", "Acme") == "< ACME > falls"          # case-insensitive next
+    assert mark_target("$ACME falls; Acmex rises", "$ACME") == "< $ACME > falls; Acmex rises"
+    assert mark_target("Acmex rises", "Acme") == "Acmex rises"              # whole words only
+    assert mark_target("Shares of the robot maker slide", "Acme Robotics") == (
+        "Shares of the robot maker slide")                                  # not named: unmarked
 
 
 def test_an_article_level_model_refuses_targets(tiny):
