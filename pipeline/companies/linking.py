@@ -173,19 +173,19 @@ class Linker:
         text = original.translate(_NORMALISE)
         if "$" in text:
             for m in _CASHTAG.finditer(text):
-                self._add(hits, self._resolve(m.group(1), None, hits, text), "cashtag",
+                self._add(hits, self._symbol(m.group(1), None, hits, text), "cashtag",
                           relevance, original[m.start():m.end()])
         taken: list[tuple[int, int]] = []  # symbol spans: "Nasdaq: TSLA" is no mention of Nasdaq Inc.
         if ":" in text:
             for m in _PREFIX.finditer(text):
                 taken.append((m.start(), m.end()))
                 venue = BY_TEXT.get(m.group(1))
-                self._add(hits, self._resolve(m.group(2), venue, hits, text, m.group(1)),
+                self._add(hits, self._symbol(m.group(2), venue, hits, text, m.group(1)),
                           "exchange_prefix", relevance, original[m.start():m.end()])
         if "<" in text:
             for m in _RIC.finditer(text):
                 bare = m.group(1) + (f".{m.group(2).upper()}" if m.group(2) else "")
-                self._add(hits, self._resolve(bare, BY_RIC.get(m.group(3)), hits, text),
+                self._add(hits, self._symbol(bare, BY_RIC.get(m.group(3)), hits, text),
                           "instrument_code", relevance, original[m.start():m.end()])
         if self._empty:
             return
@@ -235,9 +235,23 @@ class Linker:
         return bool(_BEFORE.search(text[max(0, start - 40):start]))
 
     @staticmethod
-    def _add(hits: dict, company: Company | None, method: str, relevance: float, mention: str):
+    def _add(hits: dict, company: Company | str | None, method: str, relevance: float, mention: str):
         if company is not None:
-            hits.setdefault(company.ticker, []).append((method, relevance, mention))
+            ticker = company if isinstance(company, str) else company.ticker
+            hits.setdefault(ticker, []).append((method, relevance, mention))
+
+    def _symbol(self, bare: str, venue: Exchange | None, hits: dict, text: str = "",
+                prefix: str = "") -> Company | str | None:
+        """The company an explicit symbol (cashtag, exchange prefix, instrument code) names;
+        a symbol no company of the universe has is kept as written, Yahoo-qualified by its
+        venue ("LSE: XYZ" → ``XYZ.L``): the text declares a listed company the universe lacks
+        (a small cap, a new listing). Ambiguous known symbols still give None."""
+        company = self._resolve(bare, venue, hits, text, prefix)
+        if company is not None or self.universe.by_symbol(bare):
+            return company
+        if bare in STOP_TERMS:
+            return None
+        return qualify(bare, venue) if venue is not None and venue.yahoo else bare
 
     def _resolve(self, bare: str, venue: Exchange | None, hits: dict, text: str = "",
                  prefix: str = "") -> Company | None:
@@ -270,12 +284,12 @@ class Linker:
             return []
         found = []
         for m in _CASHTAG.finditer(term):
-            found.append(self._resolve(m.group(1), None, hits))
+            found.append(self._symbol(m.group(1), None, hits))
         for m in _PREFIX.finditer(term):
-            found.append(self._resolve(m.group(2), BY_TEXT.get(m.group(1)), hits, "", m.group(1)))
+            found.append(self._symbol(m.group(2), BY_TEXT.get(m.group(1)), hits, "", m.group(1)))
         if not found and SYMBOL.match(term) and len(term) >= 2 and term not in STOP_TERMS:
             found.append(self.universe.get(term) or self._resolve(term, None, hits))
         surface = self.universe.surfaces.get(term)
         if surface is not None:
             found.append(self.universe.companies[surface.ticker])
-        return [c.ticker for c in found if c is not None]
+        return [c if isinstance(c, str) else c.ticker for c in found if c is not None]

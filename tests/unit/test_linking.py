@@ -204,3 +204,10 @@ def test_names_as_the_press_writes_them(linker, title, ticker, method):
 ])
 def test_indices_institutions_and_periods_are_not_companies(linker, title):
     assert found(linker, title) == {}
+
+
+def test_explicit_symbols_of_companies_outside_the_universe_are_kept(linker):
+    links = found(linker, "$ZQXR jumps; LSE: ZQXL slides; <ZQXO.O> flat")
+    assert {t: k.method for t, k in links.items()} == {
+        "ZQXR": "cashtag", "ZQXL.L": "exchange_prefix", "ZQXO": "instrument_code"}
+    assert found(linker, "Top picks", categories=["NYSE:ZQXN"])["ZQXN"].method == "category"
