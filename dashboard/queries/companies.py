@@ -18,7 +18,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries.core import CACHE_TTL_S, production_version, read
+from dashboard.queries.core import (
+    CACHE_TTL_S, database_exists, open_read_only, production_version, read,
+)
 
 _COMPANY_TABLES = ("companies", "article_entities", "entity_scores")
 _SEARCH_COLUMNS = ["ticker", "name", "exchange", "country", "sector", "listed", "n_links"]
@@ -29,6 +31,9 @@ DAILY_COLUMNS = ["day", "n_stories", "n_negative", "negative_share", "mean_senti
 _STORY_COLUMNS = ["article_id", "story_id", "published_at", "source", "title", "url", "method",
                   "relevance", "mention", "label", "p_negative", "sentiment_score", "targeted",
                   "article_label", "article_p_negative"]
+#: Stories :func:`company_stories` returns by default (read with :func:`company_daily`'s).
+STORIES_LIMIT = 500
+_SCORED_COLUMNS = ["p_negative", "p_neutral", "p_positive", "sentiment_score", "targeted"]
 
 #: SQL of every link scored by the model in force (``$model``), with the label toward the
 #: company where the model gave one. Columns: ``article_id, story_id, published_at, feed_id,
@@ -166,7 +171,66 @@ def company(db_path: str, ticker: str) -> pd.DataFrame:
     return read(db_path, sql, {"t": ticker}, _COMPANY_COLUMNS)
 
 
+#: One company's links in the period (scored or not; ``$ticker``, period and floor as in
+#: :data:`SCORED_LINKS`), as a temporary table both :func:`company_daily` and
+#: :func:`company_stories` read, so the link tables are scanned once per page run.
+_COMPANY_LINKS = """
+    CREATE TEMP TABLE company_links AS
+    SELECT l.article_id, a.story_id, a.published_at, a.feed_id, l.method, l.relevance,
+           l.mention, s.article_id IS NOT NULL AS scored,
+           coalesce(t.p_negative, s.p_negative) AS p_negative,
+           coalesce(t.p_neutral, s.p_neutral) AS p_neutral,
+           coalesce(t.p_positive, s.p_positive) AS p_positive,
+           coalesce(t.sentiment_score, s.sentiment_score) AS sentiment_score,
+           coalesce(t.label, s.label) AS label, t.article_id IS NOT NULL AS targeted,
+           s.label AS article_label, s.p_negative AS article_p_negative
+    FROM (SELECT article_id, method, relevance, mention FROM article_entities
+          WHERE entity = $ticker AND relevance >= $floor) l
+    JOIN (SELECT article_id, story_id, published_at, feed_id FROM articles
+          WHERE published_at >= $start AND published_at < $end) a USING (article_id)
+    LEFT JOIN scores s ON s.article_id = l.article_id AND s.model_version = $model
+    LEFT JOIN entity_scores t ON t.article_id = l.article_id AND t.entity = $ticker
+         AND t.model_version = $model
+"""
+
+#: The newest ``$limit`` rows of ``company_links`` with their source, title and URL (read for
+#: those rows only).
+_COMPANY_STORIES = """
+    SELECT l.article_id, l.story_id, l.published_at, coalesce(f.name, l.feed_id) AS source,
+           a.title, a.url, l.method, l.relevance, l.mention, l.label, l.p_negative,
+           l.sentiment_score, l.targeted, l.article_label, l.article_p_negative
+    FROM (SELECT * FROM company_links ORDER BY published_at DESC, article_id LIMIT $limit) l
+    JOIN articles a USING (article_id)
+    LEFT JOIN feeds f ON f.feed_id = l.feed_id
+    ORDER BY l.published_at DESC, l.article_id
+"""
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def company_activity(db_path: str, ticker: str, start: pd.Timestamp | None, end: pd.Timestamp,
+                     min_relevance: float = 0.0, limit: int = STORIES_LIMIT
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return ``(daily, stories)`` of the company in ``[start, end)``: what
+    :func:`company_daily` and :func:`company_stories` (``limit`` newest rows) return, read on
+    one connection from one pass over its links (a temporary table).
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    if not database_exists(db_path):
+        return pd.DataFrame(columns=DAILY_COLUMNS), pd.DataFrame(columns=_STORY_COLUMNS)
+    params = {**link_params(db_path, start, end, min_relevance), "ticker": ticker}
+    scored = (f"SELECT published_at, story_id, {', '.join(_SCORED_COLUMNS)}"
+              " FROM company_links WHERE scored")
+    daily_sql = (f"SELECT day, {DAILY_AGGREGATES}"
+                 f" FROM ({STORY_DAYS.format(group='', links=scored)}) GROUP BY day ORDER BY day")
+    with open_read_only(db_path) as con:
+        con.execute(_COMPANY_LINKS, params)
+        daily = con.execute(daily_sql).df()
+        stories = con.execute(_COMPANY_STORIES, {"limit": int(limit)}).df()
+    return daily, stories
+
+
 def company_daily(db_path: str, ticker: str, start: pd.Timestamp | None, end: pd.Timestamp,
                   min_relevance: float = 0.0) -> pd.DataFrame:
     """Return the company's daily stories and sentiment toward it, oldest day first.
@@ -178,7 +242,8 @@ def company_daily(db_path: str, ticker: str, start: pd.Timestamp | None, end: pd
     (stories whose label toward the company is negative), ``negative_share`` (in [0, 1]),
     ``mean_sentiment`` (mean ``p_positive - p_negative`` toward the company, in [-1, 1]),
     ``n_article_label`` (stories counted with the article's label for want of a
-    company-level one).
+    company-level one). From :func:`company_activity` (cached; its stories of the default
+    ``limit`` come with it).
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
@@ -190,16 +255,11 @@ def company_daily(db_path: str, ticker: str, start: pd.Timestamp | None, end: pd
     Raises:
         StorageError: the database cannot be read.
     """
-    links = SCORED_LINKS.format(join="", where="AND l.entity = $ticker")
-    sql = (f"SELECT day, {DAILY_AGGREGATES} FROM ({STORY_DAYS.format(group='', links=links)})"
-           " GROUP BY day ORDER BY day")
-    params = {**link_params(db_path, start, end, min_relevance), "ticker": ticker}
-    return read(db_path, sql, params, DAILY_COLUMNS)
+    return company_activity(db_path, ticker, start, end, min_relevance, STORIES_LIMIT)[0]
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def company_stories(db_path: str, ticker: str, start: pd.Timestamp | None, end: pd.Timestamp,
-                    min_relevance: float = 0.0, limit: int = 500) -> pd.DataFrame:
+                    min_relevance: float = 0.0, limit: int = STORIES_LIMIT) -> pd.DataFrame:
     """Return the articles linked to the company, newest first, with how and toward whom.
 
     Unscored articles are listed too (label NULL). Columns: ``article_id``, ``story_id``,
@@ -207,6 +267,7 @@ def company_stories(db_path: str, ticker: str, start: pd.Timestamp | None, end: 
     text), ``method``, ``relevance`` (0..1), ``mention`` (the text naming the company),
     ``label``, ``p_negative`` and ``sentiment_score`` toward the company (the article's when
     ``targeted`` is false), ``targeted``, ``article_label`` and ``article_p_negative``.
+    Selected from :func:`company_activity` (cached).
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
@@ -218,24 +279,4 @@ def company_stories(db_path: str, ticker: str, start: pd.Timestamp | None, end: 
     Raises:
         StorageError: the database cannot be read.
     """
-    sql = """
-        SELECT l.article_id, a.story_id, a.published_at, coalesce(f.name, a.feed_id) AS source,
-               a.title, a.url, l.method, l.relevance, l.mention,
-               coalesce(t.label, s.label) AS label,
-               coalesce(t.p_negative, s.p_negative) AS p_negative,
-               coalesce(t.sentiment_score, s.sentiment_score) AS sentiment_score,
-               t.article_id IS NOT NULL AS targeted,
-               s.label AS article_label, s.p_negative AS article_p_negative
-        FROM article_entities l JOIN articles a USING (article_id)
-        LEFT JOIN feeds f ON f.feed_id = a.feed_id
-        LEFT JOIN scores s ON s.article_id = l.article_id AND s.model_version = $model
-        LEFT JOIN entity_scores t ON t.article_id = l.article_id AND t.entity = l.entity
-             AND t.model_version = $model
-        WHERE l.entity = $ticker AND l.relevance >= $floor
-              AND a.published_at >= $start AND a.published_at < $end
-        ORDER BY a.published_at DESC, l.article_id
-        LIMIT $limit
-    """
-    params = {**link_params(db_path, start, end, min_relevance), "ticker": ticker,
-              "limit": int(limit)}
-    return read(db_path, sql, params, _STORY_COLUMNS)
+    return company_activity(db_path, ticker, start, end, min_relevance, int(limit))[1]

@@ -30,6 +30,7 @@ _ENTITY_ROWS = {
 _RANK_COLUMNS = ["entity", "entity_name", "n_window", "neg_window", "n_baseline",
                  "neg_baseline", "share_window", "share_baseline", "change"]
 _DAILY_COLUMNS = ["entity", "day", "n_scored", "n_negative", "negative_share"]
+_HOURLY_COLUMNS = ["entity", "entity_name", "hour", "n_scored", "n_negative"]
 
 
 def _bounds(db_path: str, window_days: int, baseline_days: int):
@@ -47,6 +48,41 @@ def _check_scope(scope: str) -> None:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def entity_hours(db_path: str, scope: str, days: int) -> pd.DataFrame:
+    """Return the scored and negative articles of every entity per UTC hour, over the ``days``
+    UTC days up to :func:`~dashboard.queries.core.data_end` (from midnight UTC ``days`` days
+    before it): one pass over the links serves both :func:`entity_changes` and
+    :func:`entity_daily` (the end and the window bounds fall on whole hours, so hourly counts
+    add up exactly to theirs).
+
+    Columns: ``entity``, ``entity_name`` (feed name for sources, else the ticker), ``hour``
+    (tz-aware UTC), ``n_scored``, ``n_negative``. Unordered.
+
+    Raises:
+        ValueError: another scope.
+        StorageError: the database cannot be read.
+    """
+    _check_scope(scope)
+    end = data_end(db_path)
+    if end is None:
+        return pd.DataFrame(columns=_HOURLY_COLUMNS)
+    sql = f"""
+        WITH h AS (
+            SELECT e.entity, date_trunc('hour', e.published_at) AS hour, count(*) AS n_scored,
+                   count(*) FILTER (WHERE e.label = 'negative') AS n_negative
+            FROM ({_ENTITY_ROWS[scope]}) e
+            WHERE e.published_at >= $start AND e.published_at < $end
+            GROUP BY ALL
+        )
+        SELECT h.entity, coalesce(f.name, h.entity) AS entity_name, h.hour, h.n_scored,
+               h.n_negative
+        FROM h LEFT JOIN feeds f ON '{scope}' = 'source' AND f.feed_id = h.entity
+    """
+    params = {"model": production_version(db_path),
+              "start": (end - pd.Timedelta(days=days)).floor("D"), "end": end}
+    return read(db_path, sql, params, _HOURLY_COLUMNS)
+
+
 def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days: int = 28,
                    min_window: int = 3, limit: int = 50) -> pd.DataFrame:
     """Rank entities by the change of their negative share, window vs baseline.
@@ -61,6 +97,8 @@ def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days
     negative articles), ``share_window`` and ``share_baseline`` (negative shares in [0, 1];
     NULL when nothing was scored), ``change`` (``share_window - share_baseline``, in
     percentage points / 100). Largest rise first.
+
+    Derived from :func:`entity_hours` (cached), which :func:`entity_daily` shares.
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
@@ -78,38 +116,36 @@ def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days
     if bounds is None:
         return pd.DataFrame(columns=_RANK_COLUMNS)
     base_start, win_start, end = bounds
-    sql = f"""
-        WITH e AS (
-            SELECT e.entity, e.published_at >= $win_start AS in_window,
-                   e.label = 'negative' AS neg
-            FROM ({_ENTITY_ROWS[scope]}) e
-            WHERE e.published_at >= $base_start AND e.published_at < $end
-        ),
-        c AS (
-            SELECT entity,
-                   count(*) FILTER (WHERE in_window) AS n_window,
-                   count(*) FILTER (WHERE in_window AND neg) AS neg_window,
-                   count(*) FILTER (WHERE NOT in_window) AS n_baseline,
-                   count(*) FILTER (WHERE NOT in_window AND neg) AS neg_baseline
-            FROM e GROUP BY entity
-        )
-        SELECT c.entity, coalesce(f.name, c.entity) AS entity_name,
-               n_window, neg_window, n_baseline, neg_baseline,
-               CASE WHEN n_window >= $min_window THEN neg_window / n_window END AS share_window,
-               CASE WHEN n_baseline > 0 THEN neg_baseline / n_baseline END AS share_baseline,
-               share_window - share_baseline AS change
-        FROM c LEFT JOIN feeds f ON '{scope}' = 'source' AND f.feed_id = c.entity
-        WHERE n_window > 0
-        ORDER BY change DESC NULLS LAST, n_window DESC, c.entity
-        LIMIT $limit
-    """
-    params = {"win_start": win_start, "model": production_version(db_path),
-              "base_start": base_start, "end": end, "min_window": int(min_window),
-              "limit": int(limit)}
-    return read(db_path, sql, params, _RANK_COLUMNS)
+    hours = entity_hours(db_path, scope, window_days + baseline_days)
+    hours = hours[(hours["hour"] >= base_start) & (hours["hour"] < end)]
+    if hours.empty:
+        return pd.DataFrame(columns=_RANK_COLUMNS)
+    in_window = hours["hour"] >= win_start
+    counts = pd.DataFrame({
+        "entity": hours["entity"],
+        "n_window": hours["n_scored"].where(in_window, 0),
+        "neg_window": hours["n_negative"].where(in_window, 0),
+        "n_baseline": hours["n_scored"].where(~in_window, 0),
+        "neg_baseline": hours["n_negative"].where(~in_window, 0),
+    }).groupby("entity", as_index=False).sum()
+    names = hours.groupby("entity")["entity_name"].first()
+    counts = counts[counts["n_window"] > 0]
+    ranked = pd.DataFrame({
+        "entity": counts["entity"],
+        "entity_name": counts["entity"].map(names),
+        "n_window": counts["n_window"], "neg_window": counts["neg_window"],
+        "n_baseline": counts["n_baseline"], "neg_baseline": counts["neg_baseline"],
+        "share_window": (counts["neg_window"] / counts["n_window"]).where(
+            counts["n_window"] >= int(min_window)),
+        "share_baseline": (counts["neg_baseline"] / counts["n_baseline"]).where(
+            counts["n_baseline"] > 0),
+    })
+    ranked["change"] = ranked["share_window"] - ranked["share_baseline"]
+    ranked = ranked.sort_values(["change", "n_window", "entity"], ascending=[False, False, True],
+                                na_position="last", kind="stable")
+    return ranked.head(int(limit)).reset_index(drop=True)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], days: int = 29
                  ) -> pd.DataFrame:
     """Return the daily negative share of the given entities (sparklines and the heatmap).
@@ -117,6 +153,8 @@ def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], days: int 
     Covers the ``days`` UTC days up to :func:`~dashboard.queries.core.data_end`. One row per
     entity and day with at least one scored article. Columns: ``entity``, ``day`` (midnight
     UTC, tz-aware), ``n_scored``, ``n_negative``, ``negative_share`` (in [0, 1]).
+
+    Derived from :func:`entity_hours` (cached), which :func:`entity_changes` shares.
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
@@ -132,18 +170,11 @@ def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], days: int 
     end = data_end(db_path)
     if end is None or not entities:
         return pd.DataFrame(columns=_DAILY_COLUMNS)
-    start = (end - pd.Timedelta(days=days)).floor("D")
-    sql = f"""
-        SELECT e.entity, date_trunc('day', e.published_at) AS day,
-               count(*) AS n_scored,
-               count(*) FILTER (WHERE e.label = 'negative') AS n_negative,
-               n_negative / n_scored AS negative_share
-        FROM ({_ENTITY_ROWS[scope]}) e
-        WHERE e.published_at >= $start AND e.published_at < $end
-              AND list_contains($entities, e.entity)
-        GROUP BY ALL
-        ORDER BY e.entity, day
-    """
-    params = {"model": production_version(db_path), "start": start, "end": end,
-              "entities": list(entities)}
-    return read(db_path, sql, params, _DAILY_COLUMNS)
+    hours = entity_hours(db_path, scope, days)
+    hours = hours[hours["entity"].isin(list(entities))]
+    if hours.empty:
+        return pd.DataFrame(columns=_DAILY_COLUMNS)
+    daily = (hours.assign(day=hours["hour"].dt.floor("D"))
+             .groupby(["entity", "day"], as_index=False)[["n_scored", "n_negative"]].sum())
+    daily["negative_share"] = daily["n_negative"] / daily["n_scored"]
+    return daily.sort_values(["entity", "day"], kind="stable").reset_index(drop=True)
