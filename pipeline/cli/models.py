@@ -114,16 +114,24 @@ def _evaluate_entities(classifier, frame, data: Path, as_json: bool) -> None:
     frame = frame[frame["target"].notna()]
     if frame.empty:
         raise ConfigError(f"{data}: no row names a company in the entity column")
+    from pipeline.scoring.canary import run_target_canary
+
     report = evaluate_entities(classifier, frame)
     chosen = report["entity"] or report["article_baseline"]
+    canary = run_target_canary(classifier) if report["entity"] is not None else None
     if as_json:
         line = {"accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"],
                 "conflicting": {k: v for k, v in (chosen["conflicting"] or {}).items() if k != "n"},
                 "targeted": report["entity"] is not None, **report}
+        if canary is not None:
+            line["company_canary"] = {"correct": canary.correct, "total": canary.total,
+                                      "passed": canary.passed}
         sys.stdout.write(json.dumps(line) + "\n")
         return
     out.print(f"model {report['model_version']} on {data}: {report['n']} (text, company) rows, "
               f"{report['n_conflicting']} on headlines judging their companies differently")
+    if canary is not None:
+        out.print(f"company-level {canary.summary()}", highlight=False)
     if report["entity"] is None:
         out.print("this model has no company-level output: only the article-level baseline is shown")
     table = Table("prediction", "accuracy", "macro-F1", "conflicting accuracy", "conflicting macro-F1")

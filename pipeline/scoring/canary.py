@@ -61,9 +61,14 @@ TARGET_CANARY: tuple[tuple[str, str, str], ...] = (
 #: Share of the canary a model must get right (18 of 20).
 REQUIRED_ACCURACY = 0.90
 
-#: Share of the company-level canary a targeted model must get right (13 of 16): pairs are
-#: harder, and one company named only as context may fairly read either way.
-REQUIRED_TARGET_ACCURACY = 0.80
+#: Share of the company-level canary a targeted model must get right (12 of 16). A model that
+#: ignores the company gives both companies of a headline one label, so it gets at most 10 of
+#: the 16 pairs (one per headline, both of Kestrel/Lorimer); 12 needs the company to change the
+#: label on at least two headlines. Set below the default model's own score (13 of 16, measured
+#: 2026-12-07: it misreads Hesketh, Aldmere and Oriel Foods) so that a retrain with another seed
+#: is not refused for one pair: pairs are harder than sentences, and a company named only as
+#: context may fairly read either way.
+REQUIRED_TARGET_ACCURACY = 0.75
 
 
 @dataclass

@@ -168,8 +168,22 @@ def promote_model(registry: Registry, version: str) -> tuple[ModelRecord, "Canar
     record = registry.get(version)
     classifier = SentimentClassifier(record.path, model_version=record.model_version)
     canary = require_canary(classifier, what=record.model_version)
-    registry.update(record, canary={"correct": canary.correct, "total": canary.total})
+    registry.update(record, canary=_canary_record(classifier, canary))
     return registry.set_stage(record.model_version, "production"), canary
+
+
+def _canary_record(classifier, canary: "CanaryResult") -> dict:
+    """The registry's ``canary`` field: ``{"correct", "total"}`` of the sentence canary plus,
+    for a model trained on company-targeted pairs, ``company_level``: ``{"correct", "total",
+    "passed"}`` of :data:`pipeline.scoring.canary.TARGET_CANARY`."""
+    from pipeline.scoring.canary import run_target_canary
+
+    record: dict = {"correct": canary.correct, "total": canary.total}
+    if getattr(classifier, "targeted", False):
+        targeted = run_target_canary(classifier)
+        record["company_level"] = {"correct": targeted.correct, "total": targeted.total,
+                                   "passed": targeted.passed}
+    return record
 
 
 def evaluate_candidate(
@@ -190,7 +204,7 @@ def evaluate_candidate(
 
     Returns:
         ``{"model_version", "stage", "canary_correct", "canary_total", "canary_passed"}`` plus,
-        with ``data``, ``eval_n``, ``eval_accuracy`` and ``eval_macro_f1``. The full metrics
+        for a targeted model, ``company_canary_correct|total|passed``; with ``data``, ``eval_n``, ``eval_accuracy`` and ``eval_macro_f1``. The full metrics
         are stored in the version's ``registry.json`` under ``evaluation`` and ``canary``.
 
     Raises:
@@ -203,10 +217,15 @@ def evaluate_candidate(
     record = registry.get(version)
     classifier = SentimentClassifier(record.path, model_version=record.model_version)
     canary = run_canary(classifier)
-    changes: dict = {"canary": {"correct": canary.correct, "total": canary.total}}
+    changes: dict = {"canary": _canary_record(classifier, canary)}
     summary: dict = {"model_version": record.model_version, "stage": record.stage,
                      "canary_correct": canary.correct, "canary_total": canary.total,
                      "canary_passed": canary.passed}
+    if "company_level" in changes["canary"]:
+        company = changes["canary"]["company_level"]
+        summary.update(company_canary_correct=company["correct"],
+                       company_canary_total=company["total"],
+                       company_canary_passed=company["passed"])
     if data is not None:
         metrics = evaluate_classifier(classifier, load_labelled(data, text_col=text_col,
                                                                 label_map=label_map))
