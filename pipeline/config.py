@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         None, ge=16, description="Padded tokens per forward pass; unset = 1024 on CPU, measured on CUDA.",
     )
     score_compile: bool = Field(False, description="torch.compile the scoring model (CUDA only).")
+    entity_scoring: Literal["multi", "all"] = Field(
+        "multi", description="Which (article, company) links get a company-level score: 'multi' = "
+        "links of articles naming two or more companies (an article naming one company keeps its "
+        "article-level score for it: on the company-level validation split both read such "
+        "headlines equally well, 0.893 accuracy on 270 rows, and it halves the entity pass); "
+        "'all' = every link.",
+    )
     # NoDecode: accept "en,de" from the environment instead of requiring JSON.
     score_languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["en"], description="ISO 639-1 codes of languages to score."

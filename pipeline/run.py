@@ -90,7 +90,9 @@ def score(
         entity_pending, entity_scored}``: ``truncated`` texts were longer than the model's
         ``max_length`` (only their start was scored); ``skipped_language`` stored articles
         are in a language outside ``score_languages``; ``entity_*`` count (article, company)
-        links (0 for a model without company-level output).
+        links (0 for a model without company-level output); with ``entity_scoring = "multi"``
+        (the default) only links of articles naming two or more companies get a company-level
+        score, the others keep the article's (``targeted`` false where read).
     """
     from pipeline.registry import Registry
     from pipeline.storage.articles import skipped_language_count, unscored_chunk, unscored_count
@@ -132,11 +134,13 @@ def score(
             return entity_score_rows(chunk, probs[codes], version, at)
 
         bounds = dict(since=since, until=until, limit=chunk_size)
+        min_companies = 2 if settings.entity_scoring == "multi" else 1
         passes = [_Pass(lambda con, after: unscored_chunk(con, version, languages, after=after, **bounds),
                         ("published_at", "article_id"), score_articles, upsert_scores, "scored")]
         if getattr(classifier, "targeted", False):
             passes.append(_Pass(
-                lambda con, after: unscored_entity_chunk(con, version, languages, after=after, **bounds),
+                lambda con, after: unscored_entity_chunk(con, version, languages, after=after,
+                                                        min_companies=min_companies, **bounds),
                 ("published_at", "article_id", "entity"), score_links, upsert_entity_scores,
                 "entity_scored"))
 
@@ -157,7 +161,8 @@ def score(
             counts["skipped_language"] = skipped_language_count(con, languages, since=since, until=until)
             if len(passes) > 1:
                 counts["entity_pending"] = unscored_entity_count(con, version, languages,
-                                                                 since=since, until=until)
+                                                                 since=since, until=until,
+                                                                 min_companies=min_companies)
             index, chunk = first_chunk(con, 0)
             if chunk is None:
                 return run.finish(result(), con)

@@ -160,22 +160,25 @@ _UNSCORED_PAIRS = (
     "   AND (a.language IS NULL OR list_contains(?, a.language))"
     "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)"
     "   AND (?::TIMESTAMPTZ IS NULL OR a.published_at < ?::TIMESTAMPTZ)"
+    "   AND (? <= 1 OR (SELECT count(DISTINCT x.entity) FROM article_entities x"
+    "                   WHERE x.article_id = ae.article_id) >= ?)"
 )
 
 
 def unscored_entity_count(
     con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str],
-    since: datetime | None = None, until: datetime | None = None,
+    since: datetime | None = None, until: datetime | None = None, min_companies: int = 1,
 ) -> int:
     """How many (article, company) links :func:`unscored_entity_chunk` would return in all."""
     return int(con.execute("SELECT count(*)" + _UNSCORED_PAIRS,
-                           [model_version, languages, since, since, until, until]).fetchall()[0][0])
+                           [model_version, languages, since, since, until, until, min_companies,
+                            min_companies]).fetchall()[0][0])
 
 
 def unscored_entity_chunk(
     con: duckdb.DuckDBPyConnection, model_version: str, languages: list[str], *,
     since: datetime | None = None, until: datetime | None = None,
-    after: tuple[datetime, str, str] | None = None, limit: int = 2048,
+    after: tuple[datetime, str, str] | None = None, limit: int = 2048, min_companies: int = 1,
 ) -> pd.DataFrame:
     """The next ``limit`` (article, company) links needing a company-level score.
 
@@ -191,6 +194,8 @@ def unscored_entity_chunk(
         since, until: publication bounds ``[since, until)``, aware UTC; None = open.
         after: the ``(published_at, article_id, entity)`` of the previous page's last row.
         limit: most rows returned.
+        min_companies: only links of articles linked to at least this many distinct companies
+            (2: the ``entity_scoring = "multi"`` setting; 1: every link).
 
     Returns:
         DataFrame ``(article_id, entity, text, target, content_hash, published_at)`` ordered
@@ -204,8 +209,8 @@ def unscored_entity_chunk(
           "        OR (a.published_at = ?::TIMESTAMPTZ AND (ae.article_id > ?"
           "            OR (ae.article_id = ? AND ae.entity > ?))))"
           " ORDER BY a.published_at, ae.article_id, ae.entity LIMIT ?",
-        [model_version, languages, since, since, until, until, last_at, last_at, last_at, last_id,
-         last_id, last_entity, limit],
+        [model_version, languages, since, since, until, until, min_companies, min_companies,
+         last_at, last_at, last_at, last_id, last_id, last_entity, limit],
     ).df()
 
 

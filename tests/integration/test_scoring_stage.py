@@ -132,23 +132,33 @@ def test_company_pass_scores_each_link_once_and_rescores_what_changed(settings, 
     frame["tickers"] = [["ACME", "GLBX"], ["ACME", "GLBX"], [], ["GLBX"]]
     with connect(settings.db_path) as con:
         store_articles(con, frame)
+    # Default (entity_scoring "multi"): only articles naming two or more companies get
+    # company-level scores; a0003 names one and keeps its article-level score.
+    assert settings.entity_scoring == "multi"
     first = score(settings, at=AT, classifier=targeted, chunk_size=2)
     assert first.counts["scored"] == 4
-    assert first.counts["entity_pending"] == first.counts["entity_scored"] == 5
+    assert first.counts["entity_pending"] == first.counts["entity_scored"] == 4
     with connect(settings.db_path, read_only=True) as con:
         rows = con.execute("SELECT article_id, entity, target, p_negative + p_neutral + p_positive"
                            " FROM entity_scores ORDER BY 1, 2").fetchall()
     assert [(a, e) for a, e, _, _ in rows] == [("a0000", "ACME"), ("a0000", "GLBX"), ("a0001", "ACME"),
-                                               ("a0001", "GLBX"), ("a0003", "GLBX")]
+                                               ("a0001", "GLBX")]
     assert all(abs(total - 1) < 1e-5 for *_, total in rows)
     assert {t for _, _, t, _ in rows} == {"ACME", "GLBX"}  # no mention stored: the ticker stands in
     again = score(settings, at=AT, classifier=targeted)
     assert (again.counts["scored"], again.counts["entity_pending"], again.counts["entity_scored"]) == (0, 0, 0)
     # A link that now names the company another way is judged again, with the new target.
     with connect(settings.db_path) as con:
-        con.execute("UPDATE article_entities SET mention = 'Globex' WHERE article_id = 'a0003'")
+        con.execute("UPDATE article_entities SET mention = 'Globex' WHERE article_id = 'a0000'"
+                    " AND entity = 'GLBX'")
     third = score(settings, at=AT, classifier=targeted)
     assert (third.counts["scored"], third.counts["entity_scored"]) == (0, 1)
+    # "all": the single-company article's link is scored too, and only it.
+    every = score(settings.model_copy(update={"entity_scoring": "all"}), at=AT, classifier=targeted)
+    assert (every.counts["entity_pending"], every.counts["entity_scored"]) == (1, 1)
+    with connect(settings.db_path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM entity_scores WHERE article_id = 'a0003'"
+                           ).fetchone()[0] == 1
     # An article-level model has no company pass.
     plain = score(settings, at=AT, classifier=SentimentClassifier(
         save_tiny_bert(settings.db_path.parent / "plain", {0: "negative", 1: "neutral", 2: "positive"}),
