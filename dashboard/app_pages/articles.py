@@ -218,7 +218,8 @@ def detail(path: str, found: pd.DataFrame, tz: str) -> None:
             "p_negative": st.column_config.NumberColumn(format="%.2f"),
             "basis": st.column_config.TextColumn(
                 "label from", help="company: the model's label toward this company; article "
-                                   "label: none for the company, the article's stands in."),
+                                   "label: the article's label stands in (it names only this "
+                                   "company, or is not judged toward it)."),
         },
     )
     top = str(links.iloc[0]["ticker"])

@@ -104,8 +104,10 @@ def sentiment(path: str, ticker: str, span: tuple) -> None:
     story_chart(daily, ticker)
     fallback = int(daily["n_article_label"].sum())
     if fallback:
-        st.caption(f"{fallback} of these stories have no label toward the company from the "
-                   "model in force: their article label stands in.")
+        st.caption(f"{fallback} of these stories are counted with their article label: they "
+                   "name no other company (only stories naming several companies are judged "
+                   "company by company, unless TONEWATCH_ENTITY_SCORING=all), are not scored "
+                   "toward the company yet, or the model in force has no company-level output.")
 
 
 def stories(path: str, ticker: str, span: tuple, tz: str) -> None:
@@ -139,7 +141,8 @@ def stories(path: str, ticker: str, span: tuple, tz: str) -> None:
             "p_negative": st.column_config.NumberColumn(format="%.2f"),
             "basis": st.column_config.TextColumn(
                 "label from", help="company: the model's label toward this company; article "
-                                   "label: none for the company, the article's stands in."),
+                                   "label: the article's label stands in (a story naming only "
+                                   "this company, or not judged toward it)."),
             "article_label": st.column_config.TextColumn("article label"),
             "link": st.column_config.LinkColumn("link", display_text="open"),
         },

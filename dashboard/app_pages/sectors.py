@@ -101,7 +101,7 @@ def members(path: str, sector: str, span: tuple) -> None:
             "negative_share": st.column_config.NumberColumn("negative share", format="percent"),
             "mean_sentiment": st.column_config.NumberColumn("mean sentiment", format="%+.2f"),
             "article_label": st.column_config.NumberColumn(
-                "by article label", help="Stories without a label toward the company."),
+                "by article label", help="Stories counted with their article label (they name no other company, or are not judged toward it)."),
         },
     )
     names = dict(zip(found["ticker"], found["name"], strict=True))

@@ -81,7 +81,7 @@ def test_stories_show_link_method_relevance_and_both_labels(monkeypatch, seeded_
     only_summary = stories.loc[SCRIPT_TITLE]
     assert (only_summary["method"], only_summary["relevance"]) == ("cashtag", 0.6)
     assert only_summary["basis"] == "article label"
-    assert any("1 of these stories have no label toward the company" in c.value
+    assert any("1 of these stories are counted with their article label" in c.value
                for c in at.caption)
     # The chart counts the same stories toward Beta.
     chart = chart_frames(at.get("vega_lite_chart")[0])[0]
