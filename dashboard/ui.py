@@ -139,6 +139,17 @@ def require_data(path: str) -> None:
         st.stop()
 
 
+def require_company_tables(path: str) -> None:
+    """Stop the page with a hint when the database predates the company tables (migration 5).
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    if not queries.has_company_tables(path):
+        st.info(COMPANIES_UPGRADE_MESSAGE)
+        st.stop()
+
+
 def model_caption(path: str) -> None:
     """Say whose scores are shown, and warn when that model has scored nothing."""
     model = queries.production_model(path)

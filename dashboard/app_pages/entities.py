@@ -20,8 +20,8 @@ from dashboard import queries
 from dashboard.movers import ARTICLES_PAGE, COMPANY_REQUEST, movers
 from dashboard.panels import alerts_table, period_controls, story_chart
 from dashboard.ui import (
-    COMPANIES_UPGRADE_MESSAGE, TIME_FORMAT, code_span, db_path, display_tz, escape_markdown,
-    model_caption, require_data, safe_url, to_tz,
+    TIME_FORMAT, code_span, db_path, display_tz, escape_markdown, model_caption,
+    require_company_tables, require_data, safe_url, to_tz,
 )
 from pipeline.errors import StorageError
 
@@ -154,9 +154,7 @@ st.title("Companies")
 require_data(path)
 try:
     model_caption(path)
-    if not queries.has_company_tables(path):
-        st.info(COMPANIES_UPGRADE_MESSAGE)
-        st.stop()
+    require_company_tables(path)
     chosen = pick_company(path)
     if chosen and header(path, chosen):
         span = period_controls(path, "company")

@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard import queries
 from dashboard.panels import alerts_table, period_controls, story_chart
 from dashboard.ui import (
-    COMPANIES_UPGRADE_MESSAGE, db_path, display_tz, escape_markdown, model_caption, require_data,
+    db_path, display_tz, escape_markdown, model_caption, require_company_tables, require_data,
 )
 from pipeline.errors import StorageError
 
@@ -117,9 +117,7 @@ st.title("Sectors")
 require_data(path)
 try:
     model_caption(path)
-    if not queries.has_company_tables(path):
-        st.info(COMPANIES_UPGRADE_MESSAGE)
-        st.stop()
+    require_company_tables(path)
     span = period_controls(path, "sector")
     totals = queries.sector_totals(path, *span)
     if totals.empty:

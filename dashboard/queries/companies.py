@@ -35,6 +35,15 @@ _STORY_COLUMNS = ["article_id", "story_id", "published_at", "source", "title", "
 STORIES_LIMIT = 500
 _SCORED_COLUMNS = ["p_negative", "p_neutral", "p_positive", "sentiment_score", "targeted"]
 
+#: The columns of a link's label: toward the company (``entity_scores`` as ``t``) where the
+#: model gave one, else the article's (``scores`` as ``s``).
+_LABEL_COLUMNS = """coalesce(t.p_negative, s.p_negative) AS p_negative,
+           coalesce(t.p_neutral, s.p_neutral) AS p_neutral,
+           coalesce(t.p_positive, s.p_positive) AS p_positive,
+           coalesce(t.sentiment_score, s.sentiment_score) AS sentiment_score,
+           coalesce(t.label, s.label) AS label, t.article_id IS NOT NULL AS targeted,
+           s.label AS article_label, s.p_negative AS article_p_negative"""
+
 #: SQL of every link scored by the model in force (``$model``), with the label toward the
 #: company where the model gave one. Columns: ``article_id, story_id, published_at, feed_id,
 #: entity, method, relevance, mention, p_negative, p_neutral, p_positive, sentiment_score,
@@ -42,12 +51,7 @@ _SCORED_COLUMNS = ["p_negative", "p_neutral", "p_positive", "sentiment_score", "
 SCORED_LINKS = """
     SELECT l.article_id, a.story_id, a.published_at, a.feed_id, l.entity, l.method,
            l.relevance, l.mention,
-           coalesce(t.p_negative, s.p_negative) AS p_negative,
-           coalesce(t.p_neutral, s.p_neutral) AS p_neutral,
-           coalesce(t.p_positive, s.p_positive) AS p_positive,
-           coalesce(t.sentiment_score, s.sentiment_score) AS sentiment_score,
-           coalesce(t.label, s.label) AS label, t.article_id IS NOT NULL AS targeted,
-           s.label AS article_label, s.p_negative AS article_p_negative
+           """ + _LABEL_COLUMNS + """
     FROM article_entities l JOIN articles a USING (article_id) {join}
     JOIN scores s ON s.article_id = l.article_id AND s.model_version = $model
     LEFT JOIN entity_scores t ON t.article_id = l.article_id AND t.entity = l.entity
@@ -178,12 +182,7 @@ _COMPANY_LINKS = """
     CREATE TEMP TABLE company_links AS
     SELECT l.article_id, a.story_id, a.published_at, a.feed_id, l.method, l.relevance,
            l.mention, s.article_id IS NOT NULL AS scored,
-           coalesce(t.p_negative, s.p_negative) AS p_negative,
-           coalesce(t.p_neutral, s.p_neutral) AS p_neutral,
-           coalesce(t.p_positive, s.p_positive) AS p_positive,
-           coalesce(t.sentiment_score, s.sentiment_score) AS sentiment_score,
-           coalesce(t.label, s.label) AS label, t.article_id IS NOT NULL AS targeted,
-           s.label AS article_label, s.p_negative AS article_p_negative
+           """ + _LABEL_COLUMNS + """
     FROM (SELECT article_id, method, relevance, mention FROM article_entities
           WHERE entity = $ticker AND relevance >= $floor) l
     JOIN (SELECT article_id, story_id, published_at, feed_id FROM articles
