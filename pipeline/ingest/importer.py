@@ -4,19 +4,20 @@ An archive export becomes articles exactly as a feed's entries do (same cleaning
 dates, language, tickers and story grouping), under a pseudo-feed named after the file, so
 ``tonewatch score`` and ``tonewatch detect --backfill`` then treat history like live news.
 
-Columns (case-insensitive; the first present wins):
+Columns (case-insensitive; per row, the first non-empty one wins, so JSONL lines may name
+their fields differently):
 
 - title: ``title``, ``headline``, ``text``, ``sentence`` (required)
 - date: ``published``, ``published_at``, ``date``, ``datetime``, ``time``, ``timestamp`` (required;
   Unix epoch seconds or milliseconds are accepted; a row whose date cannot be read is dropped
   and counted, since an archive row dated "now" would land in today's detection window)
 - optional: ``url``/``link``, ``summary``/``description``, ``id``/``guid``, ``source``.
-- companies: ``ticker``, ``tickers``, ``symbol`` or ``symbols`` (several tickers separated by
-  commas, semicolons, ``|`` or spaces; a ``$`` or exchange prefix such as ``NYSE:`` is
-  dropped). The row is *about* these companies (link method ``ticker_column``), whether or not
+- companies: ``ticker``, ``tickers``, ``symbol`` and ``symbols`` (all of them are read; several
+  tickers separated by commas, semicolons, ``|`` or spaces, or a JSON list; a ``$`` or exchange
+  prefix such as ``NYSE:`` is dropped). The row is *about* these companies (link method ``ticker_column``), whether or not
   its headline names them. Copies of one story filed under several tickers (same id, link, or
   title and date) become one article carrying all of them. A cell that is not ticker-shaped is
-  reported (file, row, value) and skipped; the row itself is kept.
+  reported (file, line, column, value) and skipped; the row itself is kept.
 """
 
 from __future__ import annotations
@@ -38,14 +39,24 @@ OPTIONAL = {"link": ("url", "link"), "summary": ("summary", "description"),
             "id": ("id", "guid"), "source": ("source",)}
 TICKER_COLUMNS = ("ticker", "tickers", "symbol", "symbols")
 
-_TICKER_SPLIT = re.compile(r"[,;|\s]+")
+_LIST_SPLIT = re.compile(r"[,;|]")
 _EXCHANGE_PREFIX = re.compile(r"^[A-Z]{2,10}:")
 #: Cells that say "no ticker" the way spreadsheets and exports write it.
 _NO_TICKER = frozenset({"N/A", "NA", "NONE", "NULL", "NAN", "-", "--", "?"})
 
 
-def _pick(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
-    return next((columns[n] for n in names if n in columns), None)
+def _present(columns: dict[str, str], names: tuple[str, ...]) -> list[str]:
+    """The file's columns among ``names`` (lower-cased), in the order of ``names``."""
+    return [columns[n] for n in names if n in columns]
+
+
+def _first(record: dict, candidates: list[str]) -> str:
+    """The first non-blank text among a row's ``candidates`` columns ('' when none)."""
+    for column in candidates:
+        value = _text(record.get(column))
+        if value.strip():
+            return value
+    return ""
 
 
 def read_import_file(path: Path) -> ParsedFeed:
@@ -95,31 +106,36 @@ def read_import_file(path: Path) -> ParsedFeed:
     except (ValueError, pd.errors.ParserError) as exc:
         raise FeedParseError(f"cannot read {path}: {' '.join(str(exc).split())}", source=str(path)) from exc
     columns = {str(c).strip().lower(): c for c in frame.columns}
-    title, date = _pick(columns, TITLE_COLUMNS), _pick(columns, DATE_COLUMNS)
-    if title is None or date is None:
-        missing = [what for what, col in (("title", title), ("date", date)) if col is None]
+    titles, dates = _present(columns, TITLE_COLUMNS), _present(columns, DATE_COLUMNS)
+    if not titles or not dates:
+        missing = [what for what, cols in (("title", titles), ("date", dates)) if not cols]
         raise FeedParseError(
             f"{path}: no {' or '.join(missing)} column (title: one of {TITLE_COLUMNS}; "
             f"date: one of {DATE_COLUMNS})", source=str(path))
-    picked = {key: _pick(columns, names) for key, names in OPTIONAL.items()}
-    ticker_column = _pick(columns, TICKER_COLUMNS)
+    picked = {key: _present(columns, names) for key, names in OPTIONAL.items()}
+    ticker_columns = _present(columns, TICKER_COLUMNS)
     entries, bad_tickers = [], []
     first = 1 if suffix == ".jsonl" else 2  # the line of the first data row (CSV has a header)
     for number, record in enumerate(frame.to_dict("records"), first):
-        entry = {"title": _text(record[title]), "published": _date_text(record[date])}
-        for key, column in picked.items():
-            value = _text(record[column]) if column is not None else ""
+        # Per row, the first non-empty of the candidate columns: a JSONL file whose lines
+        # name their fields differently (title here, headline there) loses no row.
+        entry = {"title": _first(record, titles), "published": _date_text(_first(record, dates))}
+        for key, candidates in picked.items():
+            value = _first(record, candidates)
             if value.strip():
                 entry[key] = {"title": value} if key == "source" else value
-        if ticker_column is not None:
-            tickers, bad = parse_tickers(record[ticker_column])
-            if tickers:
-                entry["tickers"] = tickers
-            bad_tickers.extend((number, value) for value in bad)
+        tickers = []
+        for column in ticker_columns:  # every ticker column of the row: nothing is dropped
+            found, bad = parse_tickers(record[column])
+            tickers += [t for t in found if t not in tickers]
+            bad_tickers.extend((number, column, value) for value in bad)
+        if tickers:
+            entry["tickers"] = tickers
         entries.append(entry)
     if bad_tickers:
-        shown = ", ".join(f"row {n}: {v!r}" for n, v in bad_tickers[:5])
-        warnings.append(f"{path}: {len(bad_tickers)} value(s) in column {ticker_column!r} are not "
+        shown = ", ".join(f"line {n} {c!r}: {v!r}" for n, c, v in bad_tickers[:5])
+        names = " or ".join(repr(c) for c in dict.fromkeys(c for _, c, _ in bad_tickers))
+        warnings.append(f"{path}: {len(bad_tickers)} value(s) in column {names} are not "
                         f"tickers and were skipped ({shown}{' ...' if len(bad_tickers) > 5 else ''})")
     return ParsedFeed(title=path.stem, version="import", entries=entries, warnings=warnings)
 
@@ -132,20 +148,30 @@ def parse_tickers(cell) -> tuple[list[str], list[str]]:
 
     Returns:
         ``(tickers, rejected)``: upper-cased tickers in order of first appearance, without
-        ``$`` and exchange prefixes; and the pieces that are not ticker-shaped.
+        ``$`` and exchange prefixes; and the parts that are not tickers (a comma-, semicolon-
+        or ``|``-separated part is split at spaces only when every word is ticker-shaped;
+        a JSON object is rejected whole).
     """
-    pieces = cell if isinstance(cell, list) else _TICKER_SPLIT.split(_text(cell))
+    if isinstance(cell, dict):
+        return [], [json.dumps(cell, ensure_ascii=False)]
+    if isinstance(cell, list):
+        parts = [p if isinstance(p, str) else json.dumps(p) for p in cell]
+    else:
+        parts = _LIST_SPLIT.split(_text(cell))
     tickers, rejected = [], []
-    for piece in pieces:
-        raw = str(piece).strip()
-        token = _EXCHANGE_PREFIX.sub("", raw.upper().lstrip("$"))
-        if not token or token in _NO_TICKER:
+    for part in parts:
+        raw = part.strip()
+        # Space-separated tickers ("$ACME GLBX") only when every word is ticker-shaped: a
+        # part such as "not a ticker!!" is free text, not the tickers NOT and A.
+        tokens = [_EXCHANGE_PREFIX.sub("", word.upper().lstrip("$")) for word in raw.split()]
+        tokens = [t for t in tokens if t and t not in _NO_TICKER]
+        if not tokens:
             continue
-        if SYMBOL.match(token):  # the linker's own rule, so every ticker kept here is linked
-            if token not in tickers:
-                tickers.append(token)
-        else:
+        # SYMBOL is the linker's own rule, so every ticker kept here is linked.
+        if not all(SYMBOL.match(t) for t in tokens):
             rejected.append(raw)
+            continue
+        tickers += [t for t in tokens if t not in tickers]
     return tickers, rejected
 
 

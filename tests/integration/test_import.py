@@ -99,7 +99,7 @@ def test_ticker_column_copies_merge_into_one_article_carrying_every_ticker(tmp_p
     assert out.returncode == 0, out.stderr
     assert "articles_new=3" in out.stdout and "dropped=2" in out.stdout
     assert "merged into one article with the tickers of all copies" in out.stderr
-    assert "column 'ticker' are not tickers and were skipped (row 6: 'bad!')" in out.stderr
+    assert "column 'ticker' are not tickers and were skipped (line 6 'ticker': 'bad!')" in out.stderr
     db = tmp_path / "data" / "tonewatch.duckdb"
     tickers = dict(query(db, "SELECT url, tickers FROM articles WHERE url IS NOT NULL"))
     assert tickers == {"https://x.example/1": ["ACME", "GLBX", "HOOLI", "INTR"]}
