@@ -202,6 +202,13 @@ def test_detect_language_too_short_is_none(text):
     assert detect_language(text) is None
 
 
+def test_detect_language_ignores_links_and_cashtags():
+    # Shortened links read as Dutch or German to an n-gram model; without them the headline is
+    # English or too short to say (then the feed's language is used).
+    assert detect_language("Oil drops 5% https://t.co/QxZkWp7Ab https://t.co/Lm9RtVvQz") in (None, "en")
+    assert detect_language("$ACME - Acme Robotics declares $0.40 dividend https://t.co/Pq8s") in (None, "en")
+
+
 # --- normalize_entries --------------------------------------------------------------------
 
 GOOD_ITEMS = [
@@ -396,3 +403,15 @@ def test_normalize_entries_empty_feed(parsed_rss, source, now):
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,hi", "mailto:a@b.example"])
 def test_canonical_url_rejects_non_web_schemes(url):
     assert canonical_url(url) == ""
+
+
+def test_normalize_entries_short_title_case_headline_keeps_the_feed_language(parsed_rss, source, now):
+    items = [f"<title>{title}</title><link>https://wire.example.com/l{i}</link>" for i, title in enumerate([
+        "Acme Robotics shares plunge after a profit warning from its chief executive",
+        "Globex raises its dividend and announces a share buyback programme",
+        "Initrode wins a large contract to supply the army with new radios",
+        "Duravant To Acquire WECO",  # title case: Italian to the detector (0.53), English 0.22
+        "Siemens steigert den Gewinn im dritten Quartal deutlich",  # German stays German
+    ])]
+    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    assert frame["language"].tolist() == ["en", "en", "en", "en", "de"]
