@@ -260,18 +260,24 @@ def _detection_pass(settings: Settings, ends: list[datetime], *, rules, counts: 
         return result
 
 
-def watchlist_from_settings(settings: Settings) -> tuple[str, ...] | None:
-    """The tickers of ``settings.watchlist_file`` (checked against the universe), or None when
-    no watchlist is configured (every company is watched).
+def watchlist_from_settings(settings: Settings, *, warn: bool = True) -> tuple[str, ...] | None:
+    """The tickers of ``settings.watchlist_file``, or None when no watchlist is configured
+    (every company is watched).
+
+    A ticker the configured universe lacks is kept and logged as a warning (it matches only
+    articles linked to it, e.g. by an import's ticker column), unless ``warn`` is False (a
+    check whose caller loads it again later);
+    :func:`pipeline.companies.userfile.watchlist_problems` says what is an error.
 
     Raises:
-        ConfigError: the watchlist cannot be read, or names a ticker the universe lacks.
+        ConfigError: the watchlist is missing or unreadable, lists no ticker, or has a
+            malformed entry (empty, duplicate, not ticker-shaped), as one line.
     """
     if settings.watchlist_file is None:
         return None
     from pipeline.companies import load_watchlist, universe_from_settings
 
-    return load_watchlist(settings.watchlist_file, universe_from_settings(settings))
+    return load_watchlist(settings.watchlist_file, universe_from_settings(settings), warn=warn)
 
 
 def detect_backfill(
@@ -375,9 +381,17 @@ def run_pipeline(
     A failure of every feed does not stop the later stages (stored articles still get scored and
     evaluated); it is re-raised at the end so the caller exits non-zero.
 
+    Raises:
+        ConfigError: before any stage runs, when the configured watchlist is unusable (see
+            :func:`watchlist_from_settings`).
+
     Returns:
         the four stage results, in order.
     """
+    # A broken watchlist would otherwise surface only at detect, after ingest and scoring,
+    # and cost every scope's alerts: stop before anything is fetched (one ConfigError line).
+    # Its warnings (unknown tickers) are logged once, when detect loads it.
+    watchlist_from_settings(settings, warn=False)
     run_id = uuid.uuid4().hex[:12]
     results: list[StageResult] = []
     deferred: TonewatchError | None = None

@@ -19,7 +19,9 @@ becomes an alias of a known ticker, or a new company (sector derived from the na
 Unclassified).
 
 **Watchlist**: the tickers a desk covers, a YAML list (or ``watchlist:``/``tickers:`` holding
-one) or a text file with one ticker per line (``#`` starts a comment).
+one) or a text file with one ticker per line (``#`` starts a comment). An empty watchlist, or
+an entry that is not ticker-shaped, is an error; a ticker the universe lacks is a warning (kept:
+it matches only articles linked to it, such as an import's ticker column links).
 
 Every problem is one line naming file, entry (YAML, 1-based) or row (CSV, 1-based data row) and
 field: ``config/companies.yaml: entry 3: field 'ticker': empty``.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +41,8 @@ from pipeline.companies.model import Company, Universe
 from pipeline.companies.sectors import derive_sector, normalise_sector
 from pipeline.config import read_yaml
 from pipeline.errors import ConfigError
+
+log = logging.getLogger("tonewatch")
 
 FIELDS = ("ticker", "name", "aliases", "sector", "exchange", "country", "industry", "drop",
           "drop_aliases")
@@ -267,35 +272,58 @@ def parse_watchlist(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
     return pairs, []
 
 
-def watchlist_problems(path: Path, pairs: list[tuple[str, str]], universe: Universe) -> list[str]:
-    """One line per empty, duplicate or unknown ticker (with a suggestion when one is close)."""
-    problems, seen = [], {}
+def watchlist_problems(path: Path, pairs: list[tuple[str, str]], universe: Universe
+                       ) -> tuple[list[str], list[str]]:
+    """Check a watchlist's ``(where, ticker)`` pairs against the universe.
+
+    Returns:
+        ``(errors, warnings)``, one line each naming file, line/entry and ticker. Errors: no
+        ticker at all (ticker rules would never fire), an empty or duplicate entry, a value that
+        is not ticker-shaped (:data:`SYMBOL`). Warnings: a ticker the universe lacks (with a
+        suggestion when one is close); it is kept, since an import's ticker column links
+        articles to tickers outside the universe, and it matches only articles linked to it.
+    """
+    errors, warnings, seen = [], [], {}
+    if not pairs:
+        errors.append(f"{path}: lists no ticker: ticker rules would never fire; unset "
+                      "TONEWATCH_WATCHLIST_FILE to watch every company")
     for where, ticker in pairs:
         if not ticker:
-            problems.append(f"{path}: {where}: empty ticker")
+            errors.append(f"{path}: {where}: empty ticker")
+        elif not SYMBOL.match(ticker):
+            errors.append(f"{path}: {where}: not a ticker symbol (got {ticker!r}); one ticker "
+                          "per line, e.g. AAPL, BRK.B, VOD.L")
         elif ticker in seen:
-            problems.append(f"{path}: {where}: {ticker} already listed in {seen[ticker]}")
+            errors.append(f"{path}: {where}: {ticker} already listed in {seen[ticker]}")
         elif ticker not in universe:
             near = [c.ticker for c in universe.by_symbol(ticker)] or [
                 c.ticker for c in universe.suggest(ticker, 3)]
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
-            problems.append(f"{path}: {where}: unknown ticker {ticker}{hint}")
+            warnings.append(f"{path}: {where}: unknown ticker {ticker}{hint}: kept, it matches "
+                            "only articles linked to it (e.g. by an import's ticker column)")
         seen.setdefault(ticker, where)
-    return problems
+    return errors, warnings
 
 
-def load_watchlist(path: Path, universe: Universe) -> tuple[str, ...]:
-    """The watchlist's tickers, in file order, each a key of ``universe``.
+def load_watchlist(path: Path, universe: Universe, *, warn: bool = True) -> tuple[str, ...]:
+    """The watchlist's tickers, in file order.
+
+    A ticker the universe lacks is kept and, with ``warn``, logged as a warning on the
+    ``tonewatch`` logger (see :func:`watchlist_problems`): archive imports link articles to
+    such tickers.
 
     Raises:
-        ConfigError: missing or unreadable file, or its first bad entry (unknown ticker named).
+        ConfigError: missing or unreadable file, no ticker at all, or its first malformed
+            entry (empty, duplicate or not ticker-shaped), as one line naming file and line.
     """
     if not Path(path).exists():
         raise ConfigError(f"watchlist file not found: {path}")
     pairs, problems = parse_watchlist(Path(path))
-    problems += watchlist_problems(Path(path), pairs, universe)
-    if problems:
-        raise ConfigError(problems[0])
+    errors, warnings = watchlist_problems(Path(path), pairs, universe)
+    if problems or errors:
+        raise ConfigError((problems + errors)[0])
+    for line in warnings if warn else ():
+        log.warning("%s", line)
     return tuple(t for _, t in pairs)
 
 
@@ -325,8 +353,11 @@ def check_file(path: Path, settings) -> CheckReport:
         isinstance(doc, dict) and ("watchlist" in doc or "tickers" in doc))
     if is_watchlist:
         pairs, problems = parse_watchlist(path)
-        problems += watchlist_problems(path, pairs, universe_from_settings(settings))
-        return CheckReport(f"watchlist {path}: {len(pairs)} tickers", tuple(problems))
+        errors, warnings = ([], []) if problems else watchlist_problems(
+            path, pairs, universe_from_settings(settings))
+        summary = f"watchlist {path}: {len(pairs)} tickers"
+        summary += "".join(f"\n  warning: {w}" for w in warnings)
+        return CheckReport(summary, tuple(problems + errors))
     from pipeline.companies.universe import default_universe
 
     base = default_universe().companies if settings.default_universe else {}
