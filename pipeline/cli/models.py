@@ -78,9 +78,11 @@ def evaluate(
     if split is not None:
         if "split" not in frame.columns:
             raise ConfigError(f"--split {split}: {data} has no split column")
+        present = sorted(frame["split"].dropna().astype(str).unique())
         frame = frame[frame["split"] == split]
         if frame.empty:
-            raise ConfigError(f"--split {split}: no rows of that split in {data}")
+            raise ConfigError(f"--split {split}: no rows of that split in {data} (splits there: "
+                              f"{', '.join(present) or 'none'})")
     # Evaluation measures any model, including one that fails the canary (reported, not refused).
     classifier = load_classifier(settings(), model, canary=False, model_labels=model_labels)
     if entity_col is not None:
@@ -111,9 +113,14 @@ def _evaluate_entities(classifier, frame, data: Path, as_json: bool) -> None:
     """``evaluate --entity-col``: company-level figures next to the article-level baseline."""
     from pipeline.training.evaluate import evaluate_entities
 
+    blank = int(frame["target"].isna().sum())
     frame = frame[frame["target"].notna()]
     if frame.empty:
         raise ConfigError(f"{data}: no row names a company in the entity column")
+    if blank:
+        # Said, not silent: an empty entity cell is an article-level row, not a company one.
+        err.print(f"{blank} of {blank + len(frame)} rows left out: their entity cell is empty",
+                  highlight=False)
     from pipeline.scoring.canary import run_target_canary
 
     report = evaluate_entities(classifier, frame)
@@ -121,6 +128,7 @@ def _evaluate_entities(classifier, frame, data: Path, as_json: bool) -> None:
     canary = run_target_canary(classifier) if report["entity"] is not None else None
     if as_json:
         line = {"accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"],
+                "rows_without_entity": blank,
                 "conflicting": {k: v for k, v in (chosen["conflicting"] or {}).items() if k != "n"},
                 "targeted": report["entity"] is not None, **report}
         if canary is not None:
