@@ -52,6 +52,10 @@ def import_(
 ) -> None:
     """Import historical headlines (backfill): columns title/headline and date/published, optional url, summary, id, source.
 
+    Companies: a ticker, tickers, symbol or symbols column holds one or more tickers per row,
+    separated by commas, semicolons or spaces (e.g. "AAPL, MSFT"); the row is linked to each,
+    even to a ticker outside the company universe.
+
     Then `tonewatch score` and `tonewatch detect --backfill` treat them like fetched news.
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
