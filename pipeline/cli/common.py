@@ -71,4 +71,5 @@ def score_progress() -> Callable[[int, int], None] | None:
     """Per-chunk progress lines for logs; on a terminal the progress bar does this job."""
     if sys.stderr.isatty():
         return None
-    return lambda done, total: err.print(f"  scored {done}/{total}", highlight=False)
+    return lambda done, total: err.print(
+        f"  scored {done}/{total} (articles, then links toward companies)", highlight=False)
