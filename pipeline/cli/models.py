@@ -269,8 +269,8 @@ def model_ensure_default() -> None:
     except TonewatchError:
         pass
     err.print(f"no production model in {registry.root}: fine-tuning the default model "
-              f"on {config.corpus_dir} (about 11 minutes on 2 CPU cores with bf16 "
-              f"instructions, 24 without; progress below)...", highlight=False)
+              f"on {config.corpus_dir} (about 22 minutes on 2 idle CPU cores with bf16 "
+              f"instructions, about 50 without; progress below)...", highlight=False)
     record, _ = ensure_default_model(registry=registry, corpus=config.corpus_dir,
                                      base=config.base_model, now=now())
     m = record.metrics
