@@ -42,13 +42,34 @@ def period_controls(path: str, key: str) -> tuple[pd.Timestamp | None, pd.Timest
     return start, end, float(floor)
 
 
+def every_day(daily: pd.DataFrame) -> pd.DataFrame:
+    """``daily`` with a row for each day from its first to its last, oldest first.
+
+    A day without stories gets zero stories and a null negative share and mean sentiment:
+    no bar, and the share's line breaks there (Vega-Lite breaks a line at a null) instead of
+    drawing a straight segment across weeks or months with no data.
+
+    Args:
+        daily: one row per day with stories (``day`` at midnight UTC, counts, shares).
+    """
+    if daily.empty:
+        return daily
+    days = pd.date_range(daily["day"].min(), daily["day"].max(), freq="D")
+    full = daily.set_index("day").reindex(days).rename_axis("day").reset_index()
+    counts = [c for c in ("n_stories", "n_negative", "n_article_label") if c in full.columns]
+    full[counts] = full[counts].fillna(0)
+    return full
+
+
 def story_chart(daily: pd.DataFrame, subject: str) -> None:
-    """Daily stories (negative ones red) and the negative share toward ``subject``.
+    """Daily stories (negative ones red) and the negative share toward ``subject``; days
+    without stories are gaps (:func:`every_day`), for the Companies and Sectors pages alike.
 
     Args:
         daily: rows of :data:`dashboard.queries.companies.DAILY_COLUMNS`.
         subject: what the labels are toward, for the axis title (plain text).
     """
+    daily = every_day(daily)
     frame = pd.DataFrame({
         # Date-only ISO strings are parsed as UTC midnight by Vega-Lite.
         "day": daily["day"].dt.strftime("%Y-%m-%d"),

@@ -33,7 +33,8 @@ def pick_company(path: str) -> str | None:
     """Draw the search box and the picker; return the chosen ticker (None: nothing to pick).
 
     The choice is, by priority: a company requested by a ranking row, a new ``?ticker=``, the
-    best match of a new search, else the previous pick (kept even when a search hides it).
+    best match of a new search, else the previous pick (kept when a search's matches leave it
+    out). A search that matches nothing picks nothing: no company is shown below it.
     """
     left, right = st.columns([2, 3])
     text = left.text_input("Search companies", key="company_search",
@@ -59,8 +60,10 @@ def pick_company(path: str) -> str | None:
         right.info("No company list yet: the next `tonewatch run` writes it."
                    if not text else "No company matches this search.")
         return None
-    if text and matches.empty:
-        right.caption("No company matches this search.")
+    if text and matches.empty and not request:
+        # Showing the previous pick under a search that matches nothing reads as a match.
+        right.info("No company matches this search.")
+        return None
     choice = right.selectbox(
         "Company", options, key="company_pick",
         format_func=lambda t: f"{t} · {names[t]}" if t in names else t,

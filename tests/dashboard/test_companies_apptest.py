@@ -63,7 +63,30 @@ def test_search_by_alias_name_and_ticker(monkeypatch, seeded_db):
     assert "No ticker alert for this company." in texts(at)
     at.text_input(key="company_search").input("zzz-nothing").run()
     assert not at.exception
-    assert "No company matches this search." in texts(at)
+    assert "No company matches this search." in [i.value for i in at.info]
+    # Nothing is shown below a search that matches nothing, not the previous pick (DELTA).
+    assert not [w for w in at.selectbox if w.key == "company_pick"]
+    assert "Delta Energy SA" not in [s.value for s in at.subheader]
+    assert "No story linked to this company in this period." not in texts(at)
+    at.text_input(key="company_search").input("").run()
+    assert at.selectbox(key="company_pick").value == "ACME"  # most covered again
+
+
+def test_days_without_stories_are_gaps_in_the_chart(monkeypatch, seeded_db):
+    # Move a1 two weeks back: no ACME story from 2024-02-20 to 2024-03-04.
+    con = duckdb.connect(str(seeded_db))
+    con.execute("UPDATE articles SET published_at = TIMESTAMPTZ '2024-02-19 09:00:00+00' "
+                "WHERE article_id = 'a1'")
+    con.close()
+    at = _open(monkeypatch, seeded_db, ticker="ACME")
+    chart = chart_frames(at.get("vega_lite_chart")[0])[0]
+    assert list(chart["day"]) == [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-02-19", "2024-03-06")]
+    shown = chart.set_index("day")
+    assert shown.loc["2024-02-19", "n_stories"] == 1 and shown.loc["2024-03-05", "n_stories"] == 1
+    gap = shown.loc["2024-02-20":"2024-03-04"]
+    assert len(gap) == 14 and (gap["n_stories"] == 0).all() and (gap["negative"] == 0).all()
+    # A null share breaks the line (Vega-Lite's default for path marks), not a zero share.
+    assert gap["negative_share"].isna().all() and gap["mean_sentiment"].isna().all()
 
 
 def test_stories_show_link_method_relevance_and_both_labels(monkeypatch, seeded_db):
@@ -85,7 +108,9 @@ def test_stories_show_link_method_relevance_and_both_labels(monkeypatch, seeded_
                for c in at.caption)
     # The chart counts the same stories toward Beta.
     chart = chart_frames(at.get("vega_lite_chart")[0])[0]
-    assert list(chart["negative"]) == [1, 1] and list(chart["n_article_label"]) == [0, 1]
+    # (2024-03-04 and 03-06; 03-05, without a Beta story, is a gap of zero stories.)
+    assert list(chart["negative"]) == [1, 0, 1] and list(chart["n_article_label"]) == [0, 0, 1]
+    assert chart["negative_share"].isna().tolist() == [False, True, False]
 
     _widget(at, "slider", "company_relevance").set_value(0.7).run()
     assert SCRIPT_TITLE not in set(frame_with(at, "method")["title"])

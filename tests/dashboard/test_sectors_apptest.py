@@ -48,6 +48,22 @@ def test_sectors_count_a_story_once_with_company_labels(monkeypatch, seeded_db):
     assert list(alerts["alert_id"]) == ["al3"]
 
 
+def test_days_without_stories_are_gaps_in_the_sector_chart(monkeypatch, seeded_db):
+    # Move a1 (ACME, Industrials) two weeks back: no Industrials story from 02-20 to 03-04.
+    con = duckdb.connect(str(seeded_db))
+    con.execute("UPDATE articles SET published_at = TIMESTAMPTZ '2024-02-19 09:00:00+00' "
+                "WHERE article_id = 'a1'")
+    con.close()
+    at = _open(monkeypatch, seeded_db, sector="Industrials")
+    daily = chart_frames(at.get("vega_lite_chart")[1])[0].set_index("day")
+    assert list(daily.index) == [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-02-19", "2024-03-06")]
+    assert daily.loc["2024-02-19", "n_stories"] == 1 and daily.loc["2024-03-06", "n_stories"] == 2
+    gap = daily.loc["2024-02-20":"2024-03-04"]
+    assert len(gap) == 14 and (gap["n_stories"] == 0).all()
+    # Null, not zero: the negative share's line breaks over the gap instead of crossing it.
+    assert gap["negative_share"].isna().all()
+
+
 def test_relevance_floor_and_sector_from_the_url(monkeypatch, seeded_db):
     at = _open(monkeypatch, seeded_db, sector="Financials")
     assert at.selectbox(key="sector_pick").value == "Financials"
