@@ -28,8 +28,18 @@ def companies_list(
     search: Annotated[Optional[str], typer.Option(help="Substring of ticker, name or alias.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many rows.")] = 50,
 ) -> None:
-    """List companies of the universe (defaults plus the companies file), sorted by ticker."""
-    found = _universe().select(sector=sector, country=country, search=search)
+    """List companies of the universe (defaults plus the companies file), sorted by ticker.
+
+    A sector or country no company has is an error (exit 1) naming the values there are.
+    """
+    universe = _universe()
+    problem = universe.filter_problem(sector=sector, country=country)
+    if problem:
+        raise ConfigError(problem)
+    found = universe.select(sector=sector, country=country, search=search)
+    if not found:
+        out.print("no company matches these filters", highlight=False)
+        return
     table = Table("ticker", "name", "exchange", "country", "sector", "aliases")
     for c in found[:limit]:
         table.add_row(c.ticker, c.name, c.exchange, c.country, c.sector, ", ".join(c.aliases))

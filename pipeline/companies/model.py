@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pipeline.companies.exchanges import split_symbol
+from pipeline.companies.names import junk_alias
 
 #: Link methods, strongest first (a company found several ways keeps the first of these).
 METHODS: tuple[str, ...] = (
@@ -86,6 +87,17 @@ class Surface:
     text: str
     ticker: str
     kind: str  # "name" | "alias" | "short_name"
+    origin: str = ""  # the alias's origin (:attr:`Company.alias_origins`); "name" for the name
+
+
+#: Origins of aliases a user file gives; they lose a clash with another company's own surfaces.
+USER_ORIGINS = ("user", "entities-file")
+
+
+def _tier(kind: str, origin: str) -> int:
+    """Precedence of a surface when two companies share it: the name, then derived aliases and
+    short forms, then aliases a user file gives (lowest number wins)."""
+    return 0 if kind == "name" else 2 if origin in USER_ORIGINS else 1
 
 
 class Universe:
@@ -95,29 +107,42 @@ class Universe:
         companies: the companies (tickers must be unique; the last of a duplicate wins).
         warnings: problems found while building (ambiguous aliases...), shown by the CLI.
 
-    Surfaces (names, aliases, short forms) shared by two companies are ambiguous: they are
-    dropped from :attr:`surfaces` and reported in :attr:`warnings` rather than guessed.
+    Surfaces (names, aliases, short forms) shared by two companies are resolved by precedence:
+    a company's own name beats the others' aliases, a derived alias or short form beats an
+    alias a user file gives ("Apple" stays Apple's when a file gives it to another company; the
+    user alias is dropped with a warning naming both). Two at the same level are ambiguous:
+    dropped from :attr:`surfaces` and reported in :attr:`warnings` rather than guessed. A
+    surface that cannot name anything (:func:`~pipeline.companies.names.junk_alias`: "Inc",
+    "$", "&") is dropped with a warning.
     """
 
     def __init__(self, companies: Iterable[Company], warnings: Iterable[str] = ()):
         self.companies: dict[str, Company] = {c.ticker: c for c in companies}
         notes = list(warnings)
-        owners: dict[str, dict[str, str]] = {}
+        owners: dict[str, dict[str, tuple[str, str]]] = {}
         for c in self.companies.values():
-            entries = [(c.name, "name")] + [
-                (a, "short_name" if o == "short-form" else "alias")
+            entries = [(c.name, "name", "name")] + [
+                (a, "short_name" if o == "short-form" else "alias", o)
                 for a, o in zip(c.aliases, c.alias_origins)]
-            for text, kind in entries:
-                owners.setdefault(text, {}).setdefault(c.ticker, kind)
+            for text, kind, origin in entries:
+                why = junk_alias(text)
+                if why:
+                    notes.append(f"alias {text!r} of {c.ticker}: {why}; not used for linking")
+                    continue
+                owners.setdefault(text, {}).setdefault(c.ticker, (kind, origin))
         self.surfaces: dict[str, Surface] = {}
         for text, by_ticker in owners.items():
-            if len(by_ticker) == 1:
-                ticker, kind = next(iter(by_ticker.items()))
-                self.surfaces[text] = Surface(text, ticker, kind)
-                continue
-            names = [t for t, k in by_ticker.items() if k == "name"]
-            if len(names) == 1:  # a full name beats another company's alias
-                self.surfaces[text] = Surface(text, names[0], "name")
+            best = min(_tier(*ko) for ko in by_ticker.values())
+            top = [t for t, ko in by_ticker.items() if _tier(*ko) == best]
+            if len(top) == 1:
+                kind, origin = by_ticker[top[0]]
+                self.surfaces[text] = Surface(text, top[0], kind, origin)
+                users = sorted(t for t, ko in by_ticker.items() if ko[1] in USER_ORIGINS
+                               and t != top[0])
+                if users:
+                    notes.append(f"alias {text!r} is shared by {', '.join(sorted(by_ticker))}: "
+                                 f"kept for {top[0]} (its {'name' if best == 0 else 'derived alias'}), "
+                                 f"not used for {', '.join(users)} (given by a user file)")
             else:
                 notes.append(f"alias {text!r} is shared by {', '.join(sorted(by_ticker))}: "
                              "not used for linking")
@@ -188,6 +213,18 @@ class Universe:
                 continue
             found.append(c)
         return sorted(found, key=lambda c: c.ticker)
+
+    def filter_problem(self, *, sector: str | None = None, country: str | None = None) -> str | None:
+        """One line naming a ``sector`` or ``country`` filter that no company has, with the
+        values that exist (sectors largest first, countries as the data spells them), or None
+        when every given filter names something (the combination may still select nothing)."""
+        problems = []
+        if sector and not any(c.sector.lower() == sector.lower() for c in self.companies.values()):
+            problems.append(f"no sector {sector!r}; sectors: {', '.join(self.sector_counts())}")
+        if country and not any(c.country.lower() == country.lower() for c in self.companies.values()):
+            countries = sorted({c.country for c in self.companies.values() if c.country})
+            problems.append(f"no country {country!r}; countries: {', '.join(countries)}")
+        return "; ".join(problems) or None
 
     def sector_counts(self) -> dict[str, int]:
         """Number of companies per sector, largest first."""

@@ -34,6 +34,10 @@ form that is a place name ("Chiba" for Chiba Bank, "Zurich" for Zurich Insurance
 subdivision names from ISO 3166, via the ``pycountry`` package) or a short form that is any
 dictionary word ("Delta") links only with context too: "Typhoon hits Chiba" is not about the
 bank. A company's own one-word name is never held back for being a place ("Toyota").
+
+**Junk aliases** (:func:`junk_alias`): an alias without a letter or digit ("$", "&") or that is
+only a legal-form word or an article ("Inc", "Ltd.", "Group", "The") names no company; the
+universe ignores it with a warning.
 """
 
 from __future__ import annotations
@@ -203,6 +207,44 @@ def needs_context(text: str, kind: str) -> bool:
             held = is_place_name(text) or (kind == "short_name" and text.lower() in _web2_lower())
         CONTEXT_MEMO[key] = held
     return CONTEXT_MEMO[key]
+
+
+def is_dictionary_word(word: str) -> bool:
+    """Whether ``word`` (any case) is a lower-case entry of Webster's word list, or the plural of
+    one ("Partners", "Ceramics", "Industries"), which the 1934 list does not spell out."""
+    low = word.lower()
+    words = _web2_lower()
+    if low in words:
+        return True
+    if low.endswith("ies") and low[:-3] + "y" in words:
+        return True
+    return (low.endswith("s") and low[:-1] in words) or (low.endswith("es") and low[:-2] in words)
+
+
+def zipf(word: str) -> float:
+    """Zipf frequency of a lower-case English word (0.0 when unknown; see the module docstring)."""
+    return _zipf(word)
+
+
+#: Words written before a person's name: a surname that is also a company's short form is the
+#: person's after these ("Chair Powell", "Mr Ford", "President Ford").
+PERSON_TITLES = frozenset("""mr mrs ms dr prof sir dame rev sen rep gov president chair chairman
+chairwoman governor senator minister secretary judge justice commissioner mayor chancellor
+premier""".split())
+
+_LEGAL_WORD = re.compile(r"(?i)(?:" + "|".join(LEGAL_SUFFIXES) + r"|The|A|An|And|Of|&)")
+
+
+def junk_alias(text: str) -> str | None:
+    """Why ``text`` cannot name a company, or None: an alias without any letter or digit ("$",
+    "&", "--") or one that is only a legal-form or group word ("Inc", "Ltd.", "AG", "Group") or
+    an article or conjunction ("The", "and") would link every text that contains it."""
+    text = " ".join(str(text).split())
+    if not any(ch.isalnum() for ch in text):
+        return "no letter or digit"
+    if _LEGAL_WORD.fullmatch(text):
+        return "only a legal-form word or an article"
+    return None
 
 
 def is_place_name(text: str) -> bool:

@@ -248,3 +248,40 @@ def test_cli_link(cli):
     result = cli("link", "Shell's profit beats forecasts", "--summary", "Shares of $AAPL rose.")
     assert result.exit_code == 0
     assert "SHEL.L" in result.output and "AAPL" in result.output and "cashtag" in result.output
+
+
+def test_cli_list_unknown_filter_names_the_valid_values(cli):
+    result = cli("list", "--sector", "Tech")
+    assert result.exit_code == 1 and "no sector 'Tech'" in str(result.exception)
+    assert "Information Technology" in str(result.exception) and "\n" not in str(result.exception)
+    result = cli("list", "--country", "DE")
+    assert result.exit_code == 1 and "no country 'DE'" in str(result.exception)
+    assert "Germany" in str(result.exception) and "United States" in str(result.exception)
+    result = cli("list", "--sector", "energy", "--country", "Luxembourg", "--search", "zzzq")
+    assert result.exit_code == 0 and "no company matches these filters" in result.output
+
+
+def test_cli_check_warns_about_junk_and_colliding_aliases(cli, tmp_path):
+    path = write(tmp_path, "c.yaml", "companies:\n  - {ticker: SHORT, name: Shortbread Bakers,"
+                 " sector: Consumer Staples, aliases: [Inc, '$', Apple]}\n")
+    result = cli("check", str(path))
+    assert result.exit_code == 0 and result.output.startswith("OK")
+    assert "alias 'Inc' of SHORT" in result.output and "alias '$' of SHORT" in result.output
+    assert "'Apple' is shared by AAPL, SHORT: kept for AAPL" in result.output
+
+
+@pytest.mark.parametrize("alias, junk", [
+    ("Inc", True), ("Ltd.", True), ("S.A.", True), ("Group", True), ("&", True), ("$", True),
+    ("--", True), ("The", True), ("Apple", False), ("3M", False), ("A&B", False), ("Inc Research", False),
+])
+def test_junk_alias(alias, junk):
+    from pipeline.companies.names import junk_alias
+
+    assert bool(junk_alias(alias)) is junk
+
+
+def test_dictionary_words_include_plurals():
+    from pipeline.companies.names import is_dictionary_word
+
+    assert is_dictionary_word("Partners") and is_dictionary_word("industries")
+    assert is_dictionary_word("River") and not is_dictionary_word("Jerome")
