@@ -87,6 +87,53 @@ EURONEXT = ("EPA", "AMS", "EBR", "BIT")
 US_CODES = ("NYSE", "NASDAQ", "AMEX", "OTC")
 
 
+#: Stock indices: the 20 whose constituents pytickersymbols bundles (spelled as the press writes
+#: them) and other widely quoted benchmarks. With :data:`MARKET_NAMES` they tell the linker when a
+#: company's name is also the name of a market ("Nasdaq", "MSCI").
+INDEX_NAMES: tuple[str, ...] = (
+    "AEX", "BEL 20", "CAC 40", "CAC Mid 60", "DAX", "Dow Jones", "Euro Stoxx 50", "FTSE 100",
+    "IBEX 35", "MDAX", "Nasdaq 100", "Nikkei 225", "OMX Helsinki 25", "OMX Stockholm 30", "SDAX",
+    "S&P 100", "S&P 500", "S&P 600", "Switzerland 20", "TecDAX",
+    "Nasdaq Composite", "Russell 2000", "MSCI World", "Stoxx 600", "FTSE 250", "Topix", "Kospi",
+    "Hang Seng", "Cboe Volatility Index",
+)
+#: Index families, written alone for their indices ("FTSE falls", "Stoxx hits a record").
+INDEX_FAMILIES: tuple[str, ...] = ("S&P", "FTSE", "MSCI", "Stoxx", "Euro Stoxx", "Nikkei", "Dow",
+                                   "Russell", "CAC", "IBEX", "OMX")
+#: Exchange operators known by their own name whose venues the table above does not list.
+OTHER_VENUES: tuple[str, ...] = ("Cboe", "CME", "ICE")
+
+
+def _market_names() -> frozenset[str]:
+    names = {*OTHER_VENUES, *INDEX_FAMILIES}
+    firsts: dict[str, int] = {}
+    for e in EXCHANGES:
+        names.add(e.name)
+        if len(e.code) >= 4:  # NYSE, NASDAQ, XETRA, HKEX: codes written as names; not LSE, AMS
+            names.add(e.code)
+        first = e.name.split()[0]
+        firsts[first] = firsts.get(first, 0) + 1
+    names.update(f for f, n in firsts.items() if n >= 2)  # operators: Nasdaq, Euronext
+    for index in INDEX_NAMES:
+        names.add(index)
+        if index.split()[-1].isdigit():  # "Nasdaq 100" is also written "Nasdaq"
+            names.add(index.rsplit(" ", 1)[0])
+    return frozenset(n.casefold() for n in names)
+
+
+#: Names of exchanges (and codes of four letters or more), operators of several venues (the
+#: first word two venue names share: Nasdaq, Euronext), indices without their number, and index
+#: families; case-folded: "nasdaq", "euronext", "london stock exchange", "msci", "ftse"...
+MARKET_NAMES: frozenset[str] = _market_names()
+
+
+def is_market_name(text: str) -> bool:
+    """Whether ``text`` (any case) is the name of an exchange, an exchange operator, an index or
+    an index family (:data:`MARKET_NAMES`): "Nasdaq", "NASDAQ", "London Stock Exchange",
+    "MSCI". Such a name in text mostly means the market, not the listed company."""
+    return " ".join(text.split()).casefold() in MARKET_NAMES
+
+
 def split_symbol(symbol: str) -> tuple[str, Exchange | None]:
     """Split a Yahoo-style symbol into its bare code and venue.
 

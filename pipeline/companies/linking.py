@@ -18,13 +18,32 @@
 
 **Ordinary-word names** (Apple, Target, Shell, Next...; rule in
 :mod:`pipeline.companies.names`) link only with supporting context: the legal suffix written
-out ("Apple Inc."); a business word within the three words after the mention, possessive
-included ("Target raises outlook", "Shell's profit", "Apple to cut jobs"; list in
-:data:`BUSINESS_WORDS`); a cue just before it ("shares of Apple", "job cuts at Ford"); or the
-company listed next to another confirmed company ("Honda and Nissan", "General Motors and
-Ford"); or the same company found another way in the same item (its ticker, code, cashtag,
-another name, a category, the feed's ticker, the ticker column). In title-case headlines capitalisation is no
-evidence, so it is not used.
+out ("Apple Inc."); a business word directly after the mention, possessive included, or after
+at most two lead-in words ("Target raises outlook", "Shell's profit", "Apple to cut jobs",
+"Progressive net premiums"; lists in :data:`BUSINESS_WORDS` and :data:`LEAD_INS`), or, unless
+the text is title case, after the capitalised rest of a longer name ("Honda Motor Co. posts"):
+"Apple cider makers report" is no context; a cue just before it ("shares of Apple", "job cuts at
+Ford"); or the company listed next to another confirmed company ("Honda and Nissan", "General
+Motors and Ford"); or the same company found another way in the same item (its ticker, code,
+cashtag, another name, a category, the feed's ticker, the ticker column).
+
+**Names of markets** (a surface that is also the name of an exchange, an exchange operator, an
+index or an index family: "Nasdaq", "MSCI", "London Stock Exchange";
+:func:`~pipeline.companies.exchanges.is_market_name`) need the same context, where the moves
+of a market and what is listed on it are none (:data:`MARKET_WORDS`: "Nasdaq falls", "Nasdaq
+stocks", "Nasdaq-listed"), and are never linked for being listed next to a company ("S&P 500,
+Nasdaq hit record"; "Nvidia, Nasdaq slide"). "Nasdaq shares", "shares of Nasdaq", "Nasdaq
+Inc." and ``$NDAQ`` link.
+
+**Words of other names.** A short form or a one-word alias (not the bare symbol) does not count
+when it is a word of a different proper name (:meth:`Linker._named_apart`): directly after a
+proper-noun-like word ("Senators grill Jerome Powell", "QRT Partners", "bought by Juniper
+Partners") or a person's title ("Mr Powell", "Chair Powell"), or, for a short form, directly
+before one that does not continue its company's own name ("Titan Cement"; but "Estée Lauder
+Cos." is Estée Lauder). A capitalised dictionary word is proper-noun-like only mid-sentence in
+text that is not title case, so "Analysts Upgrade Goldman" and "Goldman Beats Estimates" still
+link; common capitalised words (demonyms, given names: "Chinese Nvidia rival") never are
+(:func:`proper_noun_like`).
 
 **Relevance** (0..1): named in the headline 1.0 (codes, prefixes and cashtags too); ticker
 column 0.9; only in the summary 0.6; only a category 0.4; only the feed's ticker 0.3. A company
@@ -44,9 +63,11 @@ from collections.abc import Iterable
 
 import ahocorasick
 
-from pipeline.companies.exchanges import BY_RIC, BY_TEXT, EURONEXT, Exchange, qualify
+from pipeline.companies.exchanges import BY_RIC, BY_TEXT, EURONEXT, Exchange, is_market_name, qualify
 from pipeline.companies.model import METHODS, Company, Link, Universe
-from pipeline.companies.names import LEGAL_TAIL, needs_context
+from pipeline.companies.names import (
+    ACRONYMS, LEGAL_TAIL, PERSON_TITLES, is_dictionary_word, needs_context, strip_legal, zipf,
+)
 from pipeline.companies.userfile import SYMBOL
 
 RELEVANCE = {"title": 1.0, "ticker_column": 0.9, "summary": 0.6, "category": 0.4,
@@ -66,13 +87,41 @@ upgraded lawsuit sues sued fined recall recalls settles settlement unit division
 valuation margin margins probe antitrust launches unveils announces agrees plans expects warns
 said says files filed delays halts suspends expands invests hires appoints names shuts closes
 opens spins lists delists inc corp plc ag signs sign spend spends invest lay premiums
-customers subscribers users orders deliveries shipments bookings
+customers subscribers users orders deliveries shipments bookings supplier suppliers
+pulls withdraws scraps reinstates reaffirms reiterates narrows widens tops
 """.split())
+#: Words that may stand between an ordinary-word name and its business word (two at most):
+#: "Apple to cut", "Progressive net premiums", "Shell's first-quarter profit", "Sharp returns
+#: to profit".
+LEAD_INS = frozenset("""to net operating annual quarterly full-year half-year first-half
+second-half first-quarter second-quarter third-quarter fourth-quarter core adjusted underlying
+pretax pre-tax returns swings""".split())
+#: Business words that are no evidence after the name of a market: what indices and exchanges
+#: do every day ("Nasdaq falls", "Nasdaq closes higher", "Nasdaq halts trading in...") and what
+#: is listed on them ("Nasdaq stocks", "Nasdaq IPO").
+MARKET_WORDS = frozenset("""
+falls fell rises rose jumps slides slumps drops gains tumbles soars surges plunges sinks climbs
+rallies sheds lifts beats misses closes opens halts suspends lists delists stock stocks ipo
+""".split())
+#: Zipf frequency from which a capitalised neighbour is a common word (a demonym, a month, a
+#: common given name: "Chinese", "March", "John"), not part of a rarer proper name.
+COMMON_NEIGHBOUR_ZIPF = 4.5
+#: Words that do not make a headline title case by being lower case ("Deal of the Year").
+_SMALL = frozenset("a an the of in on at to for and or but nor by with as vs via from into onto "
+                   "per up off over out is are be".split())
 #: Words that, right before "of/in/at/for/by" + an ordinary-word name, show it is a company.
 _BEFORE = re.compile(r"(?i)\b(?:shares|stock|stake|investors|shareholders|ceo|chief executive|"
                      r"boss|analysts?|cuts|layoffs|rival|owner|maker|unit)\s+(?:of|in|at|for|by)\s+$")
 _LISTED = re.compile(r"\s*(?:,|and|&|or|vs\.?|versus|,\s*and)\s*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'&.-]*")
+#: The word directly after a mention (spaces only between).
+_NEXT = re.compile(r"[ \t]+([A-Za-z][A-Za-z'&.-]*)")
+#: Up to four words directly after a mention, spaces only between.
+_NEXT_WORDS = re.compile(r"(?:[ \t]+[A-Za-z][A-Za-z'&.-]*){1,4}")
+#: Capitalised words that continue a name before its business word ("Honda Motor Co. posts").
+_NAME_GOES_ON = re.compile(r"(?:[ \t]+[A-Z][A-Za-z&'-]*\.?){1,2}")
+#: A capitalised word directly before a mention (spaces only between), and what precedes it.
+_PREV = re.compile(r"(^|.*?[^A-Za-z0-9&.'-])([A-Z][A-Za-z0-9&.'-]*)[ \t]+$", re.S)
 #: Curly quotes and odd spaces → ASCII, same length, so offsets map back to the original text.
 _NORMALISE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00a0": " ", "\u2009": " ",
                             "\u202f": " "})
@@ -98,6 +147,51 @@ NOT_COMPANIES = (
 )
 
 
+def _business_next(after: str, market: bool) -> bool:
+    """Whether ``after`` starts (spaces only) with a business word, after at most two lead-ins."""
+    m = _NEXT_WORDS.match(after)
+    if not m:
+        return False
+    words = [w.lower().strip(".'") for w in m.group().split()]
+    for i, word in enumerate(words[:3]):
+        if word in BUSINESS_WORDS and not (market and word in MARKET_WORDS):
+            return True
+        if word not in LEAD_INS or i == 2:
+            return False
+    return False
+
+
+def is_title_case(text: str) -> bool:
+    """Whether ``text`` capitalises every word but the small ones ("Goldman Sachs Beats
+    Estimates"): then a capital letter says nothing about a word being a name."""
+    words = [w for w in _WORD.findall(text) if w.lower() not in _SMALL]
+    return len(words) >= 3 and not any(w.islower() for w in words)
+
+
+def proper_noun_like(word: str, initial: bool, title_case: bool) -> bool:
+    """Whether a capitalised ``word`` next to a company's short form or alias looks like part of
+    another proper name rather than an ordinary word.
+
+    Yes for an acronym that is not a common one ("QRT", "KKD"), and for a word no dictionary
+    has ("Jerome", "Lakeview") unless it is common in English (Zipf >= 4.5: demonyms, days,
+    common given names: "Chinese Tesla rival"). A dictionary word ("Juniper", "River") counts
+    only capitalised mid-sentence in a text that is not title case ("bought by Juniper
+    Partners", "Powell River mill"; not "Analysts Upgrade Powell"). Business words ("Shares",
+    "CEO") and common acronyms ("US", "EU") never.
+    """
+    bare = word.rstrip(".")
+    if not bare.replace("&", "").replace("-", "").isalpha() or not bare[0].isupper():
+        return False
+    low = bare.lower()
+    if low in BUSINESS_WORDS or bare.upper() in ACRONYMS or bare.upper() in STOP_TERMS:
+        return False
+    if bare.isupper() and len(bare) >= 2:
+        return True
+    if is_dictionary_word(low):
+        return not title_case and not initial
+    return zipf(low) < COMMON_NEIGHBOUR_ZIPF
+
+
 class Linker:
     """Finds the companies of a :class:`~pipeline.companies.model.Universe` in article text.
 
@@ -109,14 +203,27 @@ class Linker:
     def __init__(self, universe: Universe):
         self.universe = universe
         self._automaton = ahocorasick.Automaton()
+        #: ticker → the words that follow a short form in the company's own names ("Lauder").
+        self._goes_on: dict[str, frozenset[str]] = {}
         for text, surface in universe.surfaces.items():
+            if surface.kind == "short_name":
+                c = universe.companies[surface.ticker]
+                self._goes_on[surface.ticker] = frozenset(
+                    s.split()[1] for s in (strip_legal(c.name), *c.aliases)
+                    if len(s.split()) > 1 and s.split()[0] == text)
             # A derived alias needs three letters: "Q2" (Q2 Holdings) is mostly a quarter.
             if len(text) >= 2 and (surface.kind == "name" or sum(c.isalpha() for c in text) >= 3):
+                market = is_market_name(text)
+                # Short forms and one-word aliases (not the symbol) can be a word of another
+                # proper name: "Jerome Powell", "Juniper Partners" (see _named_apart).
+                loose = surface.kind == "short_name" or (
+                    surface.kind == "alias" and " " not in text and surface.origin != "ticker")
                 self._automaton.add_word(text, (len(text), surface.ticker, surface.kind,
-                                                needs_context(text, surface.kind)))
+                                                market or needs_context(text, surface.kind),
+                                                market, loose))
         for text in NOT_COMPANIES:
             if text not in universe.surfaces:
-                self._automaton.add_word(text, (len(text), None, "block", False))
+                self._automaton.add_word(text, (len(text), None, "block", False, False, False))
         self._automaton.make_automaton()
         self._empty = len(self._automaton) == 0
 
@@ -190,15 +297,15 @@ class Linker:
         if self._empty:
             return
         found = []
-        for end, (length, ticker, kind, ordinary) in self._automaton.iter(text):
+        for end, (length, ticker, kind, ordinary, market, loose) in self._automaton.iter(text):
             start, stop = end - length + 1, end + 1
             if (start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_$@")) or (
                     stop < len(text) and text[stop].isalnum()):
                 continue
-            found.append((start, stop, ticker, kind, ordinary))
+            found.append((start, stop, ticker, kind, ordinary, market, loose))
         found.sort(key=lambda f: (f[0], f[0] - f[1]))
-        last, confirmed, waiting = -1, [], []
-        for start, stop, ticker, kind, ordinary in found:
+        last, confirmed, waiting, title_case = -1, [], [], None
+        for start, stop, ticker, kind, ordinary, market, loose in found:
             if start < last or any(a <= start < b for a, b in taken):
                 continue  # overlaps a longer or earlier match: leftmost-longest wins
             last = stop
@@ -206,11 +313,23 @@ class Linker:
                 continue
             tail = LEGAL_TAIL.match(text, stop)
             if tail:
-                stop, kind, ordinary = tail.end(), "name", False
+                stop, kind, ordinary, market, loose = tail.end(), "name", False, False, False
+            if loose:
+                if title_case is None:
+                    title_case = is_title_case(text)
+                if self._named_apart(text, start, stop, title_case,
+                                     self._goes_on.get(ticker) if kind == "short_name" else None):
+                    continue  # a word of another proper name: "Jerome Powell", "QRT Partners"
             method = "short_name" if kind == "short_name" else kind
             mention = original[start:stop]
-            if ordinary and not self._context(text, start, stop):
-                waiting.append((start, stop, (method, ticker, relevance, mention)))
+            if ordinary:
+                if title_case is None:
+                    title_case = is_title_case(text)
+            if ordinary and not self._context(text, start, stop, market, title_case):
+                if not market:  # "Apple, Nasdaq slide": a market listed with a company is a market
+                    waiting.append((start, stop, (method, ticker, relevance, mention)))
+                else:
+                    pending.append((method, ticker, relevance, mention))
                 continue
             confirmed.append((start, stop))
             hits.setdefault(ticker, []).append((method, relevance, mention))
@@ -224,15 +343,52 @@ class Linker:
                 pending.append(item)
 
     @staticmethod
-    def _context(text: str, start: int, stop: int) -> bool:
-        """Business word within three words after the mention, or a cue right before it."""
-        after = text[stop:stop + 60]
+    def _context(text: str, start: int, stop: int, market: bool = False,
+                 title_case: bool = False) -> bool:
+        """A business word directly after the mention ("Target raises", "Shell's profit"),
+        after up to two :data:`LEAD_INS` ("Apple to cut", "Progressive net premiums") or, unless
+        the text is title case, after the capitalised rest of a longer name ("Honda Motor Co.
+        posts"); or a cue right before it ("shares of Apple"). "Apple cider makers report" has none.
+        After a market's name (``market``) the moves of a market (:data:`MARKET_WORDS`) and a
+        hyphen ("Nasdaq-listed") are no evidence."""
+        after = text[stop:stop + 80]
+        if market and after.startswith("-"):
+            return False
         if after.startswith("'s") or after.startswith("'"):
-            after = after[2:] if after.startswith("'s") else after[1:]
-        words = _WORD.findall(after)[:3]
-        if any(w.lower().strip(".'") in BUSINESS_WORDS for w in words):
+            after = " " + (after[2:] if after.startswith("'s") else after[1:]).lstrip()
+        if _business_next(after, market):
             return True
+        if not title_case and not market:
+            m = _NAME_GOES_ON.match(after)
+            tail = LEGAL_TAIL.match(after, m.end()) if m else None
+            if m and _business_next(after[(tail or m).end():], market):
+                return True
         return bool(_BEFORE.search(text[max(0, start - 40):start]))
+
+    @staticmethod
+    def _named_apart(text: str, start: int, stop: int, title_case: bool,
+                     goes_on: frozenset[str] | None = None) -> bool:
+        """Whether a short form or one-word alias at ``text[start:stop]`` is a word of another
+        proper name: directly after a proper-noun-like word ("Jerome Powell", "QRT Partners",
+        "Juniper Partners") or a person's title ("Chair Powell"); a short form (``goes_on``:
+        the words that follow it in its company's own names, not None) also directly before
+        one ("Titan Cement", but "Estée Lauder Cos." is Estée Lauder). See
+        :func:`proper_noun_like`."""
+        m = _PREV.match(text, max(0, start - 40), start)
+        if m and not m.group(2).endswith("'s") and not m.group(2).endswith("'"):
+            word = m.group(2)
+            if word.rstrip(".").lower() in PERSON_TITLES:
+                return True
+            initial = not m.group(1).strip() or m.group(1).rstrip()[-1:] in ".!?:;|\"\u201c("
+            if proper_noun_like(word, initial, title_case):
+                return True
+        if goes_on is not None:
+            n = _NEXT.match(text, stop, stop + 40)
+            if n and n.group(1)[0].isupper():
+                word = n.group(1)
+                word = word[:-2] if word.endswith("'s") else word.rstrip("'")
+                return word not in goes_on and proper_noun_like(word, False, title_case)
+        return False
 
     @staticmethod
     def _add(hits: dict, company: Company | str | None, method: str, relevance: float, mention: str):

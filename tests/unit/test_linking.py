@@ -211,3 +211,122 @@ def test_explicit_symbols_of_companies_outside_the_universe_are_kept(linker):
     assert {t: k.method for t, k in links.items()} == {
         "ZQXR": "cashtag", "ZQXL.L": "exchange_prefix", "ZQXO": "instrument_code"}
     assert found(linker, "Top picks", categories=["NYSE:ZQXN"])["ZQXN"].method == "category"
+
+
+@pytest.mark.parametrize("title", [
+    "Senators grill Jerome Powell over bank capital rules",      # a given name before a short form
+    "Ms Powell joins the board of a regional utility",           # a person's title
+    "Chair Powell signals patience on rate cuts",
+    "Lakeview Partners closes its third property fund",          # a rare name before an alias
+    "QRT Partners backs a battery recycling startup",            # an acronym
+    "Bakery chain bought by Juniper Partners for $900 million",  # a capitalised dictionary word mid-sentence
+    "Delta Electronics lifts spending on server power supplies",  # a name goes on after a short form
+    "Powell River paper mill to close next spring",
+])
+def test_short_forms_and_aliases_inside_other_names_do_not_link(linker, title):
+    assert found(linker, title) == {}
+
+
+@pytest.mark.parametrize("title, ticker", [
+    ("Analysts Upgrade Goldman After Strong Trading Quarter", "GS"),  # title case: capitals prove nothing
+    ("Delta Raises Fares As Jet Fuel Costs Climb", "DAL"),
+    ("Investors Dump Powell Shares After Guidance Cut", "POWL"),
+    ("Former Goldman trader launches a hedge fund", "GS"),            # sentence-initial dictionary word
+    ("Chinese Tesla rival cuts prices again", "TSLA"),                # a common demonym
+    ("Estée Lauder Cos. to shut two factories", "EL"),                # its own name goes on
+    ("Goldman Sachs Beats Estimates On Trading", "GS"),
+    ("Ford Recalls Pickup Trucks Over Brake Fault", "F"),
+    ("Jerome Powell and Powell Industries: $POWL jumps", "POWL"),    # found another way
+])
+def test_short_forms_and_aliases_still_link_where_they_name_the_company(linker, title, ticker):
+    assert ticker in found(linker, title)
+
+
+@pytest.mark.parametrize("title", [
+    "Nasdaq ends 1% higher as chip stocks rally",
+    "Battery maker jumps 40% in its Nasdaq debut",
+    "Tech rally lifts S&P 500, Nasdaq to record closes",
+    "Oil slips as demand outlook dims - Nasdaq",                # a publisher's name
+    "Nasdaq falls as Treasury yields climb",                    # a market's move is no context
+    "Investors pour money into Nasdaq stocks",
+    "Nasdaq-listed drug developer doubles on trial data",
+    "Startup plans a listing on the London Stock Exchange",
+    "MSCI index review adds three Indian lenders",
+])
+def test_market_names_need_company_context(linker, title):
+    assert found(linker, title) == {}
+
+
+@pytest.mark.parametrize("title", [
+    "Nasdaq shares climb after trading revenue beats forecasts",
+    "Shares of Nasdaq rose after the results",
+    "Nasdaq Inc lifts its quarterly dividend",
+    "Nasdaq to buy a risk software maker",
+    "$NDAQ slips as Nasdaq trading revenue disappoints",
+])
+def test_market_names_with_company_context_link(linker, title):
+    assert "NDAQ" in found(linker, title)
+
+
+def test_a_market_listed_with_a_company_is_a_market(linker):
+    assert set(found(linker, "Nvidia, Nasdaq slide as rate fears return")) == {"NVDA"}
+
+
+def test_market_names_are_derived_from_exchanges_and_indices():
+    from pytickersymbols.indices_data import INDICES
+
+    from pipeline.companies.exchanges import EXCHANGES, is_market_name
+
+    assert all(is_market_name(e.name) for e in EXCHANGES)
+    assert all(is_market_name(" ".join(i.replace("_", " ").split())) for i in INDICES)
+    assert is_market_name("NASDAQ") and is_market_name("Euronext") and is_market_name("MSCI")
+    assert not is_market_name("Apple") and not is_market_name("AMS")  # codes of 3 letters: tickers
+
+
+@pytest.mark.parametrize("title", [
+    "Apple cider makers report a bumper harvest",     # business word not right after the name
+    "Target practice ranges see record sign-ups",
+    "Shell collectors descend on a seaside fair",
+    "Apple Orchard Visits Surge In Autumn",           # title case: capitals are no name
+])
+def test_business_word_must_follow_an_ordinary_name_directly(linker, title):
+    assert found(linker, title) == {}
+
+
+@pytest.mark.parametrize("title, ticker", [
+    ("Next full-year profit tops forecasts", "NXT.L"),         # lead-in words
+    ("Apple to cut 300 jobs in Ireland", "AAPL"),
+    ("Honda Motor Co. lifts its annual sales target", "7267.T"),  # the rest of its longer name
+    ("Apple supplier to build a plant in Vietnam", "AAPL"),
+])
+def test_business_word_after_lead_ins(linker, title, ticker):
+    assert ticker in found(linker, title)
+
+
+def test_own_name_beats_another_companys_user_alias(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("companies:\n  - {ticker: SHORT, name: Shortbread Bakers, aliases: [Apple, Shortbread],"
+                    " sector: Consumer Staples}\n", encoding="utf-8")
+    universe = load_universe(path)
+    linker = Linker(universe)
+    assert set(found(linker, "Apple shares fall on weak demand")) == {"AAPL"}
+    assert set(found(linker, "Shortbread raises prices")) == {"SHORT"}
+    warning = next(w for w in universe.warnings if "'Apple'" in w)
+    assert "AAPL" in warning and "SHORT" in warning
+
+
+def test_two_user_aliases_stay_ambiguous(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("companies:\n  - {ticker: ZZZQ, name: Zed One, aliases: [Zedco], sector: Energy}\n"
+                    "  - {ticker: ZZZR, name: Zed Two, aliases: [Zedco], sector: Energy}\n", encoding="utf-8")
+    assert found(Linker(load_universe(path)), "Zedco raises prices") == {}
+
+
+def test_junk_aliases_are_ignored(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("companies:\n  - {ticker: SHORT, name: Shortbread Bakers, sector: Consumer Staples,"
+                    " aliases: ['Inc', '$', '&', 'Ltd.', '--', 'Group']}\n", encoding="utf-8")
+    universe = load_universe(path)
+    assert not {"Inc", "$", "&", "Ltd.", "--", "Group"} & set(universe.surfaces)
+    assert sum("of SHORT" in w for w in universe.warnings) == 6
+    assert found(Linker(universe), "Widgets Inc & Co. Ltd. pay $5 -- Group says") == {}
