@@ -38,6 +38,7 @@ from pathlib import Path
 
 from pipeline.companies.exchanges import BY_CODE, BY_TEXT
 from pipeline.companies.model import Company, Universe
+from pipeline.companies.names import junk_alias
 from pipeline.companies.sectors import derive_sector, normalise_sector
 from pipeline.config import read_yaml
 from pipeline.errors import ConfigError
@@ -115,6 +116,12 @@ def _shape_problems(path: Path, e: Entry) -> list[str]:
                 e.fields[key] = []
             elif not isinstance(value, list) or not all(isinstance(a, str) and a.strip() for a in value):
                 out.append(f"{path}: {e.where}: field {key!r}: not a list of names (got {value!r})")
+            if key == "aliases" and isinstance(e.fields[key], list):
+                for alias in e.fields[key]:
+                    why = junk_alias(alias) if isinstance(alias, str) else None
+                    if why:
+                        out.append(f"{path}: {e.where}: field 'aliases': {alias!r} cannot name a "
+                                   f"company ({why}): it would link every text containing it")
         elif key == "drop":
             flag = str(value).strip().lower()
             if flag not in ("true", "false", "yes", "no", "1", "0", ""):

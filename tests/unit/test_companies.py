@@ -261,12 +261,17 @@ def test_cli_list_unknown_filter_names_the_valid_values(cli):
     assert result.exit_code == 0 and "no company matches these filters" in result.output
 
 
-def test_cli_check_warns_about_junk_and_colliding_aliases(cli, tmp_path):
+def test_cli_check_refuses_junk_aliases_and_warns_about_colliding_ones(cli, tmp_path):
+    junk = write(tmp_path, "j.yaml", "companies:\n  - {ticker: SHORT, name: Shortbread Bakers,"
+                 " sector: Consumer Staples, aliases: [Inc, '$', Shortbread]}\n")
+    result = cli("check", str(junk))
+    assert result.exit_code == 1
+    assert "entry 1: field 'aliases': 'Inc' cannot name a company" in result.output
+    assert "entry 1: field 'aliases': '$' cannot name a company (no letter or digit)" in result.output
     path = write(tmp_path, "c.yaml", "companies:\n  - {ticker: SHORT, name: Shortbread Bakers,"
-                 " sector: Consumer Staples, aliases: [Inc, '$', Apple]}\n")
+                 " sector: Consumer Staples, aliases: [Apple]}\n")
     result = cli("check", str(path))
     assert result.exit_code == 0 and result.output.startswith("OK")
-    assert "alias 'Inc' of SHORT" in result.output and "alias '$' of SHORT" in result.output
     assert "'Apple' is shared by AAPL, SHORT: kept for AAPL" in result.output
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.companies import Link, Linker, load_universe
+from pipeline.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "fixtures" / "linking" / "sample.jsonl"
@@ -322,11 +323,9 @@ def test_two_user_aliases_stay_ambiguous(tmp_path):
     assert found(Linker(load_universe(path)), "Zedco raises prices") == {}
 
 
-def test_junk_aliases_are_ignored(tmp_path):
+def test_junk_aliases_are_refused(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("companies:\n  - {ticker: SHORT, name: Shortbread Bakers, sector: Consumer Staples,"
                     " aliases: ['Inc', '$', '&', 'Ltd.', '--', 'Group']}\n", encoding="utf-8")
-    universe = load_universe(path)
-    assert not {"Inc", "$", "&", "Ltd.", "--", "Group"} & set(universe.surfaces)
-    assert sum("of SHORT" in w for w in universe.warnings) == 6
-    assert found(Linker(universe), "Widgets Inc & Co. Ltd. pay $5 -- Group says") == {}
+    with pytest.raises(ConfigError, match=r"c.yaml: entry 1: field 'aliases': 'Inc' cannot name a company"):
+        load_universe(path)
