@@ -77,3 +77,23 @@ def expected_outcomes() -> dict[str, tuple[str, int | None]]:
         assert match, f"{path.name} states no expected outcome"
         out[path.name] = (match.group(1), int(match.group(2)) if match.group(2) else None)
     return out
+
+
+@pytest.fixture
+def tonewatch_log(caplog):
+    """``caplog`` capturing the ``tonewatch`` logger at WARNING and above.
+
+    Airflow's logging set-up (run when an earlier test imports the DAGs) disables loggers that
+    already exist, ``tonewatch`` among them, so warnings would reach no handler; the logger is
+    re-enabled for the test and restored after.
+    """
+    import logging
+
+    logger = logging.getLogger("tonewatch")
+    saved = logger.disabled, logger.propagate
+    logger.disabled, logger.propagate = False, True
+    try:
+        with caplog.at_level(logging.WARNING, logger="tonewatch"):
+            yield caplog
+    finally:
+        logger.disabled, logger.propagate = saved

@@ -188,13 +188,13 @@ def test_shipped_companies_file(universe):
     assert len(u) == len(universe) + 2
 
 
-def test_watchlist_yaml_and_text(tmp_path, universe, caplog):
+def test_watchlist_yaml_and_text(tmp_path, universe, tonewatch_log):
     assert load_watchlist(write(tmp_path, "w.yaml", "- aapl\n- VOD.L\n"), universe) == ("AAPL", "VOD.L")
     assert load_watchlist(write(tmp_path, "w.txt", "# desk\nMSFT\n\nSAP.DE  # Germany\n"), universe) == (
         "MSFT", "SAP.DE")
     # An unknown ticker is a warning, not an error (more in test_watchlist.py).
     assert load_watchlist(write(tmp_path, "w2.txt", "AAPL\nVOD\n"), universe) == ("AAPL", "VOD")
-    assert "w2.txt: line 2: unknown ticker VOD (did you mean VOD.L?)" in caplog.text
+    assert "w2.txt: line 2: unknown ticker VOD (did you mean VOD.L?)" in tonewatch_log.text
     with pytest.raises(ConfigError, match="not found"):
         load_watchlist(tmp_path / "none.txt", universe)
 

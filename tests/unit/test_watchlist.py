@@ -3,7 +3,6 @@ broken watchlist stops ``run_pipeline`` before anything is ingested."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,11 +42,10 @@ def universe(settings):
     return universe_from_settings(settings)
 
 
-def test_unknown_ticker_is_kept_with_a_warning(tmp_path, universe, caplog):
+def test_unknown_ticker_is_kept_with_a_warning(tmp_path, universe, tonewatch_log):
     path = write(tmp_path, "wl.txt", "AAPL\nNOTATICKER\nZZFAKE  # archive-only ticker\n")
-    with caplog.at_level(logging.WARNING, logger="tonewatch"):
-        assert load_watchlist(path, universe) == ("AAPL", "NOTATICKER", "ZZFAKE")
-    lines = [r.getMessage() for r in caplog.records]
+    assert load_watchlist(path, universe) == ("AAPL", "NOTATICKER", "ZZFAKE")
+    lines = [r.getMessage() for r in tonewatch_log.records]
     assert len(lines) == 2
     assert lines[0].startswith(f"{path}: line 2: unknown ticker NOTATICKER")
     assert lines[1].startswith(f"{path}: line 3: unknown ticker ZZFAKE")
@@ -112,7 +110,7 @@ def _store(db, items: list[tuple[datetime, list[float], list[str]]]) -> None:
                                       [p for _, p, _ in items], "synthetic-1", AT))
 
 
-def test_unknown_tickers_still_alert_with_every_other_scope(tmp_path, settings, caplog):
+def test_unknown_tickers_still_alert_with_every_other_scope(tmp_path, settings, tonewatch_log):
     # ZZFAKE exists only through an import's ticker column; GLBX surges too but is not watched.
     items = []
     for day in range(28, 1, -1):
@@ -124,9 +122,8 @@ def test_unknown_tickers_still_alert_with_every_other_scope(tmp_path, settings, 
     settings = settings.model_copy(update={
         "watchlist_file": write(tmp_path, "wl.txt", "ZZFAKE\nNOTATICKER\n")})
     rules = [AlertRule(name="ticker_surge", scope="ticker"), AlertRule(name="market_surge", scope="market")]
-    with caplog.at_level(logging.WARNING, logger="tonewatch"):
-        result = detect(settings, at=AT, rules=rules)
+    result = detect(settings, at=AT, rules=rules)
     assert result.status == "ok"
     assert sorted(query(settings.db_path, "SELECT rule, entity FROM alerts WHERE state = 'firing'")) == [
         ("market_surge", "market"), ("ticker_surge", "ZZFAKE")]
-    assert "unknown ticker NOTATICKER" in caplog.text and "unknown ticker ZZFAKE" in caplog.text
+    assert "unknown ticker NOTATICKER" in tonewatch_log.text and "unknown ticker ZZFAKE" in tonewatch_log.text
