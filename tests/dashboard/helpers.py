@@ -65,3 +65,16 @@ def texts(at: AppTest) -> str:
                  "subheader", "title"):
         parts.extend(str(e.value) for e in at.get(kind))
     return "\n".join(parts)
+
+
+def move_article(db: Path, article_id: str, published_at: str) -> None:
+    """Set one seeded article's publication instant (ISO 8601 with offset), e.g. to open a
+    gap of days without stories."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("UPDATE articles SET published_at = CAST(? AS TIMESTAMPTZ) WHERE article_id = ?",
+                    [published_at, article_id])
+    finally:
+        con.close()

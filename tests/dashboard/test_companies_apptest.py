@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 
 from tests.dashboard.conftest import SCRIPT_TITLE, TWO_COMPANY_TITLE
-from tests.dashboard.helpers import chart_frames, frame_with, open_page, texts
+from tests.dashboard.helpers import chart_frames, frame_with, move_article, open_page, texts
 
 NO_STORY = "No scored story about this company in this period."
 
@@ -74,10 +74,7 @@ def test_search_by_alias_name_and_ticker(monkeypatch, seeded_db):
 
 def test_days_without_stories_are_gaps_in_the_chart(monkeypatch, seeded_db):
     # Move a1 two weeks back: no ACME story from 2024-02-20 to 2024-03-04.
-    con = duckdb.connect(str(seeded_db))
-    con.execute("UPDATE articles SET published_at = TIMESTAMPTZ '2024-02-19 09:00:00+00' "
-                "WHERE article_id = 'a1'")
-    con.close()
+    move_article(seeded_db, "a1", "2024-02-19 09:00:00+00")
     at = _open(monkeypatch, seeded_db, ticker="ACME")
     chart = chart_frames(at.get("vega_lite_chart")[0])[0]
     assert list(chart["day"]) == [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-02-19", "2024-03-06")]

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from tests.dashboard.conftest import SCRIPT_TITLE, TWO_COMPANY_TITLE
-from tests.dashboard.helpers import chart_frames, frame_with, open_page, texts
+from tests.dashboard.helpers import chart_frames, frame_with, move_article, open_page, texts
 
 
 def _open(monkeypatch, db, page="sectors", **params):
@@ -50,10 +50,7 @@ def test_sectors_count_a_story_once_with_company_labels(monkeypatch, seeded_db):
 
 def test_days_without_stories_are_gaps_in_the_sector_chart(monkeypatch, seeded_db):
     # Move a1 (ACME, Industrials) two weeks back: no Industrials story from 02-20 to 03-04.
-    con = duckdb.connect(str(seeded_db))
-    con.execute("UPDATE articles SET published_at = TIMESTAMPTZ '2024-02-19 09:00:00+00' "
-                "WHERE article_id = 'a1'")
-    con.close()
+    move_article(seeded_db, "a1", "2024-02-19 09:00:00+00")
     at = _open(monkeypatch, seeded_db, sector="Industrials")
     daily = chart_frames(at.get("vega_lite_chart")[1])[0].set_index("day")
     assert list(daily.index) == [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-02-19", "2024-03-06")]
