@@ -98,6 +98,11 @@ def evaluate(
     out.print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
               f"majority baseline {metrics['majority_baseline_accuracy']:.4f}  "
               f"{metrics['sentences_per_s']} sentences/s")
+    if metrics.get("calibration"):
+        cal = metrics["calibration"]
+        out.print(f"expected calibration error {cal['ece']:.4f} (top label, {cal['n_bins']} "
+                  "equal-width confidence bins; 0 = probabilities mean what they say)",
+                  highlight=False)
     out.print(canary.summary(), highlight=False)
     table = Table("class", "precision", "recall", "f1", "support")
     for label, v in metrics["per_class"].items():

@@ -42,6 +42,48 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
+def calibration(probs: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> dict[str, Any]:
+    """Expected calibration error and reliability bins of the top label.
+
+    The predicted label's probability (the *confidence*) is put in ``n_bins`` equal-width bins
+    over [0, 1]; ECE is the sample-weighted mean gap between each bin's accuracy and its mean
+    confidence, ``sum_b (n_b / n) * |acc_b - conf_b|`` (Guo et al. 2017, "On Calibration of
+    Modern Neural Networks", eq. 3; 15 bins as there). 0 means that among predictions made with
+    confidence p, a share p is right.
+
+    Args:
+        probs: ``(n, 3)`` probabilities in :data:`pipeline.domain.LABELS` order.
+        y_true: ``(n,)`` true class indices.
+        n_bins: number of equal-width confidence bins.
+
+    Returns:
+        ``{"ece": float in [0, 1], "n_bins": int, "bins": [{"lower", "upper", "n",
+        "confidence", "accuracy"}...]}``, empty bins left out (JSON-friendly).
+
+    Raises:
+        ValueError: shapes disagree, or no row.
+    """
+    probs, y_true = np.asarray(probs, dtype=float), np.asarray(y_true)
+    if probs.ndim != 2 or len(probs) != len(y_true) or not len(probs):
+        raise ValueError(f"calibration needs (n, k) probabilities and n labels, n > 0; got "
+                         f"{probs.shape} and {y_true.shape}")
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    # Bin b holds confidences in (b/n_bins, (b+1)/n_bins]; a confidence of 0 joins bin 0.
+    index = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    bins, ece = [], 0.0
+    for b in range(n_bins):
+        members = index == b
+        count = int(members.sum())
+        if not count:
+            continue
+        conf, acc = float(confidence[members].mean()), float(correct[members].mean())
+        ece += count / len(probs) * abs(acc - conf)
+        bins.append({"lower": b / n_bins, "upper": (b + 1) / n_bins, "n": count,
+                     "confidence": conf, "accuracy": acc})
+    return {"ece": float(ece), "n_bins": n_bins, "bins": bins}
+
+
 def evaluate_classifier(classifier, data: pd.DataFrame) -> dict[str, Any]:
     """Score ``data`` with a :class:`~pipeline.scoring.classifier.SentimentClassifier`.
 
@@ -50,14 +92,17 @@ def evaluate_classifier(classifier, data: pd.DataFrame) -> dict[str, Any]:
         data: rows ``(text, label)``.
 
     Returns:
-        :func:`classification_metrics` plus ``model_version``, ``seconds``,
-        ``sentences_per_s`` and ``latency_ms_per_sentence`` (wall clock of batched scoring on
-        this machine, milliseconds per sentence).
+        :func:`classification_metrics` plus ``calibration`` (:func:`calibration` of the
+        probabilities), ``model_version``, ``seconds``, ``sentences_per_s`` and
+        ``latency_ms_per_sentence`` (wall clock of batched scoring on this machine, milliseconds
+        per sentence).
     """
     started = time.perf_counter()
     probs = classifier.predict_probs(list(data["text"]))
     seconds = time.perf_counter() - started
-    metrics = classification_metrics(np.array(label_ids(data["label"])), probs.argmax(axis=1))
+    truth = np.array(label_ids(data["label"]))
+    metrics = classification_metrics(truth, probs.argmax(axis=1))
+    metrics["calibration"] = calibration(probs, truth) if len(truth) else None
     metrics.update(model_version=classifier.model_version, seconds=round(seconds, 3),
                    sentences_per_s=round(len(data) / seconds, 1) if seconds > 0 else None,
                    latency_ms_per_sentence=round(1000 * seconds / len(data), 3) if len(data) else None)

@@ -56,3 +56,37 @@ def test_evaluate_classifier_reports_version_and_latency():
     assert m["accuracy"] == pytest.approx(0.75)
     assert m["confusion"][LABELS.index("positive")] == [1, 0, 1]
     assert m["seconds"] >= 0 and m["sentences_per_s"] is None or m["sentences_per_s"] > 0
+
+
+def test_calibration_hand_computed():
+    from pipeline.training.evaluate import calibration
+
+    # Four predictions at confidence 0.9 (3 right: accuracy 0.75, gap 0.15) and two at 0.6
+    # (both right: gap 0.4), 10 bins: ECE = 4/6 * 0.15 + 2/6 * 0.4 = 0.2333.
+    probs = np.array([[0.9, 0.05, 0.05]] * 4 + [[0.2, 0.6, 0.2]] * 2)
+    truth = np.array([0, 0, 0, 2, 1, 1])
+    result = calibration(probs, truth, n_bins=10)
+    assert result["ece"] == pytest.approx(4 / 6 * 0.15 + 2 / 6 * 0.4)
+    assert [(b["lower"], b["n"]) for b in result["bins"]] == [(pytest.approx(0.5), 2), (pytest.approx(0.8), 4)]
+    assert result["bins"][1]["accuracy"] == pytest.approx(0.75)
+
+
+def test_calibration_of_a_calibrated_model_is_near_zero_and_bad_shapes_raise():
+    from pipeline.training.evaluate import calibration
+
+    rng = np.random.default_rng(4)
+    confidence = rng.uniform(0.34, 1.0, 20_000)
+    probs = np.column_stack([confidence, (1 - confidence) / 2, (1 - confidence) / 2])
+    truth = np.where(rng.uniform(size=confidence.size) < confidence, 0, 1)  # right with p = confidence
+    assert calibration(probs, truth)["ece"] < 0.02
+    overconfident = calibration(np.column_stack([np.full(1000, 0.99), np.full(1000, 0.005),
+                                                 np.full(1000, 0.005)]), np.r_[np.zeros(600), np.ones(400)])
+    assert overconfident["ece"] == pytest.approx(0.39)
+    with pytest.raises(ValueError, match="calibration needs"):
+        calibration(np.zeros((2, 3)), np.zeros(3))
+
+
+def test_evaluate_classifier_reports_calibration():
+    data = pd.DataFrame({"text": ["bad news", "good news"], "label": ["negative", "positive"]})
+    m = evaluate_classifier(_Fixed(), data)
+    assert 0 <= m["calibration"]["ece"] <= 1 and sum(b["n"] for b in m["calibration"]["bins"]) == 2
