@@ -19,6 +19,7 @@ from datetime import datetime
 import httpx
 import pandas as pd
 
+from pipeline.companies import watchlist_from_settings
 from pipeline.config import Settings
 from pipeline.domain import StageResult, as_utc
 from pipeline.errors import AllFeedsFailedError, TonewatchError
@@ -32,7 +33,7 @@ log = logging.getLogger("tonewatch")
 
 __all__ = ["AllFeedsFailedError", "backfill_instants", "model_in_force", "detect",
            "detect_backfill", "ingest",
-           "load_classifier", "notify", "run_pipeline", "score"]
+           "load_classifier", "notify", "run_pipeline", "score", "watchlist_from_settings"]
 
 
 def _recorded(stage: str, settings: Settings, at: datetime, run_id: str | None,
@@ -258,26 +259,6 @@ def _detection_pass(settings: Settings, ends: list[datetime], *, rules, counts: 
             counts["model_version"] = in_force.model_version
             result = run.finish(StageResult("detect", "ok", counts, messages=messages), con)
         return result
-
-
-def watchlist_from_settings(settings: Settings, *, warn: bool = True) -> tuple[str, ...] | None:
-    """The tickers of ``settings.watchlist_file``, or None when no watchlist is configured
-    (every company is watched).
-
-    A ticker the configured universe lacks is kept and logged as a warning (it matches only
-    articles linked to it, e.g. by an import's ticker column), unless ``warn`` is False (a
-    check whose caller loads it again later);
-    :func:`pipeline.companies.userfile.watchlist_problems` says what is an error.
-
-    Raises:
-        ConfigError: the watchlist is missing or unreadable, lists no ticker, or has a
-            malformed entry (empty, duplicate, not ticker-shaped), as one line.
-    """
-    if settings.watchlist_file is None:
-        return None
-    from pipeline.companies import load_watchlist, universe_from_settings
-
-    return load_watchlist(settings.watchlist_file, universe_from_settings(settings), warn=warn)
 
 
 def detect_backfill(

@@ -19,7 +19,10 @@ Typical use::
 from pipeline.companies.linking import Linker
 from pipeline.companies.model import METHODS, Company, Link, Universe
 from pipeline.companies.universe import default_universe
-from pipeline.companies.userfile import load_universe, load_watchlist, universe_from_settings
+from pipeline.companies.userfile import (
+    load_universe, load_watchlist, universe_from_settings, watchlist_from_settings,
+)
 
 __all__ = ["METHODS", "Company", "Link", "Linker", "Universe", "default_universe",
-           "load_universe", "load_watchlist", "universe_from_settings"]
+           "load_universe", "load_watchlist", "universe_from_settings",
+           "watchlist_from_settings"]

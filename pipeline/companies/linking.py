@@ -20,7 +20,7 @@
 :mod:`pipeline.companies.names`) link only with supporting context: the legal suffix written
 out ("Apple Inc."); a business word directly after the mention, possessive included, or after
 at most two lead-in words ("Target raises outlook", "Shell's profit", "Apple to cut jobs",
-"Progressive net premiums"; lists in :data:`BUSINESS_WORDS` and :data:`LEAD_INS`), or, unless
+"Progressive net premiums"; lists in :data:`~pipeline.companies.context.BUSINESS_WORDS` and :data:`~pipeline.companies.context.LEAD_INS`), or, unless
 the text is title case, after the capitalised rest of a longer name ("Honda Motor Co. posts"):
 "Apple cider makers report" is no context; a cue just before it ("shares of Apple", "job cuts at
 Ford"); or the company listed next to another confirmed company ("Honda and Nissan", "General
@@ -30,7 +30,7 @@ cashtag, another name, a category, the feed's ticker, the ticker column).
 **Names of markets** (a surface that is also the name of an exchange, an exchange operator, an
 index or an index family: "Nasdaq", "MSCI", "London Stock Exchange";
 :func:`~pipeline.companies.exchanges.is_market_name`) need the same context, where the moves
-of a market and what is listed on it are none (:data:`MARKET_WORDS`: "Nasdaq falls", "Nasdaq
+of a market and what is listed on it are none (:data:`~pipeline.companies.context.MARKET_WORDS`: "Nasdaq falls", "Nasdaq
 stocks", "Nasdaq-listed"), and are never linked for being listed next to a company ("S&P 500,
 Nasdaq hit record"; "Nvidia, Nasdaq slide"). "Nasdaq shares", "shares of Nasdaq", "Nasdaq
 Inc." and ``$NDAQ`` link.
@@ -43,7 +43,7 @@ before one that does not continue its company's own name ("Titan Cement"; but "E
 Cos." is Estée Lauder). A capitalised dictionary word is proper-noun-like only mid-sentence in
 text that is not title case, so "Analysts Upgrade Goldman" and "Goldman Beats Estimates" still
 link; common capitalised words (demonyms, given names: "Chinese Nvidia rival") never are
-(:func:`proper_noun_like`).
+(:func:`pipeline.companies.context.proper_noun_like`).
 
 **Relevance** (0..1): named in the headline 1.0 (codes, prefixes and cashtags too); ticker
 column 0.9; only in the summary 0.6; only a category 0.4; only the feed's ticker 0.3. A company
@@ -63,61 +63,22 @@ from collections.abc import Iterable
 
 import ahocorasick
 
+from pipeline.companies.context import STOP_TERMS, business_next, is_title_case, proper_noun_like
 from pipeline.companies.exchanges import BY_RIC, BY_TEXT, EURONEXT, Exchange, is_market_name, qualify
 from pipeline.companies.model import METHODS, Company, Link, Universe
-from pipeline.companies.names import (
-    ACRONYMS, LEGAL_TAIL, PERSON_TITLES, is_dictionary_word, needs_context, strip_legal, zipf,
-)
+from pipeline.companies.names import LEGAL_TAIL, PERSON_TITLES, needs_context, strip_legal
 from pipeline.companies.userfile import SYMBOL
 
 RELEVANCE = {"title": 1.0, "ticker_column": 0.9, "summary": 0.6, "category": 0.4,
              "feed_ticker": 0.3}
 _RANK = {m: i for i, m in enumerate(METHODS)}
 
-#: Words that, within three words after an ordinary-word name, show it is a company.
-BUSINESS_WORDS = frozenset("""
-report shares share stock stocks profit profits revenue revenues sales earnings results quarter quarterly
-dividend dividends buyback guidance outlook forecast forecasts ceo cfo chief chairman boss
-executives executive board shareholders beats beat misses reports reported
-posts raises raise cuts cut lifts lowers slashes trims boosts hikes falls fell rises rose jumps
-slides slumps drops gains tumbles soars surges plunges sinks climbs rallies sheds stake bid deal
-merger acquisition acquires acquire buys buy sells sell sold takeover layoffs jobs workers staff
-employees plant plants factory factories stores ipo bonds debt rating downgrade downgraded upgrade
-upgraded lawsuit sues sued fined recall recalls settles settlement unit division subsidiary
-valuation margin margins probe antitrust launches unveils announces agrees plans expects warns
-said says files filed delays halts suspends expands invests hires appoints names shuts closes
-opens spins lists delists inc corp plc ag signs sign spend spends invest lay premiums
-customers subscribers users orders deliveries shipments bookings supplier suppliers
-pulls withdraws scraps reinstates reaffirms reiterates narrows widens tops
-""".split())
-#: Words that may stand between an ordinary-word name and its business word (two at most):
-#: "Apple to cut", "Progressive net premiums", "Shell's first-quarter profit", "Sharp returns
-#: to profit".
-LEAD_INS = frozenset("""to net operating annual quarterly full-year half-year first-half
-second-half first-quarter second-quarter third-quarter fourth-quarter core adjusted underlying
-pretax pre-tax returns swings""".split())
-#: Business words that are no evidence after the name of a market: what indices and exchanges
-#: do every day ("Nasdaq falls", "Nasdaq closes higher", "Nasdaq halts trading in...") and what
-#: is listed on them ("Nasdaq stocks", "Nasdaq IPO").
-MARKET_WORDS = frozenset("""
-falls fell rises rose jumps slides slumps drops gains tumbles soars surges plunges sinks climbs
-rallies sheds lifts beats misses closes opens halts suspends lists delists stock stocks ipo
-""".split())
-#: Zipf frequency from which a capitalised neighbour is a common word (a demonym, a month, a
-#: common given name: "Chinese", "March", "John"), not part of a rarer proper name.
-COMMON_NEIGHBOUR_ZIPF = 4.5
-#: Words that do not make a headline title case by being lower case ("Deal of the Year").
-_SMALL = frozenset("a an the of in on at to for and or but nor by with as vs via from into onto "
-                   "per up off over out is are be".split())
 #: Words that, right before "of/in/at/for/by" + an ordinary-word name, show it is a company.
 _BEFORE = re.compile(r"(?i)\b(?:shares|stock|stake|investors|shareholders|ceo|chief executive|"
                      r"boss|analysts?|cuts|layoffs|rival|owner|maker|unit)\s+(?:of|in|at|for|by)\s+$")
 _LISTED = re.compile(r"\s*(?:,|and|&|or|vs\.?|versus|,\s*and)\s*")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'&.-]*")
 #: The word directly after a mention (spaces only between).
 _NEXT = re.compile(r"[ \t]+([A-Za-z][A-Za-z'&.-]*)")
-#: Up to four words directly after a mention, spaces only between.
-_NEXT_WORDS = re.compile(r"(?:[ \t]+[A-Za-z][A-Za-z'&.-]*){1,4}")
 #: Capitalised words that continue a name before its business word ("Honda Motor Co. posts").
 _NAME_GOES_ON = re.compile(r"(?:[ \t]+[A-Z][A-Za-z&'-]*\.?){1,2}")
 #: A capitalised word directly before a mention (spaces only between), and what precedes it.
@@ -130,9 +91,6 @@ _PREFIX = re.compile(r"(?<![\w])(" + "|".join(sorted(map(re.escape, [*BY_TEXT, "
                                                      key=len, reverse=True))
                      + r")\s*:\s*([A-Z0-9]{1,6}(?:\.[A-Z])?)\b")
 _RIC = re.compile(r"<([A-Z0-9]{1,6})(?:_?([a-z]))?\.([A-Z]{1,2})>")
-#: Upper-case category terms that are common acronyms, never bare tickers.
-STOP_TERMS = frozenset("AI CEO CFO IPO ESG EU US UK USA GDP ETF FX IT M&A PE VC EV OPEC FED ECB "
-                       "SEC FTC DOJ IMF CPI PMI API TV PR HR".split())
 
 
 #: Phrases that contain a company's name but name something else: market indices, central banks
@@ -145,51 +103,6 @@ NOT_COMPANIES = (
     "National Bank of Belgium", "Prudential Regulation Authority", "Amazon rainforest",
     "Amazon River", "Amazon basin", "Tesla coil", "Box office",
 )
-
-
-def _business_next(after: str, market: bool) -> bool:
-    """Whether ``after`` starts (spaces only) with a business word, after at most two lead-ins."""
-    m = _NEXT_WORDS.match(after)
-    if not m:
-        return False
-    words = [w.lower().strip(".'") for w in m.group().split()]
-    for i, word in enumerate(words[:3]):
-        if word in BUSINESS_WORDS and not (market and word in MARKET_WORDS):
-            return True
-        if word not in LEAD_INS or i == 2:
-            return False
-    return False
-
-
-def is_title_case(text: str) -> bool:
-    """Whether ``text`` capitalises every word but the small ones ("Goldman Sachs Beats
-    Estimates"): then a capital letter says nothing about a word being a name."""
-    words = [w for w in _WORD.findall(text) if w.lower() not in _SMALL]
-    return len(words) >= 3 and not any(w.islower() for w in words)
-
-
-def proper_noun_like(word: str, initial: bool, title_case: bool) -> bool:
-    """Whether a capitalised ``word`` next to a company's short form or alias looks like part of
-    another proper name rather than an ordinary word.
-
-    Yes for an acronym that is not a common one ("QRT", "KKD"), and for a word no dictionary
-    has ("Jerome", "Lakeview") unless it is common in English (Zipf >= 4.5: demonyms, days,
-    common given names: "Chinese Tesla rival"). A dictionary word ("Juniper", "River") counts
-    only capitalised mid-sentence in a text that is not title case ("bought by Juniper
-    Partners", "Powell River mill"; not "Analysts Upgrade Powell"). Business words ("Shares",
-    "CEO") and common acronyms ("US", "EU") never.
-    """
-    bare = word.rstrip(".")
-    if not bare.replace("&", "").replace("-", "").isalpha() or not bare[0].isupper():
-        return False
-    low = bare.lower()
-    if low in BUSINESS_WORDS or bare.upper() in ACRONYMS or bare.upper() in STOP_TERMS:
-        return False
-    if bare.isupper() and len(bare) >= 2:
-        return True
-    if is_dictionary_word(low):
-        return not title_case and not initial
-    return zipf(low) < COMMON_NEIGHBOUR_ZIPF
 
 
 class Linker:
@@ -346,22 +259,22 @@ class Linker:
     def _context(text: str, start: int, stop: int, market: bool = False,
                  title_case: bool = False) -> bool:
         """A business word directly after the mention ("Target raises", "Shell's profit"),
-        after up to two :data:`LEAD_INS` ("Apple to cut", "Progressive net premiums") or, unless
+        after up to two :data:`~pipeline.companies.context.LEAD_INS` ("Apple to cut", "Progressive net premiums") or, unless
         the text is title case, after the capitalised rest of a longer name ("Honda Motor Co.
         posts"); or a cue right before it ("shares of Apple"). "Apple cider makers report" has none.
-        After a market's name (``market``) the moves of a market (:data:`MARKET_WORDS`) and a
+        After a market's name (``market``) the moves of a market (:data:`~pipeline.companies.context.MARKET_WORDS`) and a
         hyphen ("Nasdaq-listed") are no evidence."""
         after = text[stop:stop + 80]
         if market and after.startswith("-"):
             return False
         if after.startswith("'s") or after.startswith("'"):
             after = " " + (after[2:] if after.startswith("'s") else after[1:]).lstrip()
-        if _business_next(after, market):
+        if business_next(after, market):
             return True
         if not title_case and not market:
             m = _NAME_GOES_ON.match(after)
             tail = LEGAL_TAIL.match(after, m.end()) if m else None
-            if m and _business_next(after[(tail or m).end():], market):
+            if m and business_next(after[(tail or m).end():], market):
                 return True
         return bool(_BEFORE.search(text[max(0, start - 40):start]))
 
@@ -373,7 +286,7 @@ class Linker:
         "Juniper Partners") or a person's title ("Chair Powell"); a short form (``goes_on``:
         the words that follow it in its company's own names, not None) also directly before
         one ("Titan Cement", but "Estée Lauder Cos." is Estée Lauder). See
-        :func:`proper_noun_like`."""
+        :func:`~pipeline.companies.context.proper_noun_like`."""
         m = _PREV.match(text, max(0, start - 40), start)
         if m and not m.group(2).endswith("'s") and not m.group(2).endswith("'"):
             word = m.group(2)

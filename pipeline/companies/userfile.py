@@ -260,6 +260,24 @@ def universe_from_settings(settings) -> Universe:
                          extra_files=extra)
 
 
+def watchlist_from_settings(settings, *, warn: bool = True) -> tuple[str, ...] | None:
+    """The tickers of ``settings.watchlist_file``, or None when no watchlist is configured
+    (every company is watched).
+
+    A ticker the configured universe lacks is kept and logged as a warning (it matches only
+    articles linked to it, e.g. by an import's ticker column), unless ``warn`` is False (a
+    check whose caller loads it again later);
+    :func:`watchlist_problems` says what is an error.
+
+    Raises:
+        ConfigError: the watchlist is missing or unreadable, lists no ticker, or has a
+            malformed entry (empty, duplicate, not ticker-shaped), as one line.
+    """
+    if settings.watchlist_file is None:
+        return None
+    return load_watchlist(settings.watchlist_file, universe_from_settings(settings), warn=warn)
+
+
 def parse_watchlist(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """Read a watchlist as ``(where, ticker)`` pairs plus shape problems (see module docstring)."""
     path = Path(path)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import email.utils
 import functools
 import hashlib
-import html
 import re
 import unicodedata
 import warnings
@@ -41,6 +40,7 @@ import pandas as pd
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from pipeline.domain import FeedSource
+from pipeline.ingest.language import detect_language, feed_languages
 from pipeline.ingest.parse import ParsedFeed
 
 #: Query parameters that only track the click, never select the content.
@@ -50,7 +50,6 @@ TRACKING_PARAMS = re.compile(
     re.I,
 )
 #: Languages the detector chooses among; wider sets make short headlines less reliable.
-DETECT_LANGUAGES = ("en", "pt", "es", "de", "fr", "it", "nl")
 FUTURE_TOLERANCE = timedelta(days=1)
 DEFAULT_HORIZON = timedelta(days=365 * 30)
 DATEPARSER_LANGUAGES = ["en", "pt", "es", "de", "fr", "it", "nl"]
@@ -214,63 +213,6 @@ def _parse_standard(raw: str) -> datetime | None:
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def _language_detector():
-    from lingua import IsoCode639_1, LanguageDetectorBuilder
-
-    codes = [getattr(IsoCode639_1, code.upper()) for code in DETECT_LANGUAGES]
-    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models().build()
-
-
-#: What says nothing about a text's language and misleads n-gram models: links ("t.co/QTBf..."
-#: reads as Dutch or German), cashtags and handles.
-_NOT_LANGUAGE = re.compile(r"https?://\S+|www\.\S+|[$@#][A-Za-z][\w.]*")
-
-#: Texts shorter than this many words keep their feed's majority language unless the detector
-#: gives that language almost no chance (:data:`_SHORT_TEXT_PRIOR`): four words of title case
-#: ("Duravant To Acquire WECO") read as Italian at 0.53, English 0.22.
-_SHORT_TEXT_WORDS = 6
-_SHORT_TEXT_PRIOR = 0.15
-
-
-def _language_text(text: str) -> str:
-    return " ".join(_NOT_LANGUAGE.sub(" ", text).split())
-
-
-def detect_language(text: str, *, min_confidence: float = 0.5) -> str | None:
-    """ISO 639-1 code of the text's language among :data:`DETECT_LANGUAGES`, or None if unsure.
-
-    Uses lingua (n-gram models built for short texts such as headlines) on the text without
-    links, cashtags and handles. "Unsure" means the best language's confidence is below
-    ``min_confidence`` (0..1); callers then fall back to the feed's majority language (a
-    two-word headline says little on its own).
-    """
-    text = _language_text(text)
-    if len(text) < 3:
-        return None
-    values = _language_detector().compute_language_confidence_values(text)
-    if not values or values[0].value < min_confidence:
-        return None
-    return values[0].language.iso_code_639_1.name.lower()
-
-
-def _fits_language(text: str, code: str) -> bool:
-    """True when ``text`` is short and the detector gives language ``code`` at least
-    :data:`_SHORT_TEXT_PRIOR` confidence (the feed's majority language then wins)."""
-    text = _language_text(text)
-    if len(text.split()) >= _SHORT_TEXT_WORDS:
-        return False
-    from lingua import IsoCode639_1
-
-    try:
-        language = getattr(IsoCode639_1, code.upper())
-    except AttributeError:
-        return False
-    values = _language_detector().compute_language_confidence_values(text)
-    return any(v.language.iso_code_639_1 == language and v.value >= _SHORT_TEXT_PRIOR
-               for v in values)
-
-
 def _entry_link(entry) -> str:
     link = (entry.get("link") or "").strip()
     if not link:
@@ -364,15 +306,8 @@ def normalize_entries(
             }
         )
     frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS[:-1] + ["links"])
-    if len(frame) and frame["language"].notna().any():
-        majority = frame["language"].mode().iloc[0]
-        frame["language"] = frame["language"].fillna(majority)
-        # A short text the detector gives to another language but finds plausible in the
-        # feed's own keeps the feed's (headlines of a few title-case words mislead it).
-        other = frame.index[frame["language"] != majority]
-        for i in other:
-            if _fits_language(frame.at[i, "text"] or "", majority):
-                frame.at[i, "language"] = majority
+    if len(frame):
+        frame["language"] = feed_languages(frame["text"].tolist(), frame["language"].tolist())
     # Two entries with one key in a fetch: feeds list newest first, so the first occurrence is
     # the current version of the article; an archive lists one story once per ticker it is
     # filed under. Either way the later entries are not stored (counted in ``dropped``), but
