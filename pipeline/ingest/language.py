@@ -79,14 +79,15 @@ def feed_languages(texts: list[str], detected: list[str | None]) -> list[str | N
 
     Args:
         texts: the model texts, in order.
-        detected: ISO 639-1 codes or None, one per text.
+        detected: ISO 639-1 codes or None (or NaN, read as None), one per text.
 
     Returns:
         one code (or None) per text.
     """
+    detected = [code if isinstance(code, str) else None for code in detected]  # NaN from pandas
     known = [code for code in detected if code is not None]
     if not known:
-        return list(detected)
+        return detected
     counts = {code: known.count(code) for code in dict.fromkeys(known)}
     majority = min(counts, key=lambda code: (-counts[code], code))  # pandas mode's tie-break
     return [majority if code is None or (code != majority and _fits_language(text or "", majority))
