@@ -2,7 +2,8 @@
 
 Repeatedly opens the database read-write through the library, stores a batch of new articles
 and their scores and a ``runs`` row in one transaction, and closes it, for SECONDS seconds.
-Prints ``batches=N`` and exits 0; any error escapes with a traceback and exit status 1.
+Prints ``ready`` once its imports are done and it is about to write, then ``batches=N`` at the end,
+and exits 0; any error escapes with a traceback and exit status 1.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def main(db: Path, seconds: float) -> int:
     rng = np.random.default_rng(0)
     deadline, n, held = time.monotonic() + seconds, 0, 0.0
     start = datetime(2024, 3, 6, 11, 30, tzinfo=UTC)
+    print("ready", flush=True)
     while time.monotonic() < deadline:
         at = start + timedelta(seconds=n)
         frame = batch(n, at)
