@@ -126,8 +126,12 @@ class Registry:
     def register(
         self, model, tokenizer, *, name: str, created_at: datetime, info: dict[str, Any],
         training_args: dict[str, Any] | None = None, card: str = "",
+        files: dict[str, str] | None = None,
     ) -> ModelRecord:
         """Save a trained model as a new candidate version.
+
+        ``card`` becomes the version's ``README.md``; ``files`` maps further file names (no
+        folders) to text written next to it, e.g. the card's pictures.
 
         The folder is written under a temporary name and renamed at the end, so an interrupted
         registration leaves no half-written version behind.
@@ -152,6 +156,8 @@ class Registry:
                        "created_at": created_at.isoformat(), **info}
         _write_json(staging / INFO_FILE, record_info)
         (staging / "README.md").write_text(card, encoding="utf-8")
+        for file_name, text in (files or {}).items():
+            (staging / Path(file_name).name).write_text(text, encoding="utf-8")
         os.replace(staging, final)
         self.list()  # read what was there before (once), so the new version joins the full list
         return self._remember(ModelRecord.from_info(_as_read(record_info), final))

@@ -101,8 +101,9 @@ def evaluate(
     if metrics.get("calibration"):
         cal = metrics["calibration"]
         out.print(f"expected calibration error {cal['ece']:.4f} (top label, {cal['n_bins']} "
-                  "equal-width confidence bins; 0 = probabilities mean what they say)",
-                  highlight=False)
+                  "equal-width confidence bins; 0 = probabilities mean what they say); "
+                  f"temperature {cal['temperature']:.3f}, "
+                  f"{cal['ece_uncalibrated']:.4f} without it", highlight=False)
     out.print(canary.summary(), highlight=False)
     table = Table("class", "precision", "recall", "f1", "support")
     for label, v in metrics["per_class"].items():

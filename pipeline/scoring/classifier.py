@@ -2,7 +2,8 @@
 
 Mirrors the transformers text-classification pipeline: preprocess (tokenize with truncation at
 ``max_length``) → forward (``eval()``, ``torch.inference_mode()``) → postprocess (a numerically
-stable softmax). Each text is tokenized once; inputs are sorted by length and cut into batches
+stable softmax of the logits divided by the model's fitted temperature,
+:mod:`pipeline.scoring.calibration`). Each text is tokenized once; inputs are sorted by length and cut into batches
 by a padded-token budget (:mod:`pipeline.scoring.batching`), right-padded with an attention
 mask, and run by a backend (:mod:`pipeline.scoring.backends`: PyTorch on CPU or CUDA, or ONNX
 Runtime); results come back in input order.
@@ -23,6 +24,7 @@ from pipeline.errors import ModelNotFoundError, ScoringError
 from pipeline.registry import Registry
 from pipeline.scoring.backends import BACKENDS, OnnxBackend, TorchBackend, configure_cpu_threads
 from pipeline.scoring.batching import encode, pad_batch, token_budget_batches
+from pipeline.scoring.calibration import model_temperatures, softmax
 from pipeline.scoring.labels import label_permutation
 from pipeline.scoring.onnx_check import onnx_file, recheck
 from pipeline.scoring.preprocess import TARGETED_FLAG, model_input, target_input
@@ -33,13 +35,6 @@ __all__ = ["SentimentClassifier", "configure_cpu_threads", "load_classifier", "s
 #: batches keep activations in cache; 512-1024 beat 2048 by 5-10% on the 2-core benchmark machine
 #: (bench/scoring.py), and fewer rows per pass is also less padding.
 CPU_TOKEN_BUDGET = 1024
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits (the row max is subtracted first)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def _load_error(path: str, local: bool, exc: OSError) -> ModelNotFoundError:
@@ -141,6 +136,12 @@ class SentimentClassifier:
                 f"{self.model_path} is not a model directory (no loadable tokenizer and "
                 f"config: {str(exc).splitlines()[0][:200]})") from exc
         self.perm = label_permutation(config.id2label, label_map)
+        try:
+            #: ``{"article": T, "company": T}``: the logits are divided by these before the
+            #: softmax (1.0 for a model trained before calibration existed).
+            self.temperatures = model_temperatures(config)
+        except ValueError as exc:
+            raise ModelNotFoundError(f"{self.model_path}: {exc}") from exc
         #: Whether the model was fine-tuned on company-targeted pairs (``tonewatch train``
         #: records it in ``config.json``), so that :meth:`predict` with ``targets`` means
         #: something; an article-level model has no company-level output.
@@ -184,12 +185,13 @@ class SentimentClassifier:
         return other
 
     def predict_probs(self, texts: Sequence[str], *, targets: Sequence[str] | None = None,
-                      progress: bool = False) -> np.ndarray:
+                      progress: bool = False, temperature: float | None = None) -> np.ndarray:
         """Class probabilities for each text: :meth:`predict` without the truncation flags."""
-        return self.predict(texts, targets=targets, progress=progress)[0]
+        return self.predict(texts, targets=targets, progress=progress, temperature=temperature)[0]
 
     def predict(self, texts: Sequence[str], *, targets: Sequence[str] | None = None,
-                progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                progress: bool = False, temperature: float | None = None,
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities for each text, and which texts the tokenizer truncated.
 
         Args:
@@ -201,11 +203,15 @@ class SentimentClassifier:
                 :func:`pipeline.scoring.preprocess.target_input` and
                 :func:`pipeline.scoring.batching.encode`).
             progress: show a tqdm progress bar (sentences/s, ETA).
+            temperature: divide the logits by this instead of the model's own temperature for
+                the input kind (:attr:`temperatures`); ``1.0`` gives the uncalibrated softmax,
+                whose log is the logits up to a per-row constant (what a temperature fit needs).
 
         Returns:
             ``(probs, truncated)``: float32 ``(n, 3)`` probabilities with columns negative,
-            neutral, positive (rows sum to 1), and a bool ``(n,)`` array, True where the text
-            was longer than ``max_length`` tokens and its tail was not seen by the model.
+            neutral, positive (rows sum to 1; calibrated by the model's temperature), and a
+            bool ``(n,)`` array, True where the text was longer than ``max_length`` tokens and
+            its tail was not seen by the model.
 
         Raises:
             ScoringError: the forward pass failed (e.g. out of memory), ``targets`` has another
@@ -227,6 +233,8 @@ class SentimentClassifier:
             pairs = [target_input(t, g) for t, g in zip(texts, targets, strict=True)]
             encoded = encode(self.tokenizer, [t for t, _ in pairs], self.max_length,
                              targets=[g for _, g in pairs])
+        if temperature is None:
+            temperature = self.temperatures["article" if targets is None else "company"]
         batches = token_budget_batches(encoded.lengths, max_tokens=self.token_budget,
                                        max_batch=self.batch_size)
         bar = tqdm(total=n, unit="sent", desc="scoring", disable=not progress, leave=False)
@@ -234,7 +242,7 @@ class SentimentClassifier:
             for idx in batches:
                 ids, mask = pad_batch([encoded.ids[i] for i in idx], self.pad_id)
                 logits = self.backend.logits(ids, mask)
-                out[idx] = softmax(logits[:, self.perm])
+                out[idx] = softmax(logits[:, self.perm], temperature)
                 bar.update(len(idx))
         except RuntimeError as exc:
             raise ScoringError(f"scoring failed with model {self.model_path}: {exc}") from exc

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.scoring.preprocess import model_input
-from pipeline.training.datasets import _read_one, load_labelled
+from pipeline.training.datasets import _read_one, data_files, load_labelled
 
 VALIDATION_SHARE = 0.15
 NEAR_DUPLICATE_JACCARD = 0.8
@@ -233,7 +233,7 @@ def assign_splits(folder: Path) -> dict[str, int]:
         ``{file path relative to folder: rows newly assigned}``.
     """
     changed = {}
-    for path in sorted(Path(folder).rglob("*.csv")):
+    for path in (p for p in data_files(Path(folder)) if p.suffix.lower() == ".csv"):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         if "split" not in frame.columns:
             frame["split"] = ""

@@ -30,6 +30,21 @@ SPLITS = {"train": "train", "training": "train", "validation": "validation", "va
           "val": "validation", "dev": "validation"}
 
 
+#: A sub-folder of a labelled folder that holds change logs (which rows a guideline revision
+#: relabelled, ``models/corpus/revisions/``), not data: never read as rows.
+REVISIONS_FOLDER = "revisions"
+
+
+def data_files(path: Path) -> list[Path]:
+    """The data files of a labelled folder (sub-folders included, :data:`REVISIONS_FOLDER` left
+    out), sorted; ``[path]`` for a file."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()
+                  and REVISIONS_FOLDER not in p.relative_to(path).parts[:-1])
+
+
 def parse_label_map(spec: str | None) -> dict[str, str]:
     """``"0=negative,1=positive,2=neutral"`` → ``{"0": "negative", ...}``.
 
@@ -94,7 +109,8 @@ def load_labelled(
     """Load labelled examples.
 
     Args:
-        path: a file, or a directory of files (sub-folders included).
+        path: a file, or a directory of files (sub-folders included, except change logs in
+            :data:`REVISIONS_FOLDER`).
         text_col: name of the text column when it is not one of :data:`TEXT_COLUMNS`.
         label_map: raw label → canonical label (required for integer labels).
         target_col: name of the column naming the company a row is judged toward, when it is
@@ -110,8 +126,7 @@ def load_labelled(
         TrainingError: no file, unknown label (message has file and row), or no rows.
     """
     path = Path(path)
-    files = (sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
-             if path.is_dir() else [path])
+    files = data_files(path)
     if not files or not all(f.exists() for f in files):
         raise TrainingError(f"no training data at {path}")
     frame = pd.concat([_read_one(f, text_col, target_col) for f in files], ignore_index=True)

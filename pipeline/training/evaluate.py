@@ -84,6 +84,43 @@ def calibration(probs: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> dict
     return {"ece": float(ece), "n_bins": n_bins, "bins": bins}
 
 
+def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray) -> float:
+    """The temperature ``T`` that minimises the negative log-likelihood of ``y_true`` under
+    ``softmax(log_probs / T)``: temperature scaling (Guo et al. 2017, section 4.2).
+
+    Args:
+        log_probs: ``(n, k)`` logits, or log-probabilities of the uncalibrated softmax (they
+            differ by a per-row constant, which the softmax ignores).
+        y_true: ``(n,)`` true class indices.
+
+    Returns:
+        ``T`` within :data:`pipeline.scoring.calibration.TEMPERATURE_RANGE` (a bounded search on
+        ``log T``; NLL is convex in ``1/T``, so the minimum found is the global one).
+
+    Raises:
+        ValueError: shapes disagree, no row, or non-finite inputs.
+    """
+    from scipy.optimize import minimize_scalar
+
+    from pipeline.scoring.calibration import TEMPERATURE_RANGE, softmax
+
+    log_probs, y_true = np.asarray(log_probs, dtype=np.float64), np.asarray(y_true)
+    if log_probs.ndim != 2 or len(log_probs) != len(y_true) or not len(y_true):
+        raise ValueError(f"fit_temperature needs (n, k) logits and n labels, n > 0; got "
+                         f"{log_probs.shape} and {y_true.shape}")
+    if not np.isfinite(log_probs).all():
+        raise ValueError("fit_temperature needs finite logits (clip log-probabilities first)")
+    rows = np.arange(len(y_true))
+
+    def nll(log_t: float) -> float:
+        probs = softmax(log_probs, float(np.exp(log_t)))
+        return float(-np.log(np.maximum(probs[rows, y_true], 1e-300)).mean())
+
+    low, high = np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1])
+    found = minimize_scalar(nll, bounds=(low, high), method="bounded", options={"xatol": 1e-4})
+    return float(np.exp(found.x))
+
+
 def evaluate_classifier(classifier, data: pd.DataFrame) -> dict[str, Any]:
     """Score ``data`` with a :class:`~pipeline.scoring.classifier.SentimentClassifier`.
 
@@ -93,16 +130,27 @@ def evaluate_classifier(classifier, data: pd.DataFrame) -> dict[str, Any]:
 
     Returns:
         :func:`classification_metrics` plus ``calibration`` (:func:`calibration` of the
-        probabilities), ``model_version``, ``seconds``, ``sentences_per_s`` and
-        ``latency_ms_per_sentence`` (wall clock of batched scoring on this machine, milliseconds
-        per sentence).
+        probabilities the model serves, i.e. after its temperature, with ``temperature`` and
+        ``ece_uncalibrated``, the plain softmax's ECE on the same rows; None without rows),
+        ``model_version``, ``seconds``, ``sentences_per_s`` and ``latency_ms_per_sentence``
+        (wall clock of batched scoring on this machine, milliseconds per sentence).
     """
+    from pipeline.scoring.calibration import softmax
+
     started = time.perf_counter()
-    probs = classifier.predict_probs(list(data["text"]))
+    plain = classifier.predict_probs(list(data["text"]), temperature=1.0)
     seconds = time.perf_counter() - started
+    temperature = classifier.temperatures["article"]
+    # The log of the plain softmax is the logits up to a per-row constant, which the softmax
+    # ignores: one pass gives both the served and the uncalibrated probabilities.
+    probs = softmax(np.log(np.maximum(plain.astype(np.float64), 1e-300)), temperature)
     truth = np.array(label_ids(data["label"]))
     metrics = classification_metrics(truth, probs.argmax(axis=1))
-    metrics["calibration"] = calibration(probs, truth) if len(truth) else None
+    metrics["calibration"] = None
+    if len(truth):
+        metrics["calibration"] = calibration(probs, truth)
+        metrics["calibration"].update(temperature=temperature,
+                                      ece_uncalibrated=calibration(plain, truth)["ece"])
     metrics.update(model_version=classifier.model_version, seconds=round(seconds, 3),
                    sentences_per_s=round(len(data) / seconds, 1) if seconds > 0 else None,
                    latency_ms_per_sentence=round(1000 * seconds / len(data), 3) if len(data) else None)

@@ -144,3 +144,15 @@ def test_data_hash_is_order_independent_and_label_ids(tmp_path):
     c = load_labelled(write(tmp_path / "c.csv", "text,label\nY,positive\nX,neutral\n"))
     assert data_hash(a) == data_hash(b) != data_hash(c)
     assert label_ids(a["label"]) == [0, 2]
+
+
+def test_a_folder_leaves_its_revision_logs_out(tmp_path):
+    from pipeline.training.corpus import assign_splits
+
+    write(tmp_path / "rows.csv", "text,label\nAcme beats estimates,positive\n")
+    (tmp_path / "revisions").mkdir()
+    log = write(tmp_path / "revisions" / "r2.csv",
+                "file,text,entity,old_label,new_label,rule\nrows.csv,Acme beats,,neutral,positive,A7\n")
+    assert pairs(load_labelled(tmp_path)) == [("Acme beats estimates", "positive")]
+    assert assign_splits(tmp_path) == {"rows.csv": 1}
+    assert "split" not in log.read_text()

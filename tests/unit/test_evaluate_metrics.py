@@ -39,8 +39,9 @@ def test_absent_class_scores_zero_not_nan():
 
 class _Fixed:
     model_version = "fixed-1"
+    temperatures = {"article": 1.0, "company": 1.0}
 
-    def predict_probs(self, texts):
+    def predict_probs(self, texts, temperature=None):
         # "bad" → negative, "good" → positive, else neutral
         out = np.full((len(texts), 3), 0.1)
         for i, t in enumerate(texts):

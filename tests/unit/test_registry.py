@@ -30,7 +30,18 @@ def test_registry_round_trip_and_canary_gates_promotion(tiny, tmp_path):
     assert len(info["data_hash"]) == 64 and info["base"] == str(tiny)
     assert json.loads((record.path / "training_args.json").read_text())["seed"] == 7
     assert json.loads((record.path / "metrics.json").read_text())["n"] == record.metrics["n"]
-    assert "Base encoder" in (record.path / "README.md").read_text()
+    card = (record.path / "README.md").read_text()
+    assert "Base encoder" in card
+    # Calibrated on the validation split: the temperature travels in config.json, the card
+    # states it with the ECE before and after and shows the reliability diagram.
+    from pipeline.scoring.calibration import TEMPERATURE_KEY
+
+    temperatures = json.loads((record.path / "config.json").read_text())[TEMPERATURE_KEY]
+    assert set(temperatures) == {"article", "company"}
+    assert temperatures["article"] == pytest.approx(info["metrics"]["calibration"]["temperature"], rel=1e-3)
+    assert info["metrics"]["calibration"]["ece"] <= info["metrics"]["calibration"]["ece_uncalibrated"] + 1e-9
+    assert "## Calibration" in card and "T = " in card and "![Reliability diagram](reliability.svg)" in card
+    assert (record.path / "reliability.svg").read_text().startswith("<svg")
     assert registry.get(record.model_version).path == record.path
     # A random tiny network cannot label the canary: promotion is refused, nothing changes.
     with pytest.raises(CanaryFailedError, match="canary"):

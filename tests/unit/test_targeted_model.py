@@ -82,6 +82,10 @@ def test_a_model_trained_on_pairs_serves_both_inputs(tiny, tmp_path):
     assert info["n_entity_examples"] == len(_entity_rows())
     assert info["entity_metrics"]["n"] > 0 and info["metrics"]["n"] > 0
     assert info["metrics"]["n"] + info["entity_metrics"]["n"] < len(data)  # validation rows only
+    # Each input kind has its own temperature, fitted on its own validation rows.
+    assert {info["metrics"]["calibration"]["temperature"],
+            info["entity_metrics"]["calibration"]["temperature"]} == set(
+        round(t, 4) for t in SentimentClassifier(record.path).temperatures.values())
     classifier = SentimentClassifier(record.path, max_length=32)
     assert classifier.targeted
     texts = ["Corvane beats estimates while Dunmore slumps"] * 2
