@@ -1,7 +1,8 @@
 """Model page: which model scores the news, how good it is, and whether its output drifts.
 
 1. The production model version, its held-out evaluation (accuracy, macro-F1, per-class
-   precision / recall / F1) and confusion matrix, from ``model_versions.metrics``.
+   precision / recall / F1), confusion matrix and calibration (ECE, temperature, reliability
+   diagram), from ``model_versions.metrics``.
 2. Label distribution per day under the production model: a shift here with no news to explain
    it is drift (new sources, new vocabulary), and the alert baselines move with it.
 3. The shadow comparison with a candidate version, if one has scored articles: how many
@@ -80,7 +81,33 @@ def production(path: str, versions: pd.DataFrame) -> str | None:
         ) + base.mark_text(fontSize=14).encode(text="n:Q")
         right.altair_chart(chart.properties(title="Confusion matrix", height=220),
                            width="stretch")
+    calibration(metrics.get("calibration"))
     return version
+
+
+def calibration(result: dict | None) -> None:
+    """ECE, temperature and reliability diagram of the production model's probabilities."""
+    from pipeline.training.reliability import reliability_chart
+
+    st.markdown("**Calibration**: when the model says it is p sure, is it right a share p "
+                "of the time?")
+    if not result or not result.get("bins"):
+        st.caption("This version records no calibration: its probabilities are the plain "
+                   "softmax. Versions trained since issue 19 are calibrated by temperature "
+                   "scaling; `tonewatch evaluate` measures any version's ECE.")
+        return
+    left, right = st.columns([1, 2])
+    left.metric("Expected calibration error", _pct(result.get("ece")),
+                help="Mean gap between confidence and accuracy over 15 confidence bins, "
+                     "weighted by rows (Guo et al. 2017); 0 is perfect.")
+    if "ece_uncalibrated" in result:
+        left.metric("Without calibration", _pct(result["ece_uncalibrated"]))
+    if "temperature" in result:
+        left.caption(f"Temperature T = {result['temperature']:.3f} (logits / T before the "
+                     "softmax), fitted on the validation split.")
+    right.altair_chart(reliability_chart({"validation split": result},
+                                         title="Reliability (diagonal = calibrated)"),
+                       width="stretch")
 
 
 def _pct(value: object) -> str:

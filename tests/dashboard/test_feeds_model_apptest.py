@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pandas as pd
 
@@ -74,4 +76,32 @@ def test_model_without_candidate_or_metrics(monkeypatch, seeded_db):
     assert not at.exception
     text = texts(at)
     assert "No evaluation recorded for this version" in text
+    assert "Expected calibration error" not in {m.label for m in at.metric}
     assert "No candidate version has scored articles" in text
+
+
+def test_model_page_shows_calibration_and_reliability(monkeypatch, seeded_db):
+    bins = [{"lower": 0.4, "upper": 0.4667, "n": 20, "confidence": 0.44, "accuracy": 0.5},
+            {"lower": 0.9333, "upper": 1.0, "n": 100, "confidence": 0.96, "accuracy": 0.93}]
+    metrics = dict(METRICS, calibration={"ece": 0.031, "n_bins": 15, "bins": bins,
+                                         "temperature": 0.75, "ece_uncalibrated": 0.073})
+    con = duckdb.connect(str(seeded_db))
+    try:
+        con.execute("UPDATE model_versions SET metrics = ? WHERE model_version = ?",
+                    [json.dumps(metrics), PRODUCTION])
+    finally:
+        con.close()
+    at = open_page(monkeypatch, seeded_db.parent, "model")
+
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Expected calibration error"] == "3.1%"
+    assert shown["Without calibration"] == "7.3%"
+    assert "T = 0.750" in texts(at)
+    reliability = [c for c in at.get("vega_lite_chart")
+                   if any("accuracy" in f.columns and "confidence" in f.columns
+                          for f in chart_frames(c))]
+    assert len(reliability) == 1
+    points = next(f for f in chart_frames(reliability[0]) if "confidence" in f.columns)
+    assert points[["n", "confidence", "accuracy"]].to_numpy().tolist() == [
+        [20, 0.44, 0.5], [100, 0.96, 0.93]]
