@@ -2,13 +2,17 @@
 
 Rules (each is a decision an analyst relies on):
 
-* Text: HTML to text with BeautifulSoup, entities unescaped (twice, for double-escaped feeds),
+* Text: HTML (by the field's declared type) to text with BeautifulSoup, entities unescaped
+  (twice, for double-escaped feeds); plain text keeps its angle brackets (``Acme <ACME.O>``);
   whitespace collapsed, Unicode NFC. Display title keeps source suffixes (" - Reuters"); the
   model's text drops them, and drops "The post ... appeared first on ..." trailers. A summary that
   is empty or repeats the title is not scored (the title alone is).
 * Identity: the article key is the entry id when it is meaningful (present and not shared by
-  most entries of the fetch), else the canonical link, else a hash of feed + normalised title +
-  the raw date string.
+  most entries of the fetch; scoped to the feed), else the link's identity form
+  (:func:`pipeline.ingest.links.canonical_url`; shared across feeds only for an absolute
+  http(s) link, a ``file:`` link is scoped to its feed), else a hash of feed + normalised
+  title + the raw date string. The stored ``url`` is the feed's link, resolved against the
+  feed's base and minus tracking parameters only.
 * Dates: the raw string is kept; the instant is UTC; ``date_quality`` is ``exact`` (zone given),
   ``zone_assumed`` (no zone: the feed's timezone or UTC applied), ``inferred`` (no usable
   date: the fetch time is used) or ``out_of_range`` (a date in the future or before the feed's
@@ -27,12 +31,12 @@ from __future__ import annotations
 import email.utils
 import functools
 import hashlib
+import html
 import re
 import unicodedata
 import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import dateparser
@@ -41,14 +45,9 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from pipeline.domain import FeedSource
 from pipeline.ingest.language import detect_language, feed_languages
+from pipeline.ingest.links import canonical_url, is_web_url, resolve_link, strip_tracking
 from pipeline.ingest.parse import ParsedFeed
 
-#: Query parameters that only track the click, never select the content.
-TRACKING_PARAMS = re.compile(
-    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|mod|\.tsrc|tsrc|cmpid|ref|"
-    r"ref_src|src|sr_share|smid|ncid|yptr|taid|guccounter|guce_referrer.*)$",
-    re.I,
-)
 #: Languages the detector chooses among; wider sets make short headlines less reliable.
 FUTURE_TOLERANCE = timedelta(days=1)
 DEFAULT_HORIZON = timedelta(days=365 * 30)
@@ -80,6 +79,45 @@ def clean_text(value: str | None) -> str:
             warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
             # get_text() also decodes entities, so each pass peels one level of escaping.
             text = BeautifulSoup(text, "html.parser").get_text(" ")
+    return _tidy(text)
+
+
+def plain_text(value: str | None) -> str:
+    """Plain text (already decoded by the parser) → tidy text: entity references left over from
+    double escaping (``&amp;amp;``) unescaped, whitespace collapsed, NFC; angle brackets are
+    text and stay (``Acme <ACME.O> shares rise``, ``the <blink> tag``)."""
+    if not value:
+        return ""
+    text = value
+    for _ in range(2):
+        if not _ENTITY.search(text):
+            break
+        text = html.unescape(text)
+    return _tidy(text)
+
+
+def entry_text(entry, name: str, fallback: str | None = None) -> str:
+    """An entry's text field (``title``, ``summary``) cleaned by its declared content type.
+
+    feedparser records each field's type in ``<name>_detail``: HTML (``text/html``,
+    ``application/xhtml+xml``) goes through :func:`clean_text`; plain text, which the parser
+    has already decoded, through :func:`plain_text`. A field without a declared type (archive
+    rows, JSON news APIs) is treated as HTML, which strips stray tags such sources carry.
+
+    Args:
+        entry: a feedparser entry (or a dict shaped like one).
+        name: the field.
+        fallback: another field read when ``name`` is empty (e.g. ``description``).
+    """
+    for field_name in (name, fallback):
+        if field_name and entry.get(field_name):
+            kind = ((entry.get(f"{field_name}_detail") or {}).get("type") or "html").lower()
+            value = entry.get(field_name)
+            return clean_text(value) if "html" in kind else plain_text(value)
+    return ""
+
+
+def _tidy(text: str) -> str:
     text = text.replace("\u00a0", " ")
     return unicodedata.normalize("NFC", _WS.sub(" ", text).strip())
 
@@ -97,30 +135,6 @@ def strip_source_suffix(title: str, source_names: list[str]) -> str:
                 if title.endswith(suffix) and len(title) > len(suffix) + 10:
                     title, changed = title[: -len(suffix)].rstrip(), True
     return title
-
-
-def canonical_url(url: str | None) -> str:
-    """Canonical form of a link: scheme/host lower-cased, tracking parameters and fragment removed.
-
-    Returns '' for an empty input. Remaining query parameters keep their order.
-    """
-    if not url:
-        return ""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.scheme.lower() not in ("http", "https", "file"):
-        return ""  # javascript:, data:, mailto: ... are not article links
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not TRACKING_PARAMS.match(k)]
-    netloc = parts.netloc.lower()
-    if netloc.endswith(":80") and parts.scheme.lower() == "http":
-        netloc = netloc[:-3]
-    if netloc.endswith(":443") and parts.scheme.lower() == "https":
-        netloc = netloc[:-4]
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
 
 def story_key(text: str) -> str:
@@ -213,13 +227,15 @@ def _parse_standard(raw: str) -> datetime | None:
         return None
 
 
-def _entry_link(entry) -> str:
+def _entry_link(entry, base: str | None) -> str:
+    """The entry's link as stored: resolved against ``base``, tracking parameters removed."""
     link = (entry.get("link") or "").strip()
     if not link:
         for candidate in entry.get("links", []) or []:
             if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-                return candidate["href"].strip()
-    return link
+                link = candidate["href"].strip()
+                break
+    return strip_tracking(resolve_link(link, base))
 
 
 def normalize_entries(
@@ -254,12 +270,12 @@ def normalize_entries(
     rows = []
     dropped = 0
     for entry, entry_id in zip(parsed.entries, ids, strict=True):
-        title = clean_text(entry.get("title"))
-        link = canonical_url(_entry_link(entry))
+        title = entry_text(entry, "title")
+        link = _entry_link(entry, parsed.base_url)
         if not title and not link:
             dropped += 1
             continue
-        summary = clean_text(entry.get("summary") or entry.get("description"))
+        summary = entry_text(entry, "summary", "description")
         summary_scored = _POST_APPEARED.sub("", summary).strip()  # trailer kept for display only
         entry_source = (entry.get("source") or {}).get("title", "") if entry.get("source") else ""
         model_title = strip_source_suffix(title, [entry_source, parsed.title])
@@ -275,8 +291,10 @@ def normalize_entries(
         raw_date = entry.get("published") or entry.get("updated") or entry.get("dc_date")
         if entry_id and entry_id not in shared_ids:
             key = _sha1("id", source.feed_id, entry_id)
-        elif link:
-            key = _sha1("url", link)
+        elif is_web_url(link):
+            key = _sha1("url", canonical_url(link))
+        elif link:  # a file: link (a local feed's relative link) means nothing outside its feed
+            key = _sha1("url", source.feed_id, canonical_url(link))
         else:  # the raw date string, not the parsed instant: a missing date must not change per fetch
             key = _sha1("title", source.feed_id, story_key(title), (raw_date or "").strip())
         published_at, quality = parse_date(

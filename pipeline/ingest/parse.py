@@ -22,6 +22,7 @@ from typing import Any
 import feedparser
 
 from pipeline.errors import FeedParseError, NotAFeedError
+from pipeline.ingest.links import is_web_url
 
 _HTML_START = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.I | re.S)
 _SITEMAP_ROOT = re.compile(rb"<(urlset|sitemapindex)[\s>]", re.I)
@@ -38,12 +39,16 @@ class ParsedFeed:
         version: feedparser's format name (``rss20``, ``atom10``, ...).
         entries: feedparser entry dicts, in document order.
         warnings: one-line notes about recoverable problems.
+        base_url: what links the parser left relative resolve against (a local file's feed:
+            its ``<link>`` when that is an http(s) URL, else the file's ``file:`` URI); None
+            when every link is already absolute or there is no base (archives, APIs).
     """
 
     title: str
     version: str
     entries: list[Any]
     warnings: list[str] = field(default_factory=list)
+    base_url: str | None = None
 
 
 def parse_feed(
@@ -56,7 +61,12 @@ def parse_feed(
             content type and the bytes).
         source: the feed URL or path, for messages.
         content_type: the HTTP ``Content-Type``, if any (affects encoding detection).
-        base_url: the final URL after redirects; relative links resolve against it.
+        base_url: the final URL after redirects, or a local file's ``file:`` URI. Relative
+            links resolve against ``xml:base`` first; then, for a URL, against the URL (by
+            feedparser); for a file, against the feed's ``<link>`` when that is an http(s) URL,
+            else the file's own location (by :mod:`pipeline.ingest.normalize`, through
+            :attr:`ParsedFeed.base_url`: feedparser would read ``file:///tmp/x`` as host
+            ``tmp``).
 
     Raises:
         NotAFeedError: an HTML page, a sitemap, or a document with no feed structure.
@@ -71,7 +81,7 @@ def parse_feed(
     headers = {}
     if content_type:
         headers["content-type"] = content_type
-    if base_url:
+    if is_web_url(base_url):
         headers["content-location"] = base_url
     try:
         parsed = feedparser.parse(content, response_headers=headers or None)
@@ -106,7 +116,12 @@ def parse_feed(
     if bozo_exc is not None:
         warnings.append(f"{source}: {type(bozo_exc).__name__}: {_one_line(bozo_exc)}")
     title = parsed.get("feed", {}).get("title", "") or ""
-    return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings)
+    channel_link = parsed.get("feed", {}).get("link", "") or ""
+    link_base = None
+    if base_url and not is_web_url(base_url):
+        link_base = channel_link if is_web_url(channel_link) else base_url
+    return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings,
+                      base_url=link_base)
 
 
 def _is_syntax_error(exc: Exception) -> bool:

@@ -144,7 +144,7 @@ def test_text_identity_language_and_category_tickers(tmp_path):
         db, "SELECT title, text, summary, url, language, tickers FROM articles")}
     text, _, url, _, tickers = rows["Tarnwell Energy cuts dividend - Example Wire"]
     assert text == "Tarnwell Energy cuts dividend"          # suffix off for the model only
-    assert url == "https://example.com/t1?id=7"             # utm_* and fragment removed
+    assert url == "https://example.com/t1?id=7#top"         # utm_* removed, the rest as given
     assert tickers == ["TWE"]                                # from the NYSE:TWE category
     text, summary, *_ = rows["Glenrock Labs wins approval"]
     assert "appeared first on" not in text and "appeared first on" in summary

@@ -415,3 +415,48 @@ def test_normalize_entries_short_title_case_headline_keeps_the_feed_language(par
     ])]
     frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
     assert frame["language"].tolist() == ["en", "en", "en", "en", "de"]
+
+
+# --- plain-text and HTML fields (issue 21) ------------------------------------------------
+
+
+@pytest.mark.parametrize(("item", "title"), [
+    # RSS titles are plain text unless they look like HTML: feedparser has decoded them.
+    ("<title>Acme Robotics &lt;ACME.O&gt; shares rise</title>", "Acme Robotics <ACME.O> shares rise"),
+    ("<title>Browsers drop the &lt;blink&gt; tag at last</title>", "Browsers drop the <blink> tag at last"),
+    # Double-escaped entity in plain text: unescaped once more, brackets untouched.
+    ("<title>AT&amp;amp;T &lt;T.N&gt; trims capex</title>", "AT&T <T.N> trims capex"),
+    # Markup that feedparser recognises as HTML is still cleaned.
+    ("<title>&lt;b&gt;Rates&lt;/b&gt; rise again</title>", "Rates rise again"),
+])
+def test_normalize_entries_cleans_html_only_when_the_title_is_html(item, title, parsed_rss, source, now):
+    frame, _ = normalize_entries(parsed_rss([item + "<link>https://wire.example.com/t</link>"]),
+                                 source, fetched_at=now, linker=Linker(UNIVERSE))
+    assert frame.iloc[0]["title"] == title
+
+
+def test_instrument_code_in_a_plain_title_links_the_company(parsed_rss, source, now):
+    frame, _ = normalize_entries(
+        parsed_rss(["<title>Stocks to watch: &lt;ACME.O&gt; up 4% premarket</title>"
+                    "<link>https://wire.example.com/ric</link>"]),
+        source, fetched_at=now, linker=Linker(UNIVERSE))
+    assert frame.iloc[0]["tickers"] == ["ACME"]
+    assert [link[1] for link in frame.iloc[0]["links"]] == ["instrument_code"]
+
+
+def test_atom_text_and_html_titles(source, now):
+    from pipeline.ingest.parse import parse_feed
+
+    doc = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Desk</title><id>urn:desk</id>
+<updated>2024-03-05T10:00:00Z</updated>
+<entry><title type="text">Globex &lt;GLBX.O&gt; &lt;i&gt;edges&lt;/i&gt; up</title>
+<link href="https://wire.example.com/x1"/><id>x1</id><updated>2024-03-05T10:00:00Z</updated>
+<summary type="html">&lt;p&gt;Globex said &lt;em&gt;little&lt;/em&gt;.&lt;/p&gt;</summary></entry>
+<entry><title type="html">Initech &lt;b&gt;falls&lt;/b&gt;</title>
+<link href="https://wire.example.com/x2"/><id>x2</id><updated>2024-03-05T10:00:00Z</updated></entry>
+</feed>"""
+    frame, _ = normalize_entries(parse_feed(doc, source="desk.xml"), source, fetched_at=now,
+                                 linker=Linker(UNIVERSE))
+    assert frame["title"].tolist() == ["Globex <GLBX.O> <i>edges</i> up", "Initech falls"]
+    assert "<" not in frame.iloc[0]["summary"] and "said little" in frame.iloc[0]["summary"]

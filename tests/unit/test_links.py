@@ -1,0 +1,56 @@
+"""pipeline.ingest.links: stored links keep the feed's bytes minus tracking; identity compares."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.ingest.links import canonical_url, is_web_url, resolve_link, strip_tracking
+
+
+@pytest.mark.parametrize("link", [
+    "https://markets.example.net/news.php?12345",           # a bare key, no '='
+    "https://markets.example.net/search?q=copper%20prices",  # %20, not '+'
+    "https://markets.example.net/go?path=desk%2Fmetals",     # an encoded '/'
+    "https://markets.example.net/p?a=&b=1",                  # a blank value
+    "https://Markets.Example.NET:443/A/B?x=1#part-2",        # case, port, fragment as given
+    "file:///srv/feeds/news/1",
+])
+def test_strip_tracking_keeps_a_link_without_tracking_byte_for_byte(link):
+    assert strip_tracking(link) == link
+
+
+@pytest.mark.parametrize(("link", "stored"), [
+    ("https://m.example.net/news.php?12345&utm_source=rss", "https://m.example.net/news.php?12345"),
+    ("https://m.example.net/s?q=a%20b&utm_medium=feed&fbclid=x", "https://m.example.net/s?q=a%20b"),
+    ("https://m.example.net/s?utm_campaign=x&p=desk%2Fmetals#top", "https://m.example.net/s?p=desk%2Fmetals#top"),
+    ("https://m.example.net/s?utm_source=rss", "https://m.example.net/s"),
+    ("https://m.example.net/s?UTM_Source=rss&id=7", "https://m.example.net/s?id=7"),
+])
+def test_strip_tracking_removes_tracking_parameters_only(link, stored):
+    assert strip_tracking(link) == stored
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "data:text/html,hi", "mailto:a@b.example",
+                                  "news/1", "", None])
+def test_strip_tracking_drops_what_is_not_an_absolute_link(link):
+    assert strip_tracking(link) == ""
+
+
+def test_links_differing_only_in_tracking_have_one_identity():
+    plain = "https://m.example.net/news.php?12345"
+    tracked = "https://m.example.net/news.php?utm_source=rss&12345&fbclid=abc"
+    assert canonical_url(strip_tracking(plain)) == canonical_url(strip_tracking(tracked))
+    assert canonical_url(plain) != canonical_url("https://m.example.net/news.php?12346")
+
+
+def test_resolve_link_against_a_base():
+    assert resolve_link("/news/1", "file:///srv/a/feed.xml") == "file:///news/1"
+    assert resolve_link("news/1", "file:///srv/a/feed.xml") == "file:///srv/a/news/1"
+    assert resolve_link("/news/1", "https://wire.example.org/rss") == "https://wire.example.org/news/1"
+    assert resolve_link("https://x.example/1", "file:///srv/a.xml") == "https://x.example/1"
+    assert resolve_link("news/1", None) == "news/1"
+
+
+def test_is_web_url():
+    assert is_web_url("https://x.example/1") and is_web_url("HTTP://x.example")
+    assert not any(is_web_url(u) for u in ("file:///x", "/news/1", "", None, "https:///nohost"))
