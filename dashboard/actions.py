@@ -1,9 +1,11 @@
-"""The one write the dashboard makes: creating a silence, through the library.
+"""The dashboard's writes: creating and expiring silences, through the library.
 
-Everything else the dashboard does is read-only. The write opens a read-write connection with
-:func:`pipeline.storage.db.connect` for the length of one INSERT (waiting for a running
-pipeline stage to release the file lock) and stores the silence with
-:func:`pipeline.storage.silences.add_silence`, exactly as ``tonewatch silence add`` does.
+Everything else the dashboard does is read-only. Each write passes the acting user (from
+:func:`dashboard.auth.current_actor`, read when the write runs) to
+:mod:`pipeline.alerting.silencing`, which checks the role and the silence bounds on the server
+side and records who, when and why, exactly as ``tonewatch silence`` does; it opens a
+read-write connection for the length of one statement (waiting for a running pipeline stage to
+release the file lock).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pipeline.alerting.silences import LABEL_NAMES, Matcher
-from pipeline.storage.db import connect
-from pipeline.storage.silences import add_silence
+from pipeline.access.roles import Actor
+from pipeline.alerting.silences import LABEL_NAMES, Matcher, SilencePolicy
+from pipeline.alerting.silencing import create_silence, expire
 
 #: How long the dashboard waits for a pipeline writer before giving up, seconds.
 WRITE_LOCK_TIMEOUT_S = 10.0
@@ -33,26 +35,44 @@ def alert_matchers(labels: dict[str, str], names: list[str]) -> list[Matcher]:
 
 
 def silence_alert(db_path: str, labels: dict[str, str], names: list[str], *,
-                  duration: timedelta, author: str, comment: str, now: datetime) -> str:
-    """Silence alerts whose labels equal ``labels`` on ``names``, from ``now`` for ``duration``.
+                  duration: timedelta, actor: Actor | None, comment: str, now: datetime,
+                  policy: SilencePolicy) -> str:
+    """Silence alerts whose labels equal ``labels`` on ``names``, from ``now`` for ``duration``,
+    authored by ``actor``.
 
     Args:
         db_path: path of ``tonewatch.duckdb``.
         labels: the alert's labels (``rule``, ``scope``, ``entity``, ``severity``).
         names: which labels the silence matches on (at least one).
         duration: how long the silence lasts.
-        author, comment: kept with the silence for audit.
+        actor: the signed-in user (None: anonymous, refused); the silence's author.
+        comment: why, kept with the silence for audit.
         now: the current instant, tz-aware UTC (the start and the creation time).
+        policy: the configured silence bounds.
 
     Returns:
         the new silence's id.
 
     Raises:
-        TonewatchError: no matcher, empty author or comment, non-positive duration.
+        AccessDeniedError: not signed in, a role below responder, longer than the policy
+            allows, or a broad silence without the admin role; nothing is written.
+        TonewatchError: no matcher, empty comment, non-positive duration.
         StorageError: the database is locked for longer than :data:`WRITE_LOCK_TIMEOUT_S`
             or cannot be written.
     """
-    with connect(Path(db_path), lock_timeout_s=WRITE_LOCK_TIMEOUT_S) as con:
-        matchers = [m.to_dict() for m in alert_matchers(labels, names)]
-        return add_silence(con, matchers, starts_at=now, ends_at=now + duration, author=author,
-                           comment=comment, now=now)
+    return create_silence(Path(db_path), alert_matchers(labels, names), starts_at=now,
+                          ends_at=now + duration, actor=actor, comment=comment, now=now,
+                          policy=policy, lock_timeout_s=WRITE_LOCK_TIMEOUT_S)
+
+
+def expire_silence(db_path: str, silence_id: str, *, actor: Actor | None, comment: str,
+                   now: datetime) -> None:
+    """End a silence now on behalf of ``actor``, recording who, when and why.
+
+    Raises:
+        AccessDeniedError: not signed in or a role below responder; nothing is written.
+        TonewatchError: unknown id, already ended, or an empty comment.
+        StorageError: locked longer than :data:`WRITE_LOCK_TIMEOUT_S` or unwritable.
+    """
+    expire(Path(db_path), silence_id, actor=actor, comment=comment, now=now,
+           lock_timeout_s=WRITE_LOCK_TIMEOUT_S)

@@ -2,7 +2,8 @@
 
 Served by ``tonewatch dashboard`` (or ``streamlit run dashboard/streamlit_app.py``); the
 ``dashboard`` package is installed with ``pipeline``, so it needs no ``sys.path`` edit. This
-file sets the page config, draws the sidebar (timezone selector, data location) and hands over
+file sets the page config, draws the sidebar (timezone selector, data location, sign-in: see
+:mod:`dashboard.auth`) and hands over
 to the selected page; pages live in ``dashboard/app_pages/`` and read data only through
 ``dashboard.queries``. A link ``/?alert=<alert_id>`` (the one alert messages carry) is
 forwarded to the Alerts page.
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
+from dashboard.auth import sign_in_panel
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
 
@@ -86,5 +88,6 @@ with st.sidebar:
         help="Times are stored in UTC and converted to this zone only for display.",
     )
     st.caption(f"Data: `{st.session_state['db_path']}`")
+    sign_in_panel()
 
 page.run()

@@ -112,6 +112,26 @@ class Settings(BaseSettings):
     dashboard_url: str = Field("http://127.0.0.1:8501",
                                description="Base URL of the dashboard, linked from alert messages.")
 
+    # Who may change state (issue 24): see pipeline/access and README "Access".
+    users_file: Path | None = Field(
+        None, description="Dashboard user file (roles, Argon2id hashes) managed by `tonewatch "
+        "users`; unset = no password sign-in.",
+    )
+    dashboard_secrets_file: Path | None = Field(
+        None, description="Streamlit secrets.toml with an [auth] section for OIDC sign-in "
+        "(st.login), kept outside the repository; passed to streamlit by `tonewatch dashboard`.",
+    )
+    dashboard_session_minutes: int = Field(
+        480, ge=1, le=43200, description="A dashboard sign-in lasts this many minutes.",
+    )
+    silence_max_hours: float = Field(
+        168.0, gt=0, description="Longest silence anyone may create, hours (default one week).",
+    )
+    silence_broad_role: Literal["responder", "admin"] = Field(
+        "admin", description="Role needed for a silence that can match every alert of a scope "
+        "or the market-wide alert (e.g. a bare scope=market).",
+    )
+
     @field_validator("score_languages", "smtp_to", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:

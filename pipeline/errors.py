@@ -21,7 +21,10 @@ those as one line and exits non-zero, and prints a traceback only for anything e
     ├── TrainingError               training data or arguments are unusable
     ├── AlertDeliveryError          a receiver refused a notification (``retryable`` says if
     │                               trying again may help)
-    └── StageFailedError            a stage returned status ``failed`` (a scheduler retries)
+    ├── StageFailedError            a stage returned status ``failed`` (a scheduler retries)
+    ├── SignInError                 unknown user, wrong password or an expired session
+    └── AccessDeniedError           the user's role does not allow the action (e.g. a silence
+                                    of a whole scope without the ``admin`` role)
 
 Third-party exceptions are translated at the boundary (``raise FeedFetchError(...) from exc``).
 """
@@ -154,3 +157,14 @@ class AlertDeliveryError(TonewatchError):
 
 class StageFailedError(TonewatchError):
     """A stage returned status ``failed``; raised so that the scheduler retries the task."""
+
+
+class SignInError(TonewatchError):
+    """Sign-in refused: unknown user, wrong password or an expired session.
+
+    The message never says which of user or password was wrong, and never holds the password.
+    """
+
+
+class AccessDeniedError(TonewatchError):
+    """The acting user is not signed in, or their role does not allow the action."""

@@ -5,8 +5,10 @@
 2. The chosen alert's explanation: observed vs expected negative share, p-value and q-value,
    stories in the window and baseline, independent sources, and its contributing headlines
    (plain text, http(s) links only). ``?alert=<alert_id>`` (the link in alert messages) picks it.
-3. A form that creates a silence from the alert through the library (the dashboard's only
-   write), and the silences in force.
+3. For a signed-in responder or admin (see :mod:`dashboard.auth`), a form that creates a
+   silence from the alert through the library, authored by the signed-in user; anonymous
+   visitors and viewers see none. The silences in force (a responder may expire one, saying
+   why), and the history of every silence and expiry with who, when and why.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.actions import silence_alert
+from dashboard.actions import expire_silence, silence_alert
+from dashboard.auth import current_actor
 from dashboard.ui import (
     TIME_FORMAT, code_span, db_path, display_tz, fmt_instant, require_data, safe_url, to_tz,
     warn_if_unreadable, window_text,
 )
+from pipeline.access.roles import PERMISSIONS, Actor, role_allows
+from pipeline.alerting.silences import SilencePolicy
+from pipeline.config import load_settings
 from pipeline.errors import StorageError, TonewatchError
 
 _STATES = ("firing", "pending", "resolved")
@@ -191,53 +197,122 @@ def _int(value: object) -> str:
     return "?" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
+def may(action: str) -> Actor | None:
+    """The signed-in user when their role allows ``action``, else None after a caption saying
+    who may (the form is then not drawn; the library checks again when anything is written)."""
+    actor = current_actor()
+    needed = PERMISSIONS[action]
+    if actor is None:
+        st.caption(f"Sign in (sidebar) as a {needed} or admin to change silences.")
+        return None
+    if not role_allows(actor.role, needed):
+        st.caption(f"Signed in as {actor.name} ({actor.role}): changing silences needs "
+                   f"{needed} or admin.")
+        return None
+    return actor
+
+
 def silence_form(path: str, labels: dict[str, str]) -> None:
-    """Create a silence matching this alert's labels (the only write the dashboard makes)."""
+    """Create a silence matching this alert's labels, authored by the signed-in user."""
+    actor = may("silence.create")
+    if actor is None:
+        return
+    policy = SilencePolicy.from_settings(load_settings())
+    durations = {k: v for k, v in _DURATIONS.items() if v <= policy.max_duration}
     with st.form("silence_form", clear_on_submit=False):
         st.markdown("**Silence alerts like this one**")
         names = st.multiselect(
             "Match on", list(labels), default=["rule", "scope", "entity"],
             format_func=lambda n: f"{n} = {labels[n]}", key="silence_labels")
-        left, mid, right = st.columns([1, 1, 2])
-        duration = left.selectbox("For", list(_DURATIONS), index=2, key="silence_duration")
-        author = mid.text_input("Author", key="silence_author")
+        left, right = st.columns([1, 3])
+        duration = left.selectbox("For", list(durations), index=min(2, len(durations) - 1),
+                                  key="silence_duration")
         comment = right.text_input("Comment", key="silence_comment")
+        st.text(f"Author: {actor.name} ({actor.role})")
         submitted = st.form_submit_button("Create silence", icon=":material/notifications_off:")
     if not submitted:
         return
     try:
-        silence_id = silence_alert(path, labels, names, duration=_DURATIONS[duration],
-                                   author=author, comment=comment, now=datetime.now(UTC))
+        # The user is read again now: a session that expired since the form was drawn fails.
+        silence_id = silence_alert(path, labels, names, duration=durations[duration],
+                                   actor=current_actor(), comment=comment,
+                                   now=datetime.now(UTC), policy=policy)
     except (TonewatchError, ValueError) as exc:
         st.error(f"Silence not created: {exc}")
         return
     queries.active_silences.clear()
-    st.success(f"Silence {silence_id} created: notifications of matching alerts are muted "
-               f"for {duration}.")
+    queries.silence_history.clear()
+    st.success(f"Silence {silence_id} created by {actor.name}: notifications of matching "
+               f"alerts are muted for {duration}.")
+
+
+def _matchers_text(payload: str) -> str:
+    return ", ".join(f"{m['label']}{m['op']}{m['value']}" for m in json.loads(payload))
+
+
+def silence_table(frame: pd.DataFrame, tz: str, *, audit: bool = False) -> None:
+    """A table of silences; with ``audit`` also when each was created, and who ended it early,
+    when and why (``frame`` as :func:`dashboard.queries.silence_history` returns it)."""
+    table = {
+        "silence_id": frame["silence_id"],
+        "matchers": [_matchers_text(j) for j in frame["matchers"]],
+        "starts": to_tz(frame["starts_at"], tz), "ends": to_tz(frame["ends_at"], tz),
+        "author": frame["author"], "comment": frame["comment"],
+    }
+    if audit:
+        table |= {"created": to_tz(frame["created_at"], tz),
+                  "expired": to_tz(frame["expired_at"], tz),
+                  "expired_by": frame["expired_by"], "expiry_comment": frame["expiry_comment"]}
+    st.dataframe(
+        pd.DataFrame(table), hide_index=True, width="stretch",
+        column_config={name: st.column_config.DatetimeColumn(f"{name} ({tz})", format=TIME_FORMAT)
+                       for name in ("created", "starts", "ends", "expired") if name in table},
+    )
 
 
 def silences(path: str, tz: str) -> None:
-    """The silences not yet ended."""
+    """The silences not yet ended, and a form to end one early."""
     now = pd.Timestamp.now(tz="UTC").floor("min")
     found = queries.active_silences(path, now)
     st.subheader("Silences in force")
     if found.empty:
         st.caption("No active or pending silence.")
         return
-    st.dataframe(
-        pd.DataFrame({
-            "silence_id": found["silence_id"],
-            "matchers": [", ".join(f"{m['label']}{m['op']}{m['value']}" for m in json.loads(j))
-                         for j in found["matchers"]],
-            "starts": to_tz(found["starts_at"], tz), "ends": to_tz(found["ends_at"], tz),
-            "author": found["author"], "comment": found["comment"],
-        }),
-        hide_index=True, width="stretch",
-        column_config={
-            "starts": st.column_config.DatetimeColumn(f"starts ({tz})", format=TIME_FORMAT),
-            "ends": st.column_config.DatetimeColumn(f"ends ({tz})", format=TIME_FORMAT),
-        },
-    )
+    silence_table(found, tz)
+    expire_form(path, list(found["silence_id"]))
+
+
+def expire_form(path: str, silence_ids: list[str]) -> None:
+    """End a silence in force now, saying why (responder or admin)."""
+    actor = may("silence.expire")
+    if actor is None:
+        return
+    with st.form("expire_form"):
+        left, right = st.columns([1, 3])
+        chosen = left.selectbox("Expire silence", silence_ids, key="expire_id")
+        comment = right.text_input("Why it ends now", key="expire_comment")
+        submitted = st.form_submit_button("Expire silence")
+    if not submitted:
+        return
+    try:
+        expire_silence(path, chosen, actor=current_actor(), comment=comment,
+                       now=datetime.now(UTC))
+    except TonewatchError as exc:
+        st.error(f"Silence not expired: {exc}")
+        return
+    queries.active_silences.clear()
+    queries.silence_history.clear()
+    st.success(f"Silence {chosen} expired by {actor.name}.")
+
+
+def silence_history(path: str, tz: str) -> None:
+    """Every silence and expiry with who, when and why (the audit trail)."""
+    history = queries.silence_history(path)
+    with st.expander(f"Silence history: {len(history)} silence(s), who, when and why"):
+        if history.empty:
+            st.caption("No silence yet.")
+            return
+        silence_table(history, tz, audit=True)
 
 
 path, tz = db_path(), display_tz()
@@ -251,6 +326,7 @@ try:
         if labels:
             silence_form(path, labels)
     silences(path, tz)
+    silence_history(path, tz)
 except StorageError as exc:
     st.warning(f"Cannot read the database right now: {exc}")
     st.stop()

@@ -11,7 +11,9 @@ Scores shown are always those of one model version, the *production model*
 (:func:`production_model`).
 """
 
-from dashboard.queries.alerts import active_silences, alert_detail, entity_alerts, list_alerts
+from dashboard.queries.alerts import (
+    active_silences, alert_detail, entity_alerts, list_alerts, silence_history,
+)
 from dashboard.queries.articles import (
     ArticleFilter, article_companies, count_articles, export_articles, filter_choices,
     find_articles,
@@ -39,5 +41,5 @@ __all__ = [
     "has_company_tables", "headline_counts", "label_drift", "last_run", "latest_alerts",
     "latest_headlines", "list_alerts", "model_versions", "production_model",
     "production_version", "search_companies", "sector_companies", "sector_daily",
-    "sector_totals", "shadow_transitions", "timeline",
+    "sector_totals", "shadow_transitions", "silence_history", "timeline",
 ]

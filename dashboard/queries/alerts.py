@@ -1,4 +1,5 @@
-"""Queries behind the Alerts page: alert lists, one alert's explanation, active silences."""
+"""Queries behind the Alerts page: alert lists, one alert's explanation, silences in force and
+their history."""
 
 from __future__ import annotations
 
@@ -88,6 +89,27 @@ def active_silences(db_path: str, at: pd.Timestamp) -> pd.DataFrame:
         ORDER BY created_at DESC
     """
     return read(db_path, sql, [at, at], _SILENCE_COLUMNS)
+
+
+#: Columns of :func:`silence_history`: the creation and the expiry, each with who and why.
+HISTORY_COLUMNS = [*_SILENCE_COLUMNS, "expired_by", "expiry_comment"]
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def silence_history(db_path: str, limit: int = 200) -> pd.DataFrame:
+    """Return every silence, ended ones included, newest first: the audit trail.
+
+    Columns: :data:`HISTORY_COLUMNS` (``author``/``created_at``/``comment``: who created it,
+    when, why; ``expired_by``/``expired_at``/``expiry_comment``: who ended it early, when,
+    why; instants UTC). A database not yet upgraded to migration 006 has no expiry
+    attribution: those columns come back empty.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    sql = "SELECT * FROM silences ORDER BY created_at DESC LIMIT ?"
+    frame = read(db_path, sql, [int(limit)], HISTORY_COLUMNS)
+    return frame.reindex(columns=HISTORY_COLUMNS)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

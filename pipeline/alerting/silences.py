@@ -11,15 +11,20 @@ Both follow Prometheus Alertmanager (https://prometheus.io/docs/alerting/latest/
 
 Alert labels are ``rule``, ``scope``, ``entity`` and ``severity`` (``entity`` also answers to
 the entity's display name, e.g. a source's feed name).
+
+Silences are bounded (:class:`SilencePolicy`): no longer than a configured maximum, and a
+*broad* silence, one that can match every alert of a scope or the market-wide alert
+(:func:`is_broad`), needs a higher role (``admin`` by default) than one entity's silence.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from pipeline.errors import ConfigError
+from pipeline.access.roles import Actor, require, role_allows
+from pipeline.errors import AccessDeniedError, ConfigError
 
 LABEL_NAMES = ("rule", "scope", "entity", "severity")
 _MATCHER = re.compile(r"^\s*([a-z_]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
@@ -117,3 +122,57 @@ def in_force(silences: list[dict], at: datetime) -> list[dict]:
     """The silences of ``silences`` active at ``at`` (started, not ended, not expired), in order."""
     return [s for s in silences if s["starts_at"] <= at < s["ends_at"]
             and (s.get("expired_at") is None or s["expired_at"] > at)]
+
+
+@dataclass(frozen=True)
+class SilencePolicy:
+    """Bounds on silences (settings ``TONEWATCH_SILENCE_MAX_HOURS``, ``_SILENCE_BROAD_ROLE``).
+
+    Attributes:
+        max_duration: longest ``ends_at - starts_at`` allowed.
+        broad_role: role needed for a silence :func:`is_broad` calls broad.
+    """
+
+    max_duration: timedelta = timedelta(days=7)
+    broad_role: str = "admin"
+
+    @classmethod
+    def from_settings(cls, settings) -> SilencePolicy:
+        """The policy configured in :class:`pipeline.config.Settings`."""
+        return cls(timedelta(hours=settings.silence_max_hours), settings.silence_broad_role)
+
+
+def is_broad(matchers: list[Matcher]) -> bool:
+    """Whether a silence can match every alert of a scope or the market-wide alert.
+
+    A silence is narrow only when it pins one entity (an ``entity=VALUE`` matcher) *and* has a
+    ``scope`` matcher that rejects ``market`` (the market scope has a single entity, so any
+    silence that can match it mutes the whole scope). ``scope=market``, ``rule=~.*``,
+    ``entity=~AC.*`` and a lone ``entity=ACME`` (which says nothing of the scope) are broad.
+    """
+    pins_entity = any(m.label == "entity" and m.op == "=" for m in matchers)
+    excludes_market = any(not m.matches({"scope": "market"}) for m in matchers
+                          if m.label == "scope")
+    return not (pins_entity and excludes_market)
+
+
+def check_silence(matchers: list[Matcher], *, starts_at: datetime, ends_at: datetime,
+                  actor: Actor | None, policy: SilencePolicy) -> Actor:
+    """Check that ``actor`` may create this silence under ``policy``; return the actor.
+
+    Raises:
+        AccessDeniedError: not signed in or a role below ``responder``; longer than
+            ``policy.max_duration``; broad (:func:`is_broad`) without ``policy.broad_role``.
+    """
+    actor = require(actor, "silence.create")
+    hours = policy.max_duration.total_seconds() / 3600
+    if ends_at - starts_at > policy.max_duration:
+        raise AccessDeniedError(
+            f"a silence may last at most {hours:g} h (TONEWATCH_SILENCE_MAX_HOURS); this one "
+            f"lasts {(ends_at - starts_at).total_seconds() / 3600:g} h")
+    if is_broad(matchers) and not role_allows(actor.role, policy.broad_role):
+        raise AccessDeniedError(
+            f"{actor.name} ({actor.role}) may not silence a whole scope or the market-wide "
+            f"alert; that needs {policy.broad_role}. Name a scope other than market and one "
+            "entity (e.g. scope=ticker, entity=ACME)")
+    return actor

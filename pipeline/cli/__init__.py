@@ -7,7 +7,7 @@ exit status 1; anything else is a bug and shows a traceback.
 Commands by group: :mod:`~pipeline.cli.stages` (run, ingest, import, score, detect, notify,
 feeds), :mod:`~pipeline.cli.models` (train, evaluate, rescore, ``model ...``),
 :mod:`~pipeline.cli.silences` (``silence ...``), :mod:`~pipeline.cli.corpus` (``corpus ...``),
-:mod:`~pipeline.cli.companies` (``companies ...``),
+:mod:`~pipeline.cli.companies` (``companies ...``), :mod:`~pipeline.cli.users` (``users ...``),
 :mod:`~pipeline.cli.dashboard`; shared options and printing in :mod:`~pipeline.cli.common`.
 """
 
@@ -25,6 +25,7 @@ from pipeline.cli.common import err, out
 from pipeline.cli.companies import companies_app
 from pipeline.cli.corpus import corpus_app
 from pipeline.cli.silences import silence_app
+from pipeline.cli.users import users_app
 from pipeline.errors import TonewatchError
 
 app = typer.Typer(help="tonewatch: financial-news sentiment monitor.", no_args_is_help=True,
@@ -43,6 +44,7 @@ app.add_typer(models.model_app, name="model")
 app.add_typer(silence_app, name="silence")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(companies_app, name="companies")
+app.add_typer(users_app, name="users")
 
 
 @app.callback(invoke_without_command=True)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import out
+from pipeline.cli.common import out, settings
 from pipeline.errors import ConfigError
 
 
@@ -33,14 +33,24 @@ def dashboard_app_file() -> Path:
                       "'dashboard' with streamlit_app.py); reinstall tonewatch")
 
 
-def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 8501,
-              address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1") -> None:
+def dashboard(port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8501,
+              address: Annotated[str, typer.Option(
+                  help="Address to bind. Anything but loopback needs sign-in configured "
+                       "(TONEWATCH_USERS_FILE or OIDC); put TLS in front with a reverse proxy."
+              )] = "127.0.0.1") -> None:
     """Serve the Streamlit dashboard (blocks until interrupted)."""
+    from pipeline.access.serving import check_serving
+
+    config = settings()
+    check_serving(address, config.users_file, config.dashboard_secrets_file)
     app_file = dashboard_app_file()
     out.print(f"tonewatch dashboard: http://{address}:{port}/  (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port),
            "--browser.gatherUsageStats", "false"]
+    if config.dashboard_secrets_file is not None:
+        # OIDC settings (st.login) live outside the repository; only the path is passed.
+        cmd += ["--secrets.files", str(config.dashboard_secrets_file.resolve())]
     sys.stdout.flush()
     # Replace this process with the server (same pid), so a supervisor's SIGTERM or Ctrl-C
     # reaches streamlit itself instead of orphaning it on the port.

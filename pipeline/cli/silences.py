@@ -16,21 +16,32 @@ silence_app = typer.Typer(help="Silences: mute notifications of matching alerts 
                           no_args_is_help=True)
 
 
+AsOption = Annotated[Optional[str], typer.Option(
+    "--as", help="Act as this user of TONEWATCH_USERS_FILE (must exist there when one is "
+                 "configured); default: the operating-system user.")]
+
+
 @silence_app.command("add")
 def silence_add(
     match: Annotated[list[str], typer.Option("--match", help="Label matcher, repeatable: "
                                              "entity=ACME, scope!=market, rule=~ticker.*")],
-    author: Annotated[str, typer.Option(help="Who mutes (kept for audit).")],
     comment: Annotated[str, typer.Option(help="Why (kept for audit).")],
-    duration: Annotated[str, typer.Option(help="How long: 30m, 12h, 2d, 1w.")] = "1d",
+    duration: Annotated[str, typer.Option(help="How long: 30m, 12h, 2d, 1w (at most "
+                                          "TONEWATCH_SILENCE_MAX_HOURS).")] = "1d",
     starts: Annotated[Optional[str], typer.Option(help="Start (ISO, UTC); default now.")] = None,
+    as_: AsOption = None,
 ) -> None:
-    """Mute notifications of alerts whose labels (rule, scope, entity, severity) match."""
-    from pipeline.alerting.silences import parse_matcher
-    from pipeline.detection.rules import parse_duration
-    from pipeline.storage.db import connect
-    from pipeline.storage.silences import add_silence
+    """Mute notifications of alerts whose labels (rule, scope, entity, severity) match.
 
+    The author is the OS user (or --as); a silence that can match every alert of a scope or the
+    market-wide alert needs the admin role (TONEWATCH_SILENCE_BROAD_ROLE).
+    """
+    from pipeline.access.users import shell_actor
+    from pipeline.alerting.silences import SilencePolicy, parse_matcher
+    from pipeline.alerting.silencing import create_silence
+    from pipeline.detection.rules import parse_duration
+
+    config = settings()
     matchers = [parse_matcher(m) for m in match]
     try:
         length = parse_duration(duration)
@@ -42,11 +53,12 @@ def silence_add(
         ends = as_utc(start + length)
     except (OverflowError, ConfigError) as exc:
         raise ConfigError(f"--duration {duration!r} ends after the year 2199") from exc
-    with connect(settings().db_path) as con:
-        silence_id = add_silence(con, matchers, starts_at=start, ends_at=ends,
-                                 author=author, comment=comment, now=created)
+    actor = shell_actor(config.users_file, as_)
+    silence_id = create_silence(config.db_path, matchers, starts_at=start, ends_at=ends,
+                                actor=actor, comment=comment, now=created,
+                                policy=SilencePolicy.from_settings(config))
     out.print(f"silence {silence_id}: {', '.join(map(str, matchers))} until "
-              f"{ends:%Y-%m-%d %H:%M} UTC", highlight=False)
+              f"{ends:%Y-%m-%d %H:%M} UTC, by {actor.name}", highlight=False)
 
 
 @silence_app.command("list")
@@ -58,23 +70,31 @@ def silence_list(all_: Annotated[bool, typer.Option("--all", help="Include ended
     at = now()
     with connect(settings().db_path) as con:
         frame = list_silences(con, at=at, include_ended=all_)
-    table = Table("id", "matchers", "starts (UTC)", "ends (UTC)", "state", "author", "comment")
+    table = Table("id", "matchers", "starts (UTC)", "ends (UTC)", "state", "author", "comment",
+                  "created (UTC)", "expired by", "expiry comment")
     for r in frame.astype(object).where(frame.notna(), None).to_dict("records"):
         matchers = ", ".join(f"{m['label']}{m['op']}{m['value']}" for m in json.loads(r["matchers"]))
         ended = r["expired_at"] or (r["ends_at"] if r["ends_at"] <= at else None)
         state = ("expired" if r["expired_at"] else "ended") if ended else (
             "pending" if r["starts_at"] > at else "active")
         table.add_row(r["silence_id"], matchers, f"{r['starts_at']:%Y-%m-%d %H:%M}",
-                      f"{r['ends_at']:%Y-%m-%d %H:%M}", state, r["author"], r["comment"])
+                      f"{r['ends_at']:%Y-%m-%d %H:%M}", state, r["author"], r["comment"],
+                      f"{r['created_at']:%Y-%m-%d %H:%M}", r.get("expired_by") or "",
+                      r.get("expiry_comment") or "")
     out.print(table)
 
 
 @silence_app.command("expire")
-def silence_expire(silence_id: Annotated[str, typer.Argument(help="Id from `tonewatch silence list`.")]) -> None:
-    """End a silence now (it stays listed with --all, for audit)."""
-    from pipeline.storage.db import connect
-    from pipeline.storage.silences import expire_silence
+def silence_expire(
+    silence_id: Annotated[str, typer.Argument(help="Id from `tonewatch silence list`.")],
+    comment: Annotated[str, typer.Option(help="Why it ends now (kept for audit).")],
+    as_: AsOption = None,
+) -> None:
+    """End a silence now (it stays listed with --all, with who ended it and why)."""
+    from pipeline.access.users import shell_actor
+    from pipeline.alerting.silencing import expire
 
-    with connect(settings().db_path) as con:
-        expire_silence(con, silence_id, now())
-    out.print(f"silence {silence_id} expired")
+    config = settings()
+    actor = shell_actor(config.users_file, as_)
+    expire(config.db_path, silence_id, actor=actor, comment=comment, now=now())
+    out.print(f"silence {silence_id} expired by {actor.name}", highlight=False)

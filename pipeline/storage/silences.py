@@ -40,17 +40,26 @@ def add_silence(con: duckdb.DuckDBPyConnection, matchers: list, *, starts_at: da
         raise TonewatchError("a silence must end after it starts")
     payload = json.dumps([_matcher_dict(m) for m in matchers])
     silence_id = hashlib.sha1(f"{payload}|{starts_at.isoformat()}|{now.isoformat()}".encode()).hexdigest()[:12]
-    con.execute("INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+    con.execute("INSERT INTO silences (silence_id, matchers, starts_at, ends_at, author, comment,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [silence_id, payload, starts_at, ends_at, author.strip(), comment.strip(), now])
     return silence_id
 
 
-def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: str, now: datetime) -> None:
-    """End a silence now (the row stays for audit).
+def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: str, now: datetime, *,
+                   by: str, comment: str) -> None:
+    """End a silence now (the row stays for audit, with who ended it, when and why).
+
+    Args:
+        by: who expires it (kept in ``expired_by``).
+        comment: why (kept in ``expiry_comment``).
+        now: the instant, tz-aware UTC (kept in ``expired_at``).
 
     Raises:
-        TonewatchError: unknown id, or already expired / ended.
+        TonewatchError: unknown id, already expired / ended, or an empty ``by`` or ``comment``.
     """
+    if not by.strip() or not comment.strip():
+        raise TonewatchError("expiring a silence needs who and a comment (kept for audit)")
     rows = con.execute("SELECT ends_at, expired_at FROM silences WHERE silence_id = ?",
                        [silence_id]).fetchall()
     if not rows:
@@ -58,7 +67,8 @@ def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: str, now: datetim
     ends_at, expired_at = rows[0]
     if expired_at is not None or ends_at <= now:
         raise TonewatchError(f"silence {silence_id} has already ended")
-    con.execute("UPDATE silences SET expired_at = ? WHERE silence_id = ?", [now, silence_id])
+    con.execute("UPDATE silences SET expired_at = ?, expired_by = ?, expiry_comment = ?"
+                " WHERE silence_id = ?", [now, by.strip(), comment.strip(), silence_id])
 
 
 def list_silences(con: duckdb.DuckDBPyConnection, *, at: datetime, include_ended: bool = False

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.access.users import add_user
 from pipeline.storage.db import connect
 
 PRODUCTION = "minilm-2024-03-01"
@@ -220,4 +221,19 @@ def fresh_db(tmp_path: Path) -> Path:
     path = tmp_path / "data" / "tonewatch.duckdb"
     with connect(path):
         pass
+    return path
+
+
+#: Dashboard users of the ``users_file`` fixture: name -> (role, password).
+USERS = {"rita": ("responder", "rita-responds-1"), "vic": ("viewer", "vic-views-only-1"),
+         "ada": ("admin", "ada-administers-1")}
+
+
+@pytest.fixture
+def users_file(tmp_path: Path, monkeypatch) -> Path:
+    """A user file with :data:`USERS` (Argon2id hashes), set as ``TONEWATCH_USERS_FILE``."""
+    path = tmp_path / "secrets" / "users.yaml"
+    for name, (role, password) in USERS.items():
+        add_user(path, name, role, password)
+    monkeypatch.setenv("TONEWATCH_USERS_FILE", str(path))
     return path

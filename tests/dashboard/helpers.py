@@ -78,3 +78,12 @@ def move_article(db: Path, article_id: str, published_at: str) -> None:
                     [published_at, article_id])
     finally:
         con.close()
+
+
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    """Fill the sidebar's sign-in form and submit it (the page reruns)."""
+    at.text_input(key="sign_in_user").input(name)
+    at.text_input(key="sign_in_password").input(password)
+    submit = [b for b in at.sidebar.button if b.label == "Sign in"]
+    assert submit, "no sign-in form in the sidebar"
+    return submit[0].click().run()

@@ -1,4 +1,5 @@
-"""AppTest runs of the Alerts page: list, explanation, deep link, creating a silence."""
+"""AppTest runs of the Alerts page: list, explanation, deep link, creating a silence (signed in:
+who may do it is tested in test_access.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.dashboard.conftest import MARKDOWN_TITLE, SCRIPT_TITLE
-from tests.dashboard.helpers import frame_with, open_page
+from tests.dashboard.conftest import MARKDOWN_TITLE, SCRIPT_TITLE, USERS
+from tests.dashboard.helpers import frame_with, open_page, sign_in
 
 
 def _silences(db) -> list[tuple]:
@@ -74,12 +75,15 @@ def test_alert_link_from_a_message_opens_that_alert(monkeypatch, seeded_db):
     assert {m.label: m.value for m in at.metric}["State"] == "resolved"
 
 
-def test_create_silence_from_an_alert(monkeypatch, seeded_db):
-    at = open_page(monkeypatch, seeded_db.parent, "alerts")
-    at.text_input(key="silence_author").input("analyst")
+def _create_silence_button(at):
+    return next(b for b in at.button if b.label == "Create silence")
+
+
+def test_create_silence_from_an_alert(monkeypatch, seeded_db, users_file):
+    at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "rita", USERS["rita"][1])
     at.text_input(key="silence_comment").input("known recall story")
     at.selectbox(key="silence_duration").select("12 hours")
-    at.button[0].click().run()  # the form's submit button
+    _create_silence_button(at).click().run()
 
     assert not at.exception
     assert any(s.value.startswith("Silence ") for s in at.success)
@@ -90,17 +94,19 @@ def test_create_silence_from_an_alert(monkeypatch, seeded_db):
         {"label": "rule", "op": "=", "value": "ticker_negative_surge"},
         {"label": "scope", "op": "=", "value": "ticker"},
         {"label": "entity", "op": "=", "value": "ACME"}]
-    assert (author, comment) == ("analyst", "known recall story")
+    # The author is the signed-in user: the form has no name field to type another.
+    assert (author, comment) == ("rita", "known recall story")
     assert length.total_seconds() == 12 * 3600
     shown = frame_with(at, "matchers")
     assert list(shown["matchers"]) == [
         "rule=ticker_negative_surge, scope=ticker, entity=ACME"]
+    assert list(frame_with(at, "expired_by")["author"]) == ["rita"]  # the history
 
 
-def test_silence_without_author_is_refused_and_nothing_written(monkeypatch, seeded_db):
-    at = open_page(monkeypatch, seeded_db.parent, "alerts")
-    at.text_input(key="silence_comment").input("no author given")
-    at.button[0].click().run()
+def test_silence_without_comment_is_refused_and_nothing_written(monkeypatch, seeded_db,
+                                                                users_file):
+    at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "rita", USERS["rita"][1])
+    _create_silence_button(at).click().run()
 
     assert not at.exception
     assert [e.value for e in at.error] == [

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dashboard.conftest import USERS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "dashboard" / "streamlit_app.py"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,10 +49,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def dashboard_url(seeded_db):
-    """Serve the dashboard on the seeded database; yield its base URL."""
+def dashboard_url(seeded_db, users_file):
+    """Serve the dashboard on the seeded database, with the test users' file; yield its base
+    URL."""
     port = _free_port()
-    env = dict(os.environ, TONEWATCH_DATA_DIR=str(seeded_db.parent))
+    env = dict(os.environ, TONEWATCH_DATA_DIR=str(seeded_db.parent),
+               TONEWATCH_USERS_FILE=str(users_file))
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -79,7 +83,7 @@ def dashboard_url(seeded_db):
             server.kill()
 
 
-def test_every_page_in_headless_chromium(dashboard_url):
+def test_every_page_in_headless_chromium(dashboard_url, seeded_db):
     _ensure_chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -149,7 +153,26 @@ def test_every_page_in_headless_chromium(dashboard_url):
             expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
             expect(page.get_by_text("Observed negative share")).to_be_visible()
             expect(page.get_by_text("Contributing headlines")).to_be_visible()
-            expect(page.get_by_role("button", name="Create silence")).to_be_visible()
+            # Anonymous: no silence form, whatever the page would otherwise offer (issue 24).
+            expect(page.get_by_text("Sign in (sidebar) as a responder or admin to change "
+                                    "silences.")).to_be_visible()
+            expect(page.get_by_role("button", name="Create silence")).to_have_count(0)
+            sidebar = page.locator("[data-testid='stSidebar']")
+
+            def sign_in(name: str, password: str) -> None:
+                sidebar.get_by_label("User", exact=True).fill(name)
+                sidebar.get_by_label("Password", exact=True).fill(password)
+                sidebar.get_by_role("button", name="Sign in").click()
+
+            sign_in("rita", "a-wrong-password")
+            expect(sidebar.get_by_text("Sign-in failed: unknown user or wrong password.")
+                   ).to_be_visible()
+            expect(page.get_by_role("button", name="Create silence")).to_have_count(0)
+            sign_in("rita", USERS["rita"][1])
+            expect(sidebar.get_by_text("Signed in as rita (responder)")).to_be_visible()
+            page.get_by_label("Comment", exact=True).fill("seen in the browser")
+            page.get_by_role("button", name="Create silence").click()
+            expect(page.get_by_text("created by rita")).to_be_visible()
             shot("alerts")
 
             nav.get_by_text("Feeds", exact=True).click()
@@ -172,4 +195,12 @@ def test_every_page_in_headless_chromium(dashboard_url):
         finally:
             browser.close()
     assert dialogs == [], f"a script ran in the page: {dialogs}"
+    import duckdb
+
+    con = duckdb.connect(str(seeded_db), read_only=True)
+    try:
+        assert con.execute("SELECT author, comment FROM silences").fetchall() == [
+            ("rita", "seen in the browser")]
+    finally:
+        con.close()
     print(f"\nscreenshots: {ARTIFACTS}")

@@ -114,7 +114,8 @@ def _history(db) -> None:
         early = add_silence(con, [{"label": "rule", "op": "=~", "value": "ticker_.*"}],
                             starts_at=AT - timedelta(days=30), ends_at=AT + timedelta(days=30),
                             author="ops", comment="noisy", now=AT - timedelta(days=31))
-        expire_silence(con, early, AT - timedelta(days=11))
+        expire_silence(con, early, AT - timedelta(days=11), by="ops",
+                       comment="noise fixed")
 
 
 @pytest.fixture

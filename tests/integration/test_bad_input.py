@@ -194,7 +194,7 @@ def test_bad_detect_ranges_and_durations_are_one_line(stored, tmp_path):
          "at --at)"),
         (["detect", "--at", "1970-01-01T00:00+05:00"],
          "tonewatch: error: --at '1970-01-01T00:00+05:00' is out of range (years 1970 to 2199)"),
-        (["silence", "add", "--match", "entity=ACME", "--author", "a", "--comment", "c",
+        (["silence", "add", "--match", "entity=ACME", "--comment", "c",
           "--duration", "1000000w"],
          "tonewatch: error: --duration '1000000w' ends after the year 2199"),
     ]

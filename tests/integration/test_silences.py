@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -68,21 +71,30 @@ def test_market_surge_inhibits_ticker_notifications(settings):
 def test_silence_mutes_matching_alerts_only_while_active_and_is_audited(settings, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
     env["TONEWATCH_DATA_DIR"] = str(settings.data_dir)
-    added = cli(env, "silence", "add", "--match", "scope=market", "--author", "ops",
-                "--comment", "known macro day", "--starts", "2026-03-05T00:00:00Z", "--duration", "1000d")
+    # No user file: the OS user is the author (and, owning the database, may silence a scope).
+    added = cli(env, "silence", "add", "--match", "scope=market", "--comment", "known macro day",
+                "--starts", "2026-03-05T00:00:00Z", "--duration", "7d")
     assert added.returncode == 0, added.stderr
     silence_id = added.stdout.split()[1].rstrip(":")
+    author = getpass.getuser()
+    assert added.stdout.rstrip().endswith(f"by {author}")
     listing = cli(env, "silence", "list", "--all")
-    assert silence_id in listing.stdout and "scope=market" in listing.stdout and "ops" in listing.stdout
+    assert silence_id in listing.stdout and "scope=market" in listing.stdout and author in listing.stdout
 
     result = detect(settings, at=AT, rules=RULES[:1])
     assert result.counts["silenced"] == 1 and result.counts["queued"] == 0
     assert query(settings.db_path, "SELECT explanation->>'silenced_by' FROM alerts") == [(silence_id,)]
 
-    expired = cli(env, "silence", "expire", silence_id)
+    # At most TONEWATCH_SILENCE_MAX_HOURS (a week) long, so that one has ended by now; one
+    # starting now can be expired early, with who and why kept.
+    current = cli(env, "silence", "add", "--match", "scope=market", "--comment", "noisy feed")
+    current_id = current.stdout.split()[1].rstrip(":")
+    expired = cli(env, "silence", "expire", current_id, "--comment", "feed fixed")
     assert expired.returncode == 0, expired.stderr
-    assert query(settings.db_path, "SELECT count(*) FROM silences WHERE expired_at IS NOT NULL") == [(1,)]
-    again = cli(env, "silence", "expire", silence_id)
+    assert query(settings.db_path, "SELECT silence_id, expired_by, expiry_comment FROM silences"
+                                   " WHERE expired_at IS NOT NULL") == [
+        (current_id, author, "feed fixed")]
+    again = cli(env, "silence", "expire", current_id, "--comment", "again")
     assert again.returncode == 1 and "already ended" in again.stderr
 
 
@@ -106,13 +118,65 @@ def test_matchers_and_bad_input():
 def test_silence_cli_refuses_incomplete_input(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
     env["TONEWATCH_DATA_DIR"] = str(tmp_path / "data")
-    out = cli(env, "silence", "add", "--match", "entity=ACME", "--author", " ", "--comment", "x")
-    assert out.returncode == 1 and "author" in out.stderr
-    out = cli(env, "silence", "add", "--match", "weather=rain", "--author", "a", "--comment", "x")
+    out = cli(env, "silence", "add", "--match", "entity=ACME", "--comment", " ")
+    assert out.returncode == 1 and "comment" in out.stderr
+    out = cli(env, "silence", "add", "--match", "weather=rain", "--comment", "x")
     assert out.returncode == 1 and "unknown label" in out.stderr
-    out = cli(env, "silence", "add", "--match", "entity=ACME", "--author", "a", "--comment", "x",
+    out = cli(env, "silence", "add", "--match", "entity=ACME", "--comment", "x",
               "--duration", "soon")
     assert out.returncode == 1 and "--duration" in out.stderr
+    out = cli(env, "silence", "add", "--match", "entity=ACME", "--comment", "x",
+              "--duration", "8d")
+    assert out.returncode == 1 and "at most 168 h (TONEWATCH_SILENCE_MAX_HOURS)" in out.stderr
+    # A typed author name is no longer accepted.
+    out = cli(env, "silence", "add", "--match", "entity=ACME", "--author", "a", "--comment", "x")
+    assert out.returncode != 0 and "--author" in out.stderr
+    assert not (tmp_path / "data" / "tonewatch.duckdb").exists() or query(
+        tmp_path / "data" / "tonewatch.duckdb", "SELECT count(*) FROM silences") == [(0,)]
+
+
+def test_cli_users_and_silence_as(tmp_path):
+    """The user file from the shell, and --as checked against it (issue 24)."""
+    users = tmp_path / "users.yaml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
+    env.update(TONEWATCH_DATA_DIR=str(tmp_path / "data"), TONEWATCH_USERS_FILE=str(users))
+
+    def run(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env,
+                              input=stdin, capture_output=True, text=True, timeout=120)
+
+    added = run("users", "add", "rita", "--role", "responder", "--password-stdin",
+                stdin="rita-responds-1\n")
+    assert added.returncode == 0, added.stderr
+    assert "rita-responds-1" not in users.read_text() and "$argon2id$" in users.read_text()
+    listing = run("users", "list")
+    assert "rita" in listing.stdout and "responder" in listing.stdout
+    assert "argon2" not in listing.stdout
+    refused = run("silence", "add", "--match", "scope=ticker", "--match", "entity=ACME",
+                  "--comment", "x", "--as", "mallory")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (f"tonewatch: error: --as 'mallory': no such user in {users} "
+                                      "(see `tonewatch users list`)")
+    broad = run("silence", "add", "--match", "scope=market", "--comment", "x", "--as", "rita")
+    assert broad.returncode == 1 and "needs admin" in broad.stderr
+    ok = run("silence", "add", "--match", "scope=ticker", "--match", "entity=ACME",
+             "--comment", "recall", "--as", "rita")
+    assert ok.returncode == 0, ok.stderr
+    assert query(tmp_path / "data" / "tonewatch.duckdb", "SELECT author FROM silences") == [("rita",)]
+    role = run("users", "set-role", "rita", "root")
+    assert role.returncode == 1 and "unknown role 'root'" in role.stderr
+
+
+def test_dashboard_refuses_a_network_address_without_sign_in(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONEWATCH_")}
+    env["TONEWATCH_DATA_DIR"] = str(tmp_path / "data")
+    out = cli(env, "dashboard", "--address", "0.0.0.0", "--port", "1")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "tonewatch: error: refusing to serve the dashboard on 0.0.0.0 without sign-in: add "
+        "users with `tonewatch users add NAME --role admin` and set TONEWATCH_USERS_FILE (or "
+        "configure OIDC in the secrets file named by TONEWATCH_DASHBOARD_SECRETS_FILE), or "
+        "serve on 127.0.0.1"]
 
 
 def test_cooldown_holds_across_runs_and_a_replay_queues_nothing_twice(settings):

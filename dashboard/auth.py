@@ -1,0 +1,142 @@
+"""Sign-in: who is acting on the dashboard, with which role, until when.
+
+Viewing needs no sign-in; every write (creating or expiring a silence) calls
+:func:`current_actor` at the moment it runs and hands the result to the library, which checks
+the role (:mod:`pipeline.access.roles`). Hiding a form is a courtesy, not the check.
+
+Two ways to sign in, either or both:
+
+- **password** (``TONEWATCH_USERS_FILE``): the sidebar form checks the name and password
+  against the user file's Argon2id hashes (:func:`pipeline.access.users.verify_password`).
+  The signed-in user is kept in this browser session's server-side state
+  (``st.session_state``), which the browser cannot write, and lasts
+  ``TONEWATCH_DASHBOARD_SESSION_MINUTES``; reloading the page signs out.
+- **OIDC** (an ``[auth]`` section in ``TONEWATCH_DASHBOARD_SECRETS_FILE``): Streamlit's
+  ``st.login()``; ``st.user``'s e-mail names the user, whose role comes from the user file
+  (``tonewatch users add EMAIL --oidc --role ...``), ``viewer`` when not listed there. The
+  sign-in also ends ``TONEWATCH_DASHBOARD_SESSION_MINUTES`` after the token was issued.
+
+Each call re-reads the user file, so a removed user or a changed role takes effect at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from pipeline.access.roles import Actor
+from pipeline.access.users import load_users, verify_password
+from pipeline.config import Settings, load_settings
+from pipeline.errors import SignInError
+
+#: Session-state key of the password sign-in: ``{"name", "expires_at"}`` (UTC).
+SESSION_KEY = "signed_in"
+_NOTE_KEY = "sign_in_note"
+_FAILED_KEY = "sign_in_failed"
+EXPIRED_NOTE = "Your session expired: sign in again."
+
+
+def _oidc_configured() -> bool:
+    # st.user has is_logged_in only when the secrets hold an [auth] section.
+    return "is_logged_in" in st.user.to_dict()
+
+
+def _oidc_actor(settings: Settings, now: datetime) -> Actor | None:
+    if not _oidc_configured() or not st.user.is_logged_in:
+        return None
+    issued = st.user.to_dict().get("iat")
+    if isinstance(issued, (int, float)) and now - datetime.fromtimestamp(issued, UTC) > \
+            timedelta(minutes=settings.dashboard_session_minutes):
+        st.session_state[_NOTE_KEY] = EXPIRED_NOTE
+        return None
+    name = str(st.user.to_dict().get("email") or st.user.to_dict().get("sub") or "")
+    if not name:
+        return None
+    known = load_users(settings.users_file).get(name)
+    return Actor(name, known.role if known else "viewer", "oidc")
+
+
+def current_actor(now: datetime | None = None) -> Actor | None:
+    """The signed-in user of this browser session, or None (anonymous, expired, removed).
+
+    Args:
+        now: the current instant, tz-aware UTC; default the clock.
+
+    Raises:
+        ConfigError: the user file or settings are invalid.
+    """
+    settings = load_settings()
+    now = now or datetime.now(UTC)
+    session = st.session_state.get(SESSION_KEY)
+    if session:
+        user = load_users(settings.users_file).get(session["name"])
+        if now >= session["expires_at"] or user is None or user.password_hash is None:
+            del st.session_state[SESSION_KEY]
+            st.session_state[_NOTE_KEY] = EXPIRED_NOTE
+            return None
+        return Actor(user.name, user.role, "password")
+    return _oidc_actor(settings, now)
+
+
+def sign_in(name: str, password: str, now: datetime | None = None) -> Actor:
+    """Check ``name`` and ``password`` against the user file and start a session.
+
+    Raises:
+        SignInError: unknown user or wrong password (the message does not say which).
+    """
+    settings = load_settings()
+    now = now or datetime.now(UTC)
+    user = verify_password(load_users(settings.users_file), name.strip(), password)
+    st.session_state[SESSION_KEY] = {
+        "name": user.name,
+        "expires_at": now + timedelta(minutes=settings.dashboard_session_minutes)}
+    st.session_state.pop(_NOTE_KEY, None)
+    return Actor(user.name, user.role, "password")
+
+
+def sign_out() -> None:
+    """End the password session (an OIDC sign-in ends through ``st.logout``)."""
+    st.session_state.pop(SESSION_KEY, None)
+
+
+def _submit_sign_in() -> None:
+    # A callback runs before the script, the one moment a widget's value may be reset: the
+    # password leaves the session state as soon as it has been checked.
+    name = st.session_state.get("sign_in_user", "")
+    password = st.session_state.get("sign_in_password", "")
+    st.session_state["sign_in_password"] = ""
+    try:
+        sign_in(name, password)
+    except SignInError as exc:
+        st.session_state[_FAILED_KEY] = f"Sign-in failed: {exc}."
+
+
+def sign_in_panel() -> None:
+    """The sidebar's sign-in block: who is signed in and a sign-out button, or the ways in."""
+    settings = load_settings()
+    actor = current_actor()
+    st.divider()
+    if actor is not None:
+        st.text(f"Signed in as {actor.name} ({actor.role})")
+        if actor.via == "oidc":
+            st.button("Sign out", key="sign_out", on_click=st.logout)
+        else:
+            st.button("Sign out", key="sign_out", on_click=sign_out)
+        return
+    note = st.session_state.pop(_NOTE_KEY, None)
+    if note:
+        st.warning(note)
+    has_passwords = any(u.password_hash for u in load_users(settings.users_file).values())
+    if has_passwords:
+        failed = st.session_state.pop(_FAILED_KEY, None)
+        with st.form("sign_in_form"):
+            st.text_input("User", key="sign_in_user")
+            st.text_input("Password", type="password", key="sign_in_password")
+            st.form_submit_button("Sign in", on_click=_submit_sign_in)
+        if failed:
+            st.error(failed)
+    if _oidc_configured():
+        st.button("Sign in with your identity provider", key="sign_in_oidc", on_click=st.login)
+    if not has_passwords and not _oidc_configured():
+        st.caption("Read-only: no sign-in is configured (TONEWATCH_USERS_FILE).")

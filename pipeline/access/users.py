@@ -1,0 +1,237 @@
+"""The user file: who may sign in to the dashboard, and with which role.
+
+For a team without an identity provider. The file is YAML, written only by ``tonewatch users``
+(mode 0600, replaced atomically)::
+
+    users:
+      alice:
+        role: responder
+        password_hash: "$argon2id$v=19$m=65536,t=3,p=4$..."
+      bob@example.com:
+        role: admin            # no password_hash: an OIDC identity; the role is all it gets here
+
+Passwords are hashed with Argon2id by argon2-cffi (a random salt per hash, parameters in the
+hash string), never stored or logged in plain text. Its path is ``TONEWATCH_USERS_FILE``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from pipeline.access.roles import Actor, check_role
+from pipeline.config import read_yaml
+from pipeline.errors import ConfigError, SignInError
+
+#: Shortest password ``tonewatch users add`` accepts, characters.
+MIN_PASSWORD_LENGTH = 10
+
+# Names are shown in the audit trail and typed at sign-in: printable, no spaces.
+_NAME = re.compile(r"^[\w.@+-]{1,128}$")
+
+_HASHER = PasswordHasher()
+# Checked when the name is unknown, so that a wrong name costs as long as a wrong password
+# (no timing oracle for which names exist).
+_DUMMY_HASH = _HASHER.hash("tonewatch-no-such-user")
+
+
+@dataclass(frozen=True)
+class User:
+    """One entry of the user file.
+
+    Attributes:
+        name: sign-in name (or an OIDC identity's e-mail).
+        role: ``viewer``, ``responder`` or ``admin``.
+        password_hash: Argon2id hash string, or None for an OIDC identity (no password sign-in).
+    """
+
+    name: str
+    role: str
+    password_hash: str | None = None
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid user name (letters, digits, ``. @ + - _``, 1-128).
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"bad user name {name!r}: use 1-128 letters, digits or . @ + - _")
+    return name
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash (random salt) of ``password``.
+
+    Raises:
+        ConfigError: shorter than :data:`MIN_PASSWORD_LENGTH` characters.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(f"password too short: use at least {MIN_PASSWORD_LENGTH} characters")
+    return _HASHER.hash(password)
+
+
+def load_users(path: Path | None) -> dict[str, User]:
+    """Read the user file; a missing file or ``None`` is an empty dict.
+
+    Raises:
+        ConfigError: unreadable, not YAML, or an entry with a bad name, role or hash
+            (one line naming the file and the entry).
+    """
+    if path is None or not Path(path).exists():
+        return {}
+
+    data = read_yaml(Path(path)) or {}
+    entries = data.get("users") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise ConfigError(f"{path}: expected a mapping 'users:' of name -> {{role, password_hash}}")
+    users = {}
+    for name, entry in entries.items():
+        where = f"{path}: users.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected {{role, password_hash}}")
+        try:
+            check_name(str(name))
+            role = check_role(str(entry.get("role")))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        digest = entry.get("password_hash")
+        if digest is not None and not str(digest).startswith("$argon2"):
+            # Never echo it: it might be a password someone pasted in by hand.
+            raise ConfigError(f"{where}: password_hash is not an Argon2 hash "
+                              "(set passwords with `tonewatch users add`)")
+        users[str(name)] = User(str(name), role, None if digest is None else str(digest))
+    return users
+
+
+def save_users(path: Path, users: dict[str, User]) -> None:
+    """Write the user file atomically with mode 0600 (readable by its owner only).
+
+    Raises:
+        ConfigError: the folder cannot be written.
+    """
+    path = Path(path)
+    body = {"users": {u.name: {"role": u.role, **({"password_hash": u.password_hash}
+                                                    if u.password_hash else {})}
+                      for u in sorted(users.values(), key=lambda u: u.name)}}
+    text = ("# tonewatch users: written by `tonewatch users`; Argon2id hashes, never passwords.\n"
+            + yaml.safe_dump(body, sort_keys=False))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write user file {path}: {exc.strerror}") from exc
+
+
+def add_user(path: Path, name: str, role: str, password: str | None) -> User:
+    """Add a user (with a password, or ``None`` for an OIDC identity) and save the file.
+
+    Raises:
+        ConfigError: the name exists or is invalid, an unknown role, a short password.
+    """
+    users = load_users(path)
+    check_name(name)
+    check_role(role)
+    if name in users:
+        raise ConfigError(f"user {name!r} already exists in {path} (remove it first, or set-role)")
+    user = User(name, role, None if password is None else hash_password(password))
+    save_users(path, {**users, name: user})
+    return user
+
+
+def remove_user(path: Path, name: str) -> None:
+    """Remove a user and save the file.
+
+    Raises:
+        ConfigError: no such user.
+    """
+    users = load_users(path)
+    if name not in users:
+        raise ConfigError(f"no user {name!r} in {path}")
+    del users[name]
+    save_users(path, users)
+
+
+def set_role(path: Path, name: str, role: str) -> User:
+    """Change a user's role and save the file.
+
+    Raises:
+        ConfigError: no such user, or an unknown role.
+    """
+    users = load_users(path)
+    check_role(role)
+    if name not in users:
+        raise ConfigError(f"no user {name!r} in {path}")
+    users[name] = User(name, role, users[name].password_hash)
+    save_users(path, users)
+    return users[name]
+
+
+def verify_password(users: dict[str, User], name: str, password: str) -> User:
+    """The user ``name`` if ``password`` matches their hash.
+
+    An unknown name is checked against a dummy hash first, so both failures take as long.
+
+    Raises:
+        SignInError: unknown user, a user without a password (OIDC), or a wrong password; the
+            message does not say which.
+    """
+    user = users.get(name)
+    digest = user.password_hash if user is not None else None
+    try:
+        _HASHER.verify(digest or _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        digest = None
+    if user is None or digest is None:
+        raise SignInError("unknown user or wrong password")
+    return user
+
+
+def os_user() -> str:
+    """The operating-system account running this process (``uid<N>`` when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid{os.getuid()}"
+
+
+def shell_actor(users_file: Path | None, as_name: str | None) -> Actor:
+    """Who acts from the command line, for the audit trail.
+
+    - ``--as NAME`` with a user file configured: NAME must be in it; its role applies.
+    - ``--as NAME`` without a user file: recorded as ``"NAME (os user U)"``, role ``admin``
+      (no file to check it against, so the shell account stays on record).
+    - no ``--as``: the OS user; its role from the user file when listed there, else ``admin``
+      (whoever may run the CLI can already write the database file).
+
+    Raises:
+        ConfigError: ``--as`` names nobody in the configured user file, or the file is bad.
+    """
+    account = os_user()
+    users = load_users(users_file)
+    if as_name is not None:
+        if users_file is None:
+            return Actor(f"{check_name(as_name)} (os user {account})", "admin", "cli-as")
+        if as_name not in users:
+            raise ConfigError(f"--as {as_name!r}: no such user in {users_file} "
+                              "(see `tonewatch users list`)")
+        return Actor(as_name, users[as_name].role, "cli-as")
+    known = users.get(account)
+    return Actor(account, known.role if known else "admin", "os-user")

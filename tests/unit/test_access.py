@@ -1,0 +1,156 @@
+"""Roles, the user file, silence bounds and the serving check (issue 24), as an attacker tries.
+
+The user file never holds a plain password; a wrong password and an unknown name fail alike;
+a responder may silence one entity of a non-market scope, only an admin a whole scope; the
+dashboard refuses a network address without sign-in.
+"""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.access.roles import Actor, require, role_allows
+from pipeline.access.serving import check_serving, is_loopback, sign_in_methods
+from pipeline.access.users import (
+    add_user, load_users, remove_user, set_role, shell_actor, verify_password,
+)
+from pipeline.alerting.silences import SilencePolicy, check_silence, is_broad, parse_matcher
+from pipeline.errors import AccessDeniedError, ConfigError, SignInError
+
+PASSWORD = "correct horse battery"
+T0 = datetime(2026, 3, 6, tzinfo=UTC)
+
+
+@pytest.fixture
+def users_path(tmp_path):
+    path = tmp_path / "users.yaml"
+    add_user(path, "rita", "responder", PASSWORD)
+    add_user(path, "ops@example.com", "admin", None)  # an OIDC identity: role only
+    return path
+
+
+def test_the_user_file_holds_salted_argon2_hashes_only(users_path, tmp_path):
+    text = users_path.read_text()
+    assert PASSWORD not in text and "$argon2id$" in text
+    assert stat.S_IMODE(users_path.stat().st_mode) == 0o600
+    add_user(tmp_path / "other.yaml", "rita", "responder", PASSWORD)
+    # A random salt per hash: the same password never gives the same string.
+    assert load_users(users_path)["rita"].password_hash != \
+        load_users(tmp_path / "other.yaml")["rita"].password_hash
+
+
+def test_right_password_signs_in_and_wrong_ones_do_not(users_path):
+    users = load_users(users_path)
+    assert verify_password(users, "rita", PASSWORD).role == "responder"
+    for name, password in (("rita", "wrong password"), ("rita", ""), ("nobody", PASSWORD),
+                           ("ops@example.com", ""), ("ops@example.com", PASSWORD)):
+        with pytest.raises(SignInError, match="^unknown user or wrong password$"):
+            verify_password(users, name, password)
+
+
+def test_manage_users_and_bad_input_names_the_culprit(users_path):
+    assert set_role(users_path, "rita", "admin").role == "admin"
+    assert verify_password(load_users(users_path), "rita", PASSWORD).role == "admin"
+    with pytest.raises(ConfigError, match="unknown role 'root'"):
+        set_role(users_path, "rita", "root")
+    with pytest.raises(ConfigError, match="already exists"):
+        add_user(users_path, "rita", "viewer", PASSWORD)
+    with pytest.raises(ConfigError, match="too short"):
+        add_user(users_path, "sam", "viewer", "short")
+    with pytest.raises(ConfigError, match="bad user name"):
+        add_user(users_path, "sam smith", "viewer", PASSWORD)
+    remove_user(users_path, "rita")
+    assert set(load_users(users_path)) == {"ops@example.com"}
+    with pytest.raises(ConfigError, match="no user 'rita'"):
+        remove_user(users_path, "rita")
+
+
+def test_a_hand_written_plain_password_is_refused_and_not_echoed(tmp_path):
+    path = tmp_path / "users.yaml"
+    path.write_text("users:\n  eve:\n    role: admin\n    password_hash: hunter2hunter2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_users(path)
+    assert "not an Argon2 hash" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_roles_are_ordered_and_require_names_who_and_what():
+    assert role_allows("admin", "responder") and not role_allows("viewer", "responder")
+    assert not role_allows("root", "viewer")
+    with pytest.raises(AccessDeniedError, match="sign in"):
+        require(None, "silence.create")
+    with pytest.raises(AccessDeniedError, match="vic has the role viewer"):
+        require(Actor("vic", "viewer", "password"), "silence.expire")
+
+
+@pytest.mark.parametrize(("matchers", "broad"), [
+    (["scope=market"], True),
+    (["scope=market", "entity=market"], True),
+    (["entity=ACME"], True),                      # says nothing of the scope
+    (["scope=ticker"], True),                     # every ticker
+    (["scope=ticker", "entity=~AC.*"], True),     # a regex is not one entity
+    (["rule=~.*"], True),
+    (["scope=ticker", "entity=ACME"], False),
+    (["rule=r", "scope=sector", "entity=Energy"], False),
+    (["scope!=market", "entity=ACME"], False),
+])
+def test_which_silences_are_broad(matchers, broad):
+    assert is_broad([parse_matcher(m) for m in matchers]) is broad
+
+
+def test_silence_bounds():
+    policy = SilencePolicy(max_duration=timedelta(hours=24), broad_role="admin")
+    narrow = [parse_matcher("scope=ticker"), parse_matcher("entity=ACME")]
+    rita, ada = Actor("rita", "responder", "password"), Actor("ada", "admin", "password")
+    day = {"starts_at": T0, "ends_at": T0 + timedelta(hours=24)}
+    assert check_silence(narrow, actor=rita, policy=policy, **day) == rita
+    with pytest.raises(AccessDeniedError, match="needs admin"):
+        check_silence([parse_matcher("scope=market")], actor=rita, policy=policy, **day)
+    assert check_silence([parse_matcher("scope=market")], actor=ada, policy=policy, **day) == ada
+    with pytest.raises(AccessDeniedError, match="at most 24 h"):
+        check_silence(narrow, actor=ada, policy=policy, starts_at=T0,
+                      ends_at=T0 + timedelta(hours=25))
+    with pytest.raises(AccessDeniedError):
+        check_silence(narrow, actor=None, policy=policy, **day)
+
+
+def test_shell_actor_is_the_os_user_or_a_listed_as(users_path, monkeypatch):
+    monkeypatch.setattr("pipeline.access.users.getpass.getuser", lambda: "alice")
+    assert shell_actor(None, None) == Actor("alice", "admin", "os-user")
+    assert shell_actor(users_path, "rita") == Actor("rita", "responder", "cli-as")
+    with pytest.raises(ConfigError, match="--as 'mallory': no such user"):
+        shell_actor(users_path, "mallory")
+    # Without a user file a --as name cannot be checked: the shell account stays on record.
+    assert shell_actor(None, "rita").name == "rita (os user alice)"
+
+
+@pytest.mark.parametrize(("address", "loopback"), [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.0.2", True),
+    ("0.0.0.0", False), ("::", False), ("", False), ("192.168.1.5", False),
+    ("dashboard.example", False),
+])
+def test_loopback_addresses(address, loopback):
+    assert is_loopback(address) is loopback
+
+
+def test_serving_a_network_needs_sign_in(users_path, tmp_path):
+    check_serving("127.0.0.1", None, None)  # viewing stays open on loopback
+    with pytest.raises(ConfigError, match="refusing to serve the dashboard on 0.0.0.0 without "
+                                          "sign-in: add users with `tonewatch users add"):
+        check_serving("0.0.0.0", None, None)
+    only_oidc = tmp_path / "only_oidc.yaml"
+    add_user(only_oidc, "ops@example.com", "admin", None)
+    with pytest.raises(ConfigError):
+        check_serving("0.0.0.0", only_oidc, None)  # nobody can sign in with a password
+    check_serving("0.0.0.0", users_path, None)
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[auth]\nredirect_uri = "https://tw.example/oauth2callback"\n'
+                       'cookie_secret = "s3cret-cookie"\n[auth.corp]\nclient_id = "x"\n')
+    assert sign_in_methods(None, secrets) == ["oidc"]
+    check_serving("0.0.0.0", None, secrets)
+    secrets.write_text('[auth\ncookie_secret = "s3cret-cookie"\n')
+    with pytest.raises(ConfigError) as caught:
+        check_serving("0.0.0.0", None, secrets)
+    assert "s3cret" not in str(caught.value)
