@@ -26,15 +26,31 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from pipeline.access.roles import Actor
-from pipeline.access.users import load_users, verify_password
+from pipeline.access.users import SignInThrottle, User, load_users, verify_password
 from pipeline.config import Settings, load_settings
-from pipeline.errors import SignInError
+from pipeline.errors import ConfigError, SignInError
 
 #: Session-state key of the password sign-in: ``{"name", "expires_at"}`` (UTC).
 SESSION_KEY = "signed_in"
 _NOTE_KEY = "sign_in_note"
 _FAILED_KEY = "sign_in_failed"
+_BROKEN_KEY = "users_file_error"
 EXPIRED_NOTE = "Your session expired: sign in again."
+
+#: Shared by every session of this server process (modules are imported once per process).
+THROTTLE = SignInThrottle()
+
+
+def _users(settings: Settings) -> dict[str, User]:
+    # Fail closed: a broken user file signs nobody in (the sidebar says why) instead of
+    # breaking every page.
+    try:
+        users = load_users(settings.users_file)
+    except ConfigError as exc:
+        st.session_state[_BROKEN_KEY] = str(exc)
+        return {}
+    st.session_state.pop(_BROKEN_KEY, None)
+    return users
 
 
 def _oidc_configured() -> bool:
@@ -53,7 +69,7 @@ def _oidc_actor(settings: Settings, now: datetime) -> Actor | None:
     name = str(st.user.to_dict().get("email") or st.user.to_dict().get("sub") or "")
     if not name:
         return None
-    known = load_users(settings.users_file).get(name)
+    known = _users(settings).get(name)
     return Actor(name, known.role if known else "viewer", "oidc")
 
 
@@ -64,13 +80,13 @@ def current_actor(now: datetime | None = None) -> Actor | None:
         now: the current instant, tz-aware UTC; default the clock.
 
     Raises:
-        ConfigError: the user file or settings are invalid.
+        ConfigError: the settings are invalid (a broken user file signs nobody in instead).
     """
     settings = load_settings()
     now = now or datetime.now(UTC)
     session = st.session_state.get(SESSION_KEY)
     if session:
-        user = load_users(settings.users_file).get(session["name"])
+        user = _users(settings).get(session["name"])
         if now >= session["expires_at"] or user is None or user.password_hash is None:
             del st.session_state[SESSION_KEY]
             st.session_state[_NOTE_KEY] = EXPIRED_NOTE
@@ -83,11 +99,19 @@ def sign_in(name: str, password: str, now: datetime | None = None) -> Actor:
     """Check ``name`` and ``password`` against the user file and start a session.
 
     Raises:
-        SignInError: unknown user or wrong password (the message does not say which).
+        SignInError: unknown user or wrong password (the message does not say which), or too
+            many failures for this name lately (:data:`THROTTLE`).
     """
     settings = load_settings()
     now = now or datetime.now(UTC)
-    user = verify_password(load_users(settings.users_file), name.strip(), password)
+    name = name.strip()
+    THROTTLE.check(name, now)
+    try:
+        user = verify_password(_users(settings), name, password)
+    except SignInError:
+        THROTTLE.failed(name, now)
+        raise
+    THROTTLE.succeeded(name)
     st.session_state[SESSION_KEY] = {
         "name": user.name,
         "expires_at": now + timedelta(minutes=settings.dashboard_session_minutes)}
@@ -127,7 +151,10 @@ def sign_in_panel() -> None:
     note = st.session_state.pop(_NOTE_KEY, None)
     if note:
         st.warning(note)
-    has_passwords = any(u.password_hash for u in load_users(settings.users_file).values())
+    has_passwords = any(u.password_hash for u in _users(settings).values())
+    broken = st.session_state.get(_BROKEN_KEY)
+    if broken:
+        st.error(f"Sign-in unavailable: {broken}")
     if has_passwords:
         failed = st.session_state.pop(_FAILED_KEY, None)
         with st.form("sign_in_form"):

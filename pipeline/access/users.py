@@ -20,7 +20,9 @@ import getpass
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -202,6 +204,57 @@ def verify_password(users: dict[str, User], name: str, password: str) -> User:
     if user is None or digest is None:
         raise SignInError("unknown user or wrong password")
     return user
+
+
+class SignInThrottle:
+    """A brake on password guessing: after ``max_failures`` failed sign-ins for one name within
+    ``window``, that name is refused until the oldest failure leaves the window.
+
+    One instance serves every browser session of a dashboard process (thread-safe), so opening
+    new sessions does not reset it. Unknown names are throttled like real ones, so the brake
+    does not reveal which names exist.
+
+    Args:
+        max_failures: failures allowed per name within ``window``.
+        window: how long a failure counts.
+    """
+
+    def __init__(self, max_failures: int = 5, window: timedelta = timedelta(minutes=5)):
+        self.max_failures = max_failures
+        self.window = window
+        self._failures: dict[str, list[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: datetime) -> list[datetime]:
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
+
+    def check(self, name: str, now: datetime) -> None:
+        """Raise when ``name`` has failed too often lately.
+
+        Raises:
+            SignInError: too many recent failures; the message says how long to wait (seconds).
+        """
+        with self._lock:
+            recent = self._recent(name.lower(), now)
+        if len(recent) >= self.max_failures:
+            wait = (recent[0] + self.window - now).total_seconds()
+            raise SignInError(f"too many failed sign-ins for this name; try again in "
+                              f"{max(1, round(wait))} s")
+
+    def failed(self, name: str, now: datetime) -> None:
+        """Count one failed sign-in for ``name`` at ``now`` (tz-aware UTC)."""
+        with self._lock:
+            self._failures.setdefault(name.lower(), []).append(now)
+
+    def succeeded(self, name: str) -> None:
+        """Forget ``name``'s failures after a successful sign-in."""
+        with self._lock:
+            self._failures.pop(name.lower(), None)
 
 
 def os_user() -> str:

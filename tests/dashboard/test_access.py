@@ -74,6 +74,33 @@ def test_wrong_password_and_unknown_user_are_refused_alike(monkeypatch, seeded_d
     assert USERS["rita"][1] not in repr(at.session_state)
 
 
+def test_repeated_failures_lock_the_name_even_for_the_right_password(monkeypatch, seeded_db,
+                                                                   users_file):
+    from dashboard.auth import THROTTLE
+
+    monkeypatch.setattr(THROTTLE, "max_failures", 2)
+    at = open_page(monkeypatch, seeded_db.parent, "alerts")
+    for _ in range(2):
+        at = sign_in(at, "ada", "guess-guess-guess")
+    at = sign_in(at, "ada", USERS["ada"][1])
+    assert at.sidebar.error[0].value.startswith(
+        "Sign-in failed: too many failed sign-ins for this name; try again in")
+    assert _button(at, "Create silence") is None
+    THROTTLE.succeeded("ada")
+
+
+def test_a_broken_user_file_signs_nobody_in_and_pages_still_read(monkeypatch, seeded_db,
+                                                                  users_file):
+    at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "rita", USERS["rita"][1])
+    users_file.write_text("users:\n  rita:\n    role: root\n")
+    at.run()
+    assert not at.exception
+    assert _button(at, "Create silence") is None
+    assert at.sidebar.error[0].value.startswith("Sign-in unavailable: ")
+    assert "unknown role 'root'" in at.sidebar.error[0].value
+    assert frame_with(at, "alert_id") is not None  # reading goes on
+
+
 def test_viewer_signed_in_gets_no_form(monkeypatch, seeded_db, users_file):
     at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "vic", USERS["vic"][1])
 

@@ -15,7 +15,7 @@ import pytest
 from pipeline.access.roles import Actor, require, role_allows
 from pipeline.access.serving import check_serving, is_loopback, sign_in_methods
 from pipeline.access.users import (
-    add_user, load_users, remove_user, set_role, shell_actor, verify_password,
+    SignInThrottle, add_user, load_users, remove_user, set_role, shell_actor, verify_password,
 )
 from pipeline.alerting.silences import SilencePolicy, check_silence, is_broad, parse_matcher
 from pipeline.errors import AccessDeniedError, ConfigError, SignInError
@@ -49,6 +49,20 @@ def test_right_password_signs_in_and_wrong_ones_do_not(users_path):
                            ("ops@example.com", ""), ("ops@example.com", PASSWORD)):
         with pytest.raises(SignInError, match="^unknown user or wrong password$"):
             verify_password(users, name, password)
+
+
+def test_password_guessing_is_braked_per_name_for_every_session():
+    throttle = SignInThrottle(max_failures=3, window=timedelta(minutes=5))
+    for i in range(3):
+        throttle.check("Rita", T0 + timedelta(seconds=i))
+        throttle.failed("Rita", T0 + timedelta(seconds=i))
+    with pytest.raises(SignInError, match="too many failed sign-ins for this name; try again "
+                                          "in 298 s"):
+        throttle.check("rita", T0 + timedelta(seconds=2))  # names compare case-blind
+    throttle.check("nobody", T0)  # other names are not held up
+    throttle.check("rita", T0 + timedelta(minutes=5))  # the first failure left the window
+    throttle.succeeded("rita")
+    throttle.check("rita", T0 + timedelta(seconds=3))
 
 
 def test_manage_users_and_bad_input_names_the_culprit(users_path):
