@@ -288,3 +288,28 @@ def test_entity_matcher_takes_the_display_name_too():
     assert not parse_matcher("entity!=Example Market Wire").matches(labels)
     assert parse_matcher("entity!=Other Wire").matches(labels)
     assert not parse_matcher("entity=Other Wire").matches(labels)
+
+
+def test_a_database_from_before_migration_6_keeps_its_silences(tmp_path):
+    """Migration 006 adds who expired a silence and why; older rows survive, unattributed."""
+    import duckdb
+
+    from pipeline.storage.db import migrations
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("SET TimeZone='UTC'")
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR"
+                " NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+    for version, name, sql in migrations():
+        if version < 6:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)",
+                        [version, name])
+    con.execute("INSERT INTO silences VALUES ('old1', '[]', ?, ?, 'ops', 'legacy', ?, ?)",
+                [AT, AT + timedelta(days=1), AT, AT + timedelta(hours=1)])
+    con.close()
+    with connect(db) as con:  # a writer brings the schema up to date
+        rows = con.execute("SELECT silence_id, author, comment, expired_at IS NOT NULL,"
+                           " expired_by, expiry_comment FROM silences").fetchall()
+    assert rows == [("old1", "ops", "legacy", True, None, None)]
