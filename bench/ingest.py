@@ -99,9 +99,13 @@ def main() -> int:
 
     import duckdb
 
+    from _common import cpu_summary
+
     from pipeline.config import load_settings
     from pipeline.run import ingest
     from pipeline.storage.db import connect, upsert_frame
+
+    print(cpu_summary())
 
     rng = random.Random(7)
     now = datetime.now(UTC)
@@ -145,6 +149,7 @@ def main() -> int:
                             "row_by_row_rows_per_s": round(row_rate),
                             "bulk_speedup": round(bulk_rate / row_rate, 1)}
         del duckdb
+    results["cpu"] = cpu_summary()
     results["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     e2e, store = results["end_to_end"], results["store"]
     print(f"end to end: {e2e['entries']} entries from {opts.feeds} feeds over loopback HTTP in "

@@ -182,6 +182,8 @@ class FeedSource:
             (None = 30 years).
         ticker: the company a per-company feed is about; stamped on its items unless an item
             names other companies and not this one.
+        named: the name was given (feeds.yaml, an import); False for a bare URL or path from
+            the command line, which its channel title names once read (file or URL alike).
     """
 
     feed_id: str
@@ -193,6 +195,7 @@ class FeedSource:
     horizon_days: int | None = None
     ticker: str | None = None
     api: Any = field(default=None, compare=False, hash=False)
+    named: bool = True
 
     @property
     def is_remote(self) -> bool:

@@ -14,7 +14,8 @@ Rules (each is a decision an analyst relies on):
   title + the raw date string. The stored ``url`` is the feed's link, resolved against the
   feed's base and minus tracking parameters only.
 * Dates: the raw string is kept; the instant is UTC; ``date_quality`` is ``exact`` (zone given),
-  ``zone_assumed`` (no zone: the feed's timezone or UTC applied), ``inferred`` (no usable
+  ``zone_assumed`` (no zone: the feed's timezone or UTC applied; or an ambiguous abbreviation
+  such as IST read by :data:`AMBIGUOUS_ZONES`), ``inferred`` (no usable
   date: the fetch time is used) or ``out_of_range`` (a date in the future or before the feed's
   horizon, replaced by the fetch time).
 * Story: each article starts with ``story_id`` = hash of its normalised title; near-duplicate
@@ -169,6 +170,10 @@ def parse_date(
     """
     if not raw or not raw.strip():
         return fetched_at, "inferred"
+    named = _NAMED_ZONE.search(raw.strip())
+    if named and named.group(0) in AMBIGUOUS_ZONES:
+        return _parse_ambiguous(raw.strip(), named, fetched_at=fetched_at,
+                                feed_timezone=feed_timezone, horizon=horizon)
     zone = feed_timezone or "UTC"
     fast = _parse_standard(raw.strip())
     # email.utils knows only the RFC 822 zone names; "CET", "BST", "MEZ"... come back naive as
@@ -208,6 +213,31 @@ def parse_date(
 
 # A trailing alphabetic zone abbreviation (CET, BST, MEZ, AEST...), not an RFC 822 numeric offset.
 _NAMED_ZONE = re.compile(r"\b[A-Z]{2,5}$")
+
+#: Zone abbreviations that name several zones, none defined by RFC 822: the reading taken when
+#: the feed's own zone does not use the abbreviation, and the zones that do. "IST" is India,
+#: Israel and Irish (summer) Standard Time; India is taken by default, as the largest body of
+#: financial news dated "IST" (Indian exchanges and business press), but flagged
+#: ``zone_assumed``: only a feed configured with one of these zones makes it ``exact``.
+AMBIGUOUS_ZONES = {"IST": ("Asia/Kolkata", ("Asia/Kolkata", "Asia/Jerusalem", "Europe/Dublin"))}
+
+
+def _parse_ambiguous(raw: str, named: re.Match, *, fetched_at: datetime,
+                     feed_timezone: str | None, horizon: timedelta) -> tuple[datetime, str]:
+    """:func:`parse_date` for a string ending in an :data:`AMBIGUOUS_ZONES` abbreviation: the
+    local time read in the feed's zone when that zone uses the abbreviation at that time
+    (``exact``), else in the default reading (``zone_assumed``)."""
+    abbreviation, local = named.group(0), raw[:named.start()].rstrip()
+    default, users = AMBIGUOUS_ZONES[abbreviation]
+    if feed_timezone in users:
+        instant, quality = parse_date(local, fetched_at=fetched_at, feed_timezone=feed_timezone,
+                                      horizon=horizon)
+        if (quality == "zone_assumed"
+                and instant.astimezone(ZoneInfo(feed_timezone)).tzname() == abbreviation):
+            return instant, "exact"
+    instant, quality = parse_date(local, fetched_at=fetched_at, feed_timezone=default,
+                                  horizon=horizon)
+    return instant, quality  # zone_assumed (or inferred / out_of_range): never exact
 
 
 def _parse_standard(raw: str) -> datetime | None:

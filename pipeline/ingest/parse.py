@@ -22,11 +22,13 @@ from typing import Any
 import feedparser
 
 from pipeline.errors import FeedParseError, NotAFeedError
+from pipeline.ingest.jsonfeed import looks_like_json, parse_json_feed
 from pipeline.ingest.links import is_web_url
 
 _HTML_START = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.I | re.S)
 _SITEMAP_ROOT = re.compile(rb"<(urlset|sitemapindex)[\s>]", re.I)
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.I)
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\sencoding\s*=", re.I)
 _PROLOG_BYTES = 1 << 16  # a DOCTYPE's internal subset sits before the root element
 
 
@@ -68,9 +70,14 @@ def parse_feed(
             :attr:`ParsedFeed.base_url`: feedparser would read ``file:///tmp/x`` as host
             ``tmp``).
 
+    A JSON document is read as a JSON Feed (:mod:`pipeline.ingest.jsonfeed`). A document that
+    declares no character encoding is decoded by detection (chardet, through feedparser) and
+    says so in a warning.
+
     Raises:
-        NotAFeedError: an HTML page, a sitemap, or a document with no feed structure.
-        FeedParseError: malformed XML from which no entry could be recovered.
+        NotAFeedError: an HTML page, a sitemap, an empty document (0 bytes or whitespace only),
+            JSON that is not a JSON Feed, or a document with no feed structure.
+        FeedParseError: malformed XML from which no entry could be recovered, malformed JSON.
     """
     if _ENTITY_DECLARATION.search(content[:_PROLOG_BYTES]):
         # Feeds have no use for DTD entities; declaring them is how entity-expansion ("billion
@@ -78,6 +85,12 @@ def parse_feed(
         raise FeedParseError(
             f"{source}: refused: the document declares XML entities (<!ENTITY>), which feeds do "
             "not need and entity-expansion / external-entity attacks use", source=source)
+    if not content.removeprefix(b"\xef\xbb\xbf").strip():
+        # 0 bytes and only whitespace are one case: a source that sent nothing, not a feed.
+        what = "0 bytes" if not content else f"{len(content)} bytes of whitespace only"
+        raise NotAFeedError(f"{source}: not a feed (an empty document: {what})", source=source)
+    if looks_like_json(content):
+        return ParsedFeed(**parse_json_feed(content, source=source, base_url=base_url))
     headers = {}
     if content_type:
         headers["content-type"] = content_type
@@ -96,7 +109,9 @@ def parse_feed(
     if not version and not any(e.get("title") or e.get("link") for e in entries):
         entries = []  # XML that merely has <item> elements: no feed structure, nothing usable
     if not entries:
-        if _HTML_START.search(head):
+        # An XHTML DOCTYPE in front of <rss> is odd but still a feed: only a document in which
+        # feedparser found no feed version is called an HTML page.
+        if _HTML_START.search(head) and not version:
             raise NotAFeedError(f"{source}: not a feed (an HTML page)", source=source)
         if _SITEMAP_ROOT.search(head):
             raise NotAFeedError(f"{source}: not a feed (a sitemap)", source=source)
@@ -113,6 +128,11 @@ def parse_feed(
     warnings = []
     if isinstance(bozo_exc, feedparser.NonXMLContentType) and not content_type:
         bozo_exc = None  # a local file has no content type to disagree with
+    if (isinstance(bozo_exc, feedparser.CharacterEncodingOverride)
+            and _undeclared(content, content_type)):
+        warnings.append(f"{source}: no declared character encoding; read as "
+                        f"{parsed.get('encoding')} (detected)")
+        bozo_exc = None
     if bozo_exc is not None:
         warnings.append(f"{source}: {type(bozo_exc).__name__}: {_one_line(bozo_exc)}")
     title = parsed.get("feed", {}).get("title", "") or ""
@@ -122,6 +142,15 @@ def parse_feed(
         link_base = channel_link if is_web_url(channel_link) else base_url
     return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings,
                       base_url=link_base)
+
+
+def _undeclared(content: bytes, content_type: str | None) -> bool:
+    """True when neither the XML declaration nor the HTTP ``Content-Type`` names a charset (nor
+    a byte-order mark the encoding), so the encoding feedparser used came from detection."""
+    if content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return False
+    declared = _XML_ENCODING.match(content[:200])
+    return not declared and "charset=" not in (content_type or "").lower()
 
 
 def _is_syntax_error(exc: Exception) -> bool:

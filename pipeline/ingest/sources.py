@@ -109,7 +109,8 @@ def expand_sources(items: Iterable[str]) -> tuple[list[FeedSource], list[str]]:
         items: ``http(s)://`` URLs, file paths or shell globs.
 
     Returns:
-        ``(sources, problems)``: one source per URL or matched file; a problem line for each
+        ``(sources, problems)``: one source per URL or matched file, named by its URL or file
+        name until its channel title is read (``named=False``); a problem line for each
         glob that matched nothing (a missing file is kept as a source so that its failure is
         recorded in the feeds table like any other fetch failure).
     """
@@ -120,16 +121,17 @@ def expand_sources(items: Iterable[str]) -> tuple[list[FeedSource], list[str]]:
         if not item:
             continue
         if item.startswith(("http://", "https://")):
-            sources.append(FeedSource(feed_id_for(item), item, item))
+            sources.append(FeedSource(feed_id_for(item), item, item, named=False))
             continue
         if glob.has_magic(item):
             matches = sorted(glob.glob(item))
             if not matches:
                 problems.append(f"{item}: no file matches this pattern")
             for match in matches:
-                sources.append(FeedSource(feed_id_for(match), Path(match).name, match))
+                sources.append(FeedSource(feed_id_for(match), Path(match).name, match,
+                                          named=False))
             continue
-        sources.append(FeedSource(feed_id_for(item), Path(item).name, item))
+        sources.append(FeedSource(feed_id_for(item), Path(item).name, item, named=False))
     return sources, problems
 
 

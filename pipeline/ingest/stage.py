@@ -43,14 +43,23 @@ class SourceOutcome:
     Attributes:
         source: the source.
         health: its health record for this attempt (``entries_new`` is filled when stored).
-        frame: normalised article rows to store (empty when it failed or was not modified).
-        notes: progress and diagnostic lines, in order.
+        frame: normalised article rows to store (None when it failed or was not modified).
+        notes: progress and diagnostic lines, in order; for a source read whole, its progress
+            line comes first once its articles are stored (:meth:`progress_line`).
+        counted: what was read, for the progress line ("12 entries, 1 dropped (...)").
     """
 
     source: FeedSource
     health: FeedHealth
     frame: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    counted: str = ""
+
+    def progress_line(self) -> str:
+        """The source's one progress line, in the state the ``feeds`` table records (``ok``
+        or ``no_new_entries`` once stored), e.g. ``no_new_entries: URL: 12 entries, 0 new``."""
+        return (f"{self.health.last_status}: {self.source.url}: {self.counted}, "
+                f"{self.health.entries_new} new")
 
     @property
     def ok(self) -> bool:
@@ -60,10 +69,13 @@ class SourceOutcome:
 
 def first_attempt(source: FeedSource, state: FeedHealth | None, at: datetime) -> FeedHealth:
     """The health record of an attempt starting at ``at``, carrying the feed's stored state
-    (name, validators, last success, failure streak) forward."""
+    (validators, last success, failure streak, and for an unnamed source its channel title)
+    forward."""
     state = state or FeedHealth(feed_id=source.feed_id, name=source.name, url=source.url)
+    # A given name (feeds.yaml) wins; an unnamed source keeps the channel title read last time.
     return FeedHealth(
-        feed_id=source.feed_id, name=state.name or source.name, url=source.url,
+        feed_id=source.feed_id, name=source.name if source.named else state.name or source.name,
+        url=source.url,
         category=source.category, etag=state.etag, last_modified=state.last_modified,
         last_attempt_at=at, last_success_at=state.last_success_at,
         consecutive_failures=int(state.consecutive_failures or 0))
@@ -113,9 +125,8 @@ def read_one(source: FeedSource, state: FeedHealth | None, *, client: httpx.Clie
             unusable = frame["date_quality"].isin(_UNDATED)
             undated, frame = int(unusable.sum()), frame[~unusable]
             dropped += undated
-        if (parsed.title and health.name in (source.url, source.name)
-                and source.kind == "feed" and not source.is_remote):
-            health.name = parsed.title
+        if parsed.title and not source.named and source.kind == "feed":
+            health.name = parsed.title  # a bare file or URL: its channel title names it
         out.frame = frame
         health.last_status, health.last_success_at = "ok", fetched_at
         health.consecutive_failures = 0
@@ -125,8 +136,8 @@ def read_one(source: FeedSource, state: FeedHealth | None, *, client: httpx.Clie
         why = (f"no title and no link, or {repeated}" if not undated else
                "no title and no link, or no usable date" if dropped > undated else
                "no usable date")
-        out.notes.append(f"ok: {source.url}: {len(frame)} {UNITS[source.kind]}"
-                         + (f", {dropped} dropped ({why})" if dropped else ""))
+        out.counted = (f"{len(frame)} {UNITS[source.kind]}"
+                       + (f", {dropped} dropped ({why})" if dropped else ""))
         out.notes.extend(f"warning: {warning}" for warning in parsed.warnings)
         health.warnings = "; ".join(parsed.warnings)[:1000] or None
     except FeedError as exc:
@@ -221,7 +232,9 @@ def ingest(
         use_config: include ``settings.feeds_file`` (False: only ``extra_sources``).
         client: httpx client to use (tests inject a transport); one is made if None.
         run_id: the pass's id in ``runs`` (a new one if None).
-        on_feed: called with one line per feed (progress/diagnostics).
+        on_feed: called with one line per feed (progress/diagnostics): at once for a source
+            that failed or was not modified, after the store for one that was read (its line
+            then names the state the feeds table records, ``ok`` or ``no_new_entries``).
 
     Returns:
         counts ``feeds, feeds_ok, feeds_failed, not_a_feed, entries, articles_new,
@@ -265,8 +278,9 @@ def ingest(
                 outcome = read_one(source, states.get(source.feed_id), client=client,
                                    settings=settings, linker=linker,
                                    fetched_at=datetime.now(UTC))
-                for line in outcome.notes:
-                    note(line)
+                if outcome.frame is None:  # failed or not modified: the line is final now
+                    for line in outcome.notes:
+                        note(line)
                 outcomes.append(outcome)
         finally:
             if own_client:
@@ -285,6 +299,11 @@ def ingest(
                 upsert_companies(con, company_rows(universe), at)
                 counts["articles_new"], counts["articles_changed"] = store_batches(con, outcomes)
                 result = run.finish(StageResult("ingest", status, counts), con)
+        # A source read whole reports once stored: only then is "ok" or "no_new_entries" known.
+        for outcome in outcomes:
+            if outcome.frame is not None:
+                for line in [outcome.progress_line(), *outcome.notes]:
+                    note(line)
     if status == "failed":
         noun = "source" if len(sources) == 1 else "sources"
         error = AllFeedsFailedError(f"all {len(sources)} {noun} failed; see `tonewatch feeds`")

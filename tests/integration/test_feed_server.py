@@ -181,3 +181,16 @@ def test_gzip_server_errors_rate_limit_bomb_and_trickle(tmp_path, feed_server, m
         (message,) = con.execute("SELECT error_message FROM feeds WHERE url LIKE '%/bomb'").fetchall()[0]
         (slow,) = con.execute("SELECT error_message FROM feeds WHERE url LIKE '%/trickle'").fetchall()[0]
     assert "byte limit" in message and "within 2 s" in slow
+
+
+def test_a_url_is_named_by_its_channel_title_like_a_file(tmp_path, feed_server):
+    from pipeline.domain import FeedSource
+
+    base, _ = feed_server
+    settings = load_settings(data_dir=tmp_path, http_timeout_s=1.0)
+    named = FeedSource("configured-moved", "Regulator (configured)", f"{base}/moved")
+    ingest(settings, at=AT, extra_sources=[f"{base}/feed", named], use_config=False)
+    with connect(settings.db_path, read_only=True) as con:
+        names = dict(con.execute("SELECT url, name FROM feeds").fetchall())
+    assert names[f"{base}/feed"] == "Example Securities Commission — News and Enforcement"
+    assert names[f"{base}/moved"] == "Regulator (configured)"  # a given name is kept

@@ -460,3 +460,22 @@ def test_atom_text_and_html_titles(source, now):
                                  linker=Linker(UNIVERSE))
     assert frame["title"].tolist() == ["Globex <GLBX.O> <i>edges</i> up", "Initech falls"]
     assert "<" not in frame.iloc[0]["summary"] and "said little" in frame.iloc[0]["summary"]
+
+
+# --- ambiguous zone abbreviations (issue 21) ----------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "feed_timezone", "expected", "quality"), [
+    # No zone configured: India Standard Time (+05:30), but only assumed, never exact.
+    ("Thu, 05 Mar 2026 10:00:00 IST", None, datetime(2026, 3, 5, 4, 30, tzinfo=UTC), "zone_assumed"),
+    ("2026-03-05 10:00 IST", "America/New_York", datetime(2026, 3, 5, 4, 30, tzinfo=UTC), "zone_assumed"),
+    # A feed in a zone that calls its time IST: that reading, exact.
+    ("Thu, 05 Mar 2026 10:00:00 IST", "Asia/Jerusalem", datetime(2026, 3, 5, 8, 0, tzinfo=UTC), "exact"),
+    ("Wed, 05 Aug 2026 10:00:00 IST", "Europe/Dublin", datetime(2026, 8, 5, 9, 0, tzinfo=UTC), "exact"),
+    ("Thu, 05 Mar 2026 10:00:00 IST", "Asia/Kolkata", datetime(2026, 3, 5, 4, 30, tzinfo=UTC), "exact"),
+    # Dublin in winter is GMT, not IST: the feed's zone does not explain the abbreviation.
+    ("Thu, 05 Mar 2026 10:00:00 IST", "Europe/Dublin", datetime(2026, 3, 5, 4, 30, tzinfo=UTC), "zone_assumed"),
+])
+def test_parse_date_ist_is_ambiguous(raw, feed_timezone, expected, quality):
+    fetched = datetime(2026, 8, 6, tzinfo=UTC)
+    assert parse_date(raw, fetched_at=fetched, feed_timezone=feed_timezone) == (expected, quality)

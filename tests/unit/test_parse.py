@@ -85,3 +85,73 @@ def test_atom_feed_parses():
     parsed = parse_feed(atom, source="atom.xml")
     assert parsed.version == "atom10"
     assert [e.link for e in parsed.entries] == ["https://r.example.gov/1"]
+
+
+# --- issue 21: empty documents, XHTML DOCTYPE, JSON Feed, undeclared encodings ------------
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\t\r\n", b"\xef\xbb\xbf\n"])
+def test_empty_and_whitespace_only_documents_are_one_state(content):
+    with pytest.raises(NotAFeedError, match="empty document") as info:
+        parse_feed(content, source="blank.xml")
+    assert info.value.status == "not_a_feed"
+
+
+def test_rss_with_an_xhtml_doctype_and_no_items_is_an_empty_feed():
+    doc = b"""<?xml version="1.0"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
+<rss version="2.0"><channel><title>Quiet desk</title><link>https://desk.example.org/</link>
+<description>Nothing today</description></channel></rss>"""
+    parsed = parse_feed(doc, source="quiet.xml")
+    assert (parsed.title, parsed.entries) == ("Quiet desk", [])
+
+
+JSON_FEED = """{
+  "version": "https://jsonfeed.org/version/1.1",
+  "title": "Harbour Desk",
+  "home_page_url": "https://harbour.example.org/",
+  "items": [
+    {"id": "hd-1", "url": "/markets/1?utm_source=json", "title": "Freight rates ease <again>",
+     "content_html": "<p>Container rates fell for a <b>fourth</b> week.</p>",
+     "date_published": "2026-03-05T08:15:00+01:00", "tags": ["shipping"]},
+    {"id": 2, "external_url": "https://other.example.net/story", "content_text": "No title here.",
+     "date_modified": "2026-03-05T09:00:00Z"},
+    "not an item"
+  ]
+}"""
+
+
+def test_json_feed_maps_its_documented_fields():
+    parsed = parse_feed(JSON_FEED.encode(), source="harbour.json",
+                        base_url="file:///srv/feeds/harbour.json")
+    assert (parsed.title, parsed.version) == ("Harbour Desk", "json11")
+    assert parsed.base_url == "https://harbour.example.org/"  # home_page_url, not the file
+    first, second = parsed.entries
+    assert first["title"] == "Freight rates ease <again>"
+    assert first["title_detail"]["type"] == "text/plain"
+    assert first["summary_detail"]["type"] == "text/html"
+    assert first["link"] == "/markets/1?utm_source=json" and first["tags"] == [{"term": "shipping"}]
+    assert (second["id"], second["link"], second["title"]) == ("2", "https://other.example.net/story", "")
+    assert (second["summary"], second["updated"]) == ("No title here.", "2026-03-05T09:00:00Z")
+    assert parsed.warnings == ["harbour.json: 1 item is not a JSON object; skipped"]
+
+
+@pytest.mark.parametrize(("content", "error", "message"), [
+    (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', FeedParseError, "line 1"),
+    (b'{"status": "ok", "articles": []}', NotAFeedError, "jsonfeed.org version"),
+    (b'{"version": "https://jsonfeed.org/version/1.1", "items": {}}', NotAFeedError, "items list"),
+])
+def test_json_that_is_not_a_json_feed(content, error, message):
+    with pytest.raises(error, match=message):
+        parse_feed(content, source="api.json")
+
+
+def test_undeclared_encoding_is_detected_and_said():
+    doc = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Лента</title>'
+           "<item><title>Центральный банк сохранил ставку без изменений</title>"
+           "<link>https://lenta.example.org/1</link>"
+           "<description>Регулятор сослался на замедление инфляции.</description></item>"
+           "</channel></rss>").encode("koi8-r")
+    parsed = parse_feed(doc, source="lenta.xml")
+    assert parsed.entries[0]["title"] == "Центральный банк сохранил ставку без изменений"
+    assert parsed.warnings == ["lenta.xml: no declared character encoding; read as KOI8-R (detected)"]
