@@ -226,8 +226,8 @@ def assign_splits(folder: Path) -> dict[str, int]:
 
     Rows that already have a split keep it, so adding rows never moves validation rows into
     training. The split depends on the text alone, so the company-level rows of one headline
-    (``models/corpus/entities/``) all land in one split. Files are rewritten in place (UTF-8,
-    their columns in order, ``split`` last).
+    (``models/corpus/entities/``) all land in one split. Files with rows to assign are rewritten
+    in place (UTF-8, their columns in order, ``split`` last); the others are not touched.
 
     Returns:
         ``{file path relative to folder: rows newly assigned}``.
@@ -238,8 +238,10 @@ def assign_splits(folder: Path) -> dict[str, int]:
         if "split" not in frame.columns:
             frame["split"] = ""
         todo = frame["split"].str.strip() == ""
+        changed[str(path.relative_to(folder))] = int(todo.sum())
+        if not todo.any():
+            continue  # untouched: a file with nothing to assign keeps its bytes (and line ends)
         frame.loc[todo, "split"] = frame.loc[todo, "text"].map(stable_split)
         columns = [c for c in frame.columns if c != "split"] + ["split"]
         frame[columns].to_csv(path, index=False)
-        changed[str(path.relative_to(folder))] = int(todo.sum())
     return changed

@@ -82,6 +82,11 @@ def test_assign_splits_is_stable_and_keeps_existing_splits(tmp_path):
     edited.to_csv(tmp_path / "a.csv", index=False)
     assert assign_splits(tmp_path) == {"a.csv": 0}
     assert pd.read_csv(tmp_path / "a.csv").loc[0, "split"] == edited.loc[0, "split"]
+    # A file with nothing to assign keeps its bytes, Windows line ends included.
+    crlf = b"text,label,split\r\nAcme rises,positive,train\r\n"
+    (tmp_path / "a.csv").write_bytes(crlf)
+    assert assign_splits(tmp_path) == {"a.csv": 0}
+    assert (tmp_path / "a.csv").read_bytes() == crlf
 
 
 def test_copied_rows_flags_carried_over_sentences_not_shared_forms():
