@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.cli.common import now, out, settings
 from pipeline.domain import as_utc, parse_instant
@@ -57,8 +58,9 @@ def silence_add(
     silence_id = create_silence(config.db_path, matchers, starts_at=start, ends_at=ends,
                                 actor=actor, comment=comment, now=created,
                                 policy=SilencePolicy.from_settings(config))
+    # markup=False: matchers and names are data; "[/b]" in one must print as written.
     out.print(f"silence {silence_id}: {', '.join(map(str, matchers))} until "
-              f"{ends:%Y-%m-%d %H:%M} UTC, by {actor.name}", highlight=False)
+              f"{ends:%Y-%m-%d %H:%M} UTC, by {actor.name}", highlight=False, markup=False)
 
 
 @silence_app.command("list")
@@ -77,10 +79,13 @@ def silence_list(all_: Annotated[bool, typer.Option("--all", help="Include ended
         ended = r["expired_at"] or (r["ends_at"] if r["ends_at"] <= at else None)
         state = ("expired" if r["expired_at"] else "ended") if ended else (
             "pending" if r["starts_at"] > at else "active")
-        table.add_row(r["silence_id"], matchers, f"{r['starts_at']:%Y-%m-%d %H:%M}",
-                      f"{r['ends_at']:%Y-%m-%d %H:%M}", state, r["author"], r["comment"],
-                      f"{r['created_at']:%Y-%m-%d %H:%M}", r.get("expired_by") or "",
-                      r.get("expiry_comment") or "")
+        # Text cells: stored values are data, never rich markup (a comment "[/b]" would
+        # crash the table, "[link=...]" would become a terminal hyperlink).
+        table.add_row(*(Text(str(cell)) for cell in (
+            r["silence_id"], matchers, f"{r['starts_at']:%Y-%m-%d %H:%M}",
+            f"{r['ends_at']:%Y-%m-%d %H:%M}", state, r["author"], r["comment"],
+            f"{r['created_at']:%Y-%m-%d %H:%M}", r.get("expired_by") or "",
+            r.get("expiry_comment") or "")))
     out.print(table)
 
 
@@ -97,4 +102,4 @@ def silence_expire(
     config = settings()
     actor = shell_actor(config.users_file, as_)
     expire(config.db_path, silence_id, actor=actor, comment=comment, now=now())
-    out.print(f"silence {silence_id} expired by {actor.name}", highlight=False)
+    out.print(f"silence {silence_id} expired by {actor.name}", highlight=False, markup=False)

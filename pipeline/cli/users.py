@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.cli.common import out, settings
 from pipeline.errors import ConfigError
@@ -56,7 +57,7 @@ def users_add(
     check_role(role)
     password = None if oidc else _read_password(password_stdin)
     user = add_user(path, name, role, password)
-    out.print(f"user {user.name} added to {path} with role {user.role}", highlight=False)
+    out.print(f"user {user.name} added to {path} with role {user.role}", highlight=False, markup=False)
 
 
 @users_app.command("remove")
@@ -67,7 +68,7 @@ def users_remove(name: Annotated[str, typer.Argument(help="The user to remove.")
 
     path = _users_file(file)
     remove_user(path, name)
-    out.print(f"user {name} removed from {path}", highlight=False)
+    out.print(f"user {name} removed from {path}", highlight=False, markup=False)
 
 
 @users_app.command("set-role")
@@ -79,7 +80,7 @@ def users_set_role(name: Annotated[str, typer.Argument(help="The user.")],
 
     path = _users_file(file)
     user = set_role(path, name, role)
-    out.print(f"user {user.name} now has role {user.role}", highlight=False)
+    out.print(f"user {user.name} now has role {user.role}", highlight=False, markup=False)
 
 
 @users_app.command("list")
@@ -90,5 +91,5 @@ def users_list(file: FileOption = None) -> None:
     path = _users_file(file)
     table = Table("user", "role", "sign-in")
     for user in sorted(load_users(path).values(), key=lambda u: u.name):
-        table.add_row(user.name, user.role, "password" if user.password_hash else "oidc")
+        table.add_row(Text(user.name), user.role, "password" if user.password_hash else "oidc")
     out.print(table)

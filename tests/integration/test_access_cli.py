@@ -1,0 +1,43 @@
+"""``tonewatch silence`` and ``tonewatch users`` as an attacker tries them (issue 24, tester
+findings), in-process through typer's CliRunner (fast: no subprocess)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.cli.common import out
+from tests.conftest import query
+
+HOSTILE = "ok [/bold] closing tag [link=https://evil.example/phish]see runbook[/link] [reverse]x"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A data folder of its own and no user file (the OS user acts as admin)."""
+    for name in ("TONEWATCH_USERS_FILE", "TONEWATCH_SILENCE_MAX_HOURS",
+                 "TONEWATCH_SILENCE_BROAD_ROLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TONEWATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(out, "width", 2000)  # one table row per line, nothing wrapped
+    return tmp_path
+
+
+def tw(*args: str, stdin: str | None = None):
+    """Run ``tonewatch ARGS`` in-process; return typer's result."""
+    return CliRunner().invoke(app, list(args), input=stdin)
+
+
+def test_rich_markup_in_silence_data_prints_as_written(env, monkeypatch):
+    """Finding 1: markup in a comment, a matcher or an author is data, not rich markup."""
+    monkeypatch.setenv("LOGNAME", "[/x]eve")  # getpass.getuser() reads it first
+    added = tw("silence", "add", "--match", "scope=ticker", "--match", "entity=[/b]",
+               "--comment", HOSTILE)
+    assert added.exit_code == 0, added.output
+    assert "entity=[/b]" in added.output and "by [/x]eve" in added.output
+    for listing in (tw("silence", "list"), tw("silence", "list", "--all")):
+        assert listing.exit_code == 0, listing.output
+        flat = " ".join(listing.output.split())
+        assert "[/b]" in flat and "[/x]eve" in flat and "[link=https://evil.example/phish]" in flat
+        assert "\x1b]8;" not in listing.output  # no OSC-8 terminal hyperlink
