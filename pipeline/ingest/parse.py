@@ -96,6 +96,9 @@ def parse_feed(
         headers["content-type"] = content_type
     if is_web_url(base_url):
         headers["content-location"] = base_url
+        # A response without a Content-Type would be read as ISO-8859-1 (RFC 3023's rule for
+        # a missing type), which never fails and so never reaches detection: read it as XML.
+        headers.setdefault("content-type", "application/xml")
     try:
         parsed = feedparser.parse(content, response_headers=headers or None)
     except Exception as exc:  # feedparser should not raise; if it does, name the feed.

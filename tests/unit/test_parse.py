@@ -146,12 +146,22 @@ def test_json_that_is_not_a_json_feed(content, error, message):
         parse_feed(content, source="api.json")
 
 
-def test_undeclared_encoding_is_detected_and_said():
+@pytest.mark.parametrize("content_type", [None, "application/rss+xml", "text/xml"])
+def test_undeclared_encoding_is_detected_and_said(content_type):
     doc = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Лента</title>'
            "<item><title>Центральный банк сохранил ставку без изменений</title>"
            "<link>https://lenta.example.org/1</link>"
            "<description>Регулятор сослался на замедление инфляции.</description></item>"
            "</channel></rss>").encode("koi8-r")
-    parsed = parse_feed(doc, source="lenta.xml")
+    parsed = parse_feed(doc, source="lenta.xml", content_type=content_type,
+                        base_url="https://lenta.example.org/rss" if content_type else None)
     assert parsed.entries[0]["title"] == "Центральный банк сохранил ставку без изменений"
     assert parsed.warnings == ["lenta.xml: no declared character encoding; read as KOI8-R (detected)"]
+
+
+def test_undeclared_encoding_over_http_without_a_content_type_is_detected():
+    doc = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Лента</title>'
+           "<item><title>Рубль укрепился к доллару на открытии торгов</title>"
+           "<link>/1</link></item></channel></rss>").encode("windows-1251")
+    parsed = parse_feed(doc, source="u", base_url="https://lenta.example.org/rss")
+    assert parsed.title == "Лента" and parsed.entries[0]["link"] == "https://lenta.example.org/1"
