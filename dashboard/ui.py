@@ -83,8 +83,19 @@ def escape_markdown(text: object) -> str:
 
 
 def code_span(text: object) -> str:
-    """Render ``text`` as a markdown code span (literal; backticks inside are replaced)."""
-    return "`" + str(text).replace("`", "'") + "`"
+    """Render ``text`` as a markdown code span (literal; backticks inside are replaced, and
+    line breaks too: a blank line would end the span and let the rest render as markdown)."""
+    return "`" + re.sub(r"[\r\n\v\f\u2028\u2029\x85]+", " ", str(text).replace("`", "'")) + "`"
+
+
+#: What an alert id in a link (``?alert=``) may look like: alert ids are 40 hex digits.
+_LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def link_alert_id(value: object) -> str | None:
+    """``value`` (a ``?alert=`` query parameter) when it has the shape of an alert id, else
+    None: a link's text is never echoed unless it is a plain id."""
+    return value if isinstance(value, str) and _LINK_ID.match(value) else None
 
 
 def tickers_text(tickers: object) -> str:

@@ -23,8 +23,8 @@ from dashboard import queries
 from dashboard.actions import expire_silence, silence_alert
 from dashboard.auth import current_actor
 from dashboard.ui import (
-    TIME_FORMAT, code_span, db_path, display_tz, fmt_instant, require_data, safe_url, to_tz,
-    warn_if_unreadable, window_text,
+    TIME_FORMAT, code_span, db_path, display_tz, fmt_instant, link_alert_id, require_data,
+    safe_url, to_tz, warn_if_unreadable, window_text,
 )
 from pipeline.access.roles import PERMISSIONS, Actor, role_allows
 from pipeline.alerting.silences import SilencePolicy
@@ -81,6 +81,10 @@ def pick_alert() -> str | None:
         r.alert_id: f"{r.state} · {r.rule} · {r.entity_name} · {r.window_start:%Y-%m-%d %H:%M} UTC"
         for r in listed.itertuples()}
     wanted = st.query_params.get("alert")
+    if wanted and link_alert_id(wanted) is None:
+        # Never echo it: a crafted link could carry markdown (a fake "sign in here" link).
+        st.warning("The link's alert id is not valid: pick an alert below.")
+        wanted = None
     if wanted and st.session_state.get("alert_seen") != wanted:
         # A link just opened: show that alert, even when the filters hide it.
         st.session_state["alert_seen"] = st.session_state["alert_linked"] = wanted

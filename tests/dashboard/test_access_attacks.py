@@ -1,0 +1,30 @@
+"""The dashboard's access control under the attacks of issue 24's tester (findings 2, 3, 5-8,
+11-13, 17), through AppTest."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from dashboard.ui import code_span, link_alert_id
+from tests.dashboard.helpers import APP, texts
+
+PHISH = "x\n\n**Your session expired.** [Sign in again here](https://evil.example/login)\n\n"
+
+
+def test_a_crafted_alert_link_is_not_echoed_as_markdown(monkeypatch, seeded_db):
+    """Finding 2: ``?alert=`` with a blank line and a markdown link shows no link."""
+    monkeypatch.setenv("TONEWATCH_DATA_DIR", str(seeded_db.parent))
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.query_params["alert"] = PHISH
+    at.run()
+    assert not at.exception
+    shown = texts(at)
+    assert "evil.example" not in shown and "Your session expired" not in shown
+    assert "The link's alert id is not valid: pick an alert below." in shown
+
+
+def test_code_spans_cannot_be_ended_by_a_blank_line():
+    """Finding 2, the other door: any echoed id stays one code span on one line."""
+    assert code_span(PHISH).count("\n") == 0 and code_span("a`b") == "`a'b`"
+    assert link_alert_id("al2") == "al2" and link_alert_id("a" * 40) == "a" * 40
+    assert link_alert_id(PHISH) is None and link_alert_id("a" * 65) is None
