@@ -16,7 +16,8 @@ Two ways to sign in, either or both:
   (``tonewatch users add EMAIL --oidc --role ...``), ``viewer`` when not listed there. The
   sign-in also ends ``TONEWATCH_DASHBOARD_SESSION_MINUTES`` after the token was issued.
 
-Each call re-reads the user file, so a removed user or a changed role takes effect at once.
+Each call re-reads the user file, so a removed user, a changed role or a new password (which
+ends the sessions signed in with the old one) takes effect at once.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from pipeline.access.roles import Actor
-from pipeline.access.users import SignInThrottle, User, load_users, verify_password
+from pipeline.access.users import (
+    SignInThrottle, User, credential_stamp, load_users, verify_password,
+)
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, SignInError
 
-#: Session-state key of the password sign-in: ``{"name", "expires_at"}`` (UTC).
+#: Session-state key of the password sign-in: ``{"name", "stamp", "expires_at"}`` (UTC;
+#: ``stamp`` is :func:`~pipeline.access.users.credential_stamp` at sign-in).
 SESSION_KEY = "signed_in"
 _NOTE_KEY = "sign_in_note"
 _FAILED_KEY = "sign_in_failed"
@@ -87,7 +91,9 @@ def current_actor(now: datetime | None = None) -> Actor | None:
     session = st.session_state.get(SESSION_KEY)
     if session:
         user = _users(settings).get(session["name"])
-        if now >= session["expires_at"] or user is None or user.password_hash is None:
+        if (now >= session["expires_at"] or user is None or user.password_hash is None
+                or session.get("stamp") != credential_stamp(user)):
+            # Expired, removed, or a new password since (a reset ends old sessions).
             del st.session_state[SESSION_KEY]
             st.session_state[_NOTE_KEY] = EXPIRED_NOTE
             return None
@@ -113,7 +119,7 @@ def sign_in(name: str, password: str, now: datetime | None = None) -> Actor:
         raise
     THROTTLE.succeeded(name)
     st.session_state[SESSION_KEY] = {
-        "name": user.name,
+        "name": user.name, "stamp": credential_stamp(user),
         "expires_at": now + timedelta(minutes=settings.dashboard_session_minutes)}
     st.session_state.pop(_NOTE_KEY, None)
     return Actor(user.name, user.role, "password")

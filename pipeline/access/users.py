@@ -17,6 +17,7 @@ hash string), never stored or logged in plain text. Its path is ``TONEWATCH_USER
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import re
 import tempfile
@@ -184,6 +185,30 @@ def set_role(path: Path, name: str, role: str) -> User:
     users[name] = User(name, role, users[name].password_hash)
     save_users(path, users)
     return users[name]
+
+
+def set_password(path: Path, name: str, password: str) -> User:
+    """Give an existing password user a new password (role kept) and save the file; their
+    dashboard sessions end at their next action (see :func:`credential_stamp`).
+
+    Raises:
+        ConfigError: no such user, an OIDC identity (no password), or a short password.
+    """
+    users = load_users(path)
+    if name not in users:
+        raise ConfigError(f"no user {name!r} in {path}")
+    if users[name].password_hash is None:
+        raise ConfigError(f"user {name!r} signs in with OIDC and has no password")
+    users[name] = User(name, users[name].role, hash_password(password))
+    save_users(path, users)
+    return users[name]
+
+
+def credential_stamp(user: User) -> str:
+    """A short fingerprint of ``user``'s password hash, kept with a dashboard session: a new
+    password (``users passwd``, or remove and add again) changes it and so ends every session
+    signed in with the old one. Not secret-bearing: a digest of a salted hash."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
 def verify_password(users: dict[str, User], name: str, password: str) -> User:

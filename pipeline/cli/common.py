@@ -16,6 +16,7 @@ from rich.console import Console
 
 from pipeline.config import Settings, load_settings
 from pipeline.domain import StageResult, parse_instant
+from pipeline.errors import ConfigError
 
 # Tables are wide; when output goes to a pipe or log, rich would otherwise wrap at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -28,6 +29,8 @@ FeedsOption = Annotated[Optional[list[str]], typer.Option(
     "--feeds", help="Extra feed URL, file or glob (repeatable; further paths may follow as arguments).")]
 SourcesArg = Annotated[Optional[list[str]], typer.Argument(
     help="More feed URLs, files or globs.", show_default=False)]
+PasswordStdinOption = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from the first line of stdin.")]
 NoConfigOption = Annotated[bool, typer.Option(
     "--no-config", help="Ignore the configured feeds file; ingest only the given sources.")]
 
@@ -53,6 +56,27 @@ def instant_or_now(value: str | None, option: str = "--at") -> datetime:
         ConfigError: not ISO-8601, or outside the years 1970 to 2199.
     """
     return parse_instant(value, option) or now()
+
+
+def read_password(from_stdin: bool, *, confirm: bool = False) -> str:
+    """A password from the first line of stdin (``from_stdin``) or a hidden terminal prompt.
+
+    Never from an option: it would show in ``ps`` and the shell history.
+
+    Args:
+        from_stdin: read the first line of standard input (``--password-stdin``).
+        confirm: prompt twice (a new password).
+
+    Raises:
+        ConfigError: no ``from_stdin`` and stdin is not a terminal (the prompt could echo the
+            password into a log); the message points to ``--password-stdin``.
+    """
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ConfigError("no terminal to ask for the password without echoing it: pipe it "
+                          "in with --password-stdin")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
 
 
 def print_result(result: StageResult) -> None:

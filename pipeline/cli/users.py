@@ -6,7 +6,6 @@ standard input; never from an option (it would show in ``ps`` and the shell hist
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.common import out, settings
+from pipeline.cli.common import PasswordStdinOption, out, read_password, settings
 from pipeline.errors import ConfigError
 
 users_app = typer.Typer(help="Dashboard users: who may sign in, with which role "
@@ -32,20 +31,13 @@ def _users_file(file: Path | None) -> Path:
     return path
 
 
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-
-
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="Sign-in name (or an OIDC e-mail with --oidc).")],
     role: Annotated[str, typer.Option(help="viewer, responder or admin.")] = "viewer",
     oidc: Annotated[bool, typer.Option("--oidc", help="An identity-provider user: role only, "
                                        "no password.")] = False,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password "
-                                                 "from the first line of stdin.")] = False,
+    password_stdin: PasswordStdinOption = False,
     file: FileOption = None,
 ) -> None:
     """Add a user (prompts for the password twice unless --oidc or --password-stdin)."""
@@ -55,7 +47,7 @@ def users_add(
     path = _users_file(file)
     check_name(name)
     check_role(role)
-    password = None if oidc else _read_password(password_stdin)
+    password = None if oidc else read_password(password_stdin, confirm=True)
     user = add_user(path, name, role, password)
     out.print(f"user {user.name} added to {path} with role {user.role}", highlight=False, markup=False)
 
@@ -63,12 +55,28 @@ def users_add(
 @users_app.command("remove")
 def users_remove(name: Annotated[str, typer.Argument(help="The user to remove.")],
                  file: FileOption = None) -> None:
-    """Remove a user (their existing dashboard sessions end at their next action)."""
+    """Remove a user (their existing dashboard sessions end at their next action, and stay
+    ended if the name is added again)."""
     from pipeline.access.users import remove_user
 
     path = _users_file(file)
     remove_user(path, name)
     out.print(f"user {name} removed from {path}", highlight=False, markup=False)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    password_stdin: PasswordStdinOption = False,
+    file: FileOption = None,
+) -> None:
+    """Set a user's new password; their open dashboard sessions end at their next action."""
+    from pipeline.access.users import set_password
+
+    path = _users_file(file)
+    user = set_password(path, name, read_password(password_stdin, confirm=True))
+    out.print(f"user {user.name}: password changed; their sessions are signed out",
+              highlight=False, markup=False)
 
 
 @users_app.command("set-role")

@@ -6,7 +6,9 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from dashboard.ui import code_span, link_alert_id
-from tests.dashboard.helpers import APP, texts
+from pipeline.access.users import add_user, remove_user, set_password
+from tests.dashboard.conftest import USERS
+from tests.dashboard.helpers import APP, open_page, sign_in, texts
 
 PHISH = "x\n\n**Your session expired.** [Sign in again here](https://evil.example/login)\n\n"
 
@@ -28,3 +30,30 @@ def test_code_spans_cannot_be_ended_by_a_blank_line():
     assert code_span(PHISH).count("\n") == 0 and code_span("a`b") == "`a'b`"
     assert link_alert_id("al2") == "al2" and link_alert_id("a" * 40) == "a" * 40
     assert link_alert_id(PHISH) is None and link_alert_id("a" * 65) is None
+
+
+def _button(at, label):
+    found = [b for b in at.button if b.label == label]
+    return found[0] if found else None
+
+
+def _signed_in_as(at) -> list[str]:
+    return [t.value for t in at.sidebar.text if t.value.startswith("Signed in as")]
+
+
+def test_a_password_reset_ends_the_sessions_of_the_old_password(monkeypatch, seeded_db,
+                                                                users_file):
+    """Finding 3: remove + add (even with a higher role), or passwd, signs old sessions out."""
+    at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "rita", USERS["rita"][1])
+    assert _signed_in_as(at) == ["Signed in as rita (responder)"]
+    remove_user(users_file, "rita")
+    add_user(users_file, "rita", "admin", "a-brand-new-password")
+    at.run()
+    assert _signed_in_as(at) == [] and _button(at, "Create silence") is None
+    assert "Your session expired: sign in again." in [w.value for w in at.sidebar.warning]
+
+    at = sign_in(at, "rita", "a-brand-new-password")
+    assert _signed_in_as(at) == ["Signed in as rita (admin)"]
+    set_password(users_file, "rita", "another-new-password")
+    at.run()
+    assert _signed_in_as(at) == [] and _button(at, "Create silence") is None

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from pipeline.access.users import credential_stamp, load_users, verify_password
 from pipeline.cli import app
 from pipeline.cli.common import out
+from pipeline.errors import ConfigError, SignInError
 from tests.conftest import query
 
 HOSTILE = "ok [/bold] closing tag [link=https://evil.example/phish]see runbook[/link] [reverse]x"
@@ -41,3 +43,30 @@ def test_rich_markup_in_silence_data_prints_as_written(env, monkeypatch):
         flat = " ".join(listing.output.split())
         assert "[/b]" in flat and "[/x]eve" in flat and "[link=https://evil.example/phish]" in flat
         assert "\x1b]8;" not in listing.output  # no OSC-8 terminal hyperlink
+
+
+def test_users_passwd_replaces_the_hash_and_keeps_the_role(env, monkeypatch):
+    """Finding 3: a password can be reset without remove + add; the role stays."""
+    users = env / "users.yaml"
+    monkeypatch.setenv("TONEWATCH_USERS_FILE", str(users))
+    assert tw("users", "add", "rita", "--role", "responder", "--password-stdin",
+              stdin="rita-responds-1\n").exit_code == 0
+    old = load_users(users)["rita"]
+    changed = tw("users", "passwd", "rita", "--password-stdin", stdin="rita-new-secret-2\n")
+    assert changed.exit_code == 0, changed.output
+    new = load_users(users)["rita"]
+    assert new.role == "responder" and credential_stamp(new) != credential_stamp(old)
+    verify_password(load_users(users), "rita", "rita-new-secret-2")
+    with pytest.raises(SignInError):
+        verify_password(load_users(users), "rita", "rita-responds-1")
+    assert isinstance(tw("users", "passwd", "nobody", "--password-stdin", stdin="x" * 12 + "\n"
+                         ).exception, ConfigError)
+
+
+def test_no_password_prompt_without_a_terminal(env, monkeypatch):
+    """Finding 18: with stdin not a terminal the prompt could echo; refuse, name the option."""
+    monkeypatch.setenv("TONEWATCH_USERS_FILE", str(env / "users.yaml"))
+    result = tw("users", "add", "rita", "--role", "responder", stdin="rita-responds-1\n")
+    assert result.exit_code == 1 and isinstance(result.exception, ConfigError)
+    assert "--password-stdin" in str(result.exception)
+    assert not (env / "users.yaml").exists()
