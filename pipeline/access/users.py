@@ -290,17 +290,22 @@ def os_user() -> str:
         return f"uid{os.getuid()}"
 
 
-def shell_actor(users_file: Path | None, as_name: str | None) -> Actor:
+def shell_actor(users_file: Path | None, as_name: str | None,
+                password: str | None = None) -> Actor:
     """Who acts from the command line, for the audit trail.
 
-    - ``--as NAME`` with a user file configured: NAME must be in it; its role applies.
+    - ``--as NAME`` with a user file configured: NAME must be a password user of it and
+      ``password`` theirs (whoever runs the CLI gains NAME's role only with NAME's password);
+      recorded as ``"NAME (os user U)"``, so the shell account stays on record.
     - ``--as NAME`` without a user file: recorded as ``"NAME (os user U)"``, role ``admin``
-      (no file to check it against, so the shell account stays on record).
+      (no file to check it against).
     - no ``--as``: the OS user; its role from the user file when listed there, else ``admin``
       (whoever may run the CLI can already write the database file).
 
     Raises:
         ConfigError: ``--as`` names nobody in the configured user file, or the file is bad.
+        SignInError: ``--as`` a user of the file without ``password`` or with a wrong one, or
+            an OIDC identity (no password to check).
     """
     account = os_user()
     users = load_users(users_file)
@@ -310,6 +315,10 @@ def shell_actor(users_file: Path | None, as_name: str | None) -> Actor:
         if as_name not in users:
             raise ConfigError(f"--as {as_name!r}: no such user in {users_file} "
                               "(see `tonewatch users list`)")
-        return Actor(as_name, users[as_name].role, "cli-as")
+        if password is None:
+            raise SignInError(f"--as {as_name}: needs {as_name}'s password (prompted, or "
+                              "--password-stdin)")
+        user = verify_password(users, as_name, password)
+        return Actor(f"{user.name} (os user {account})", user.role, "cli-as")
     known = users.get(account)
     return Actor(account, known.role if known else "admin", "os-user")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.common import now, out, settings
+from pipeline.cli.common import PasswordStdinOption, now, out, read_password, settings
 from pipeline.domain import as_utc, parse_instant
 from pipeline.errors import ConfigError
 
@@ -18,8 +18,19 @@ silence_app = typer.Typer(help="Silences: mute notifications of matching alerts 
 
 
 AsOption = Annotated[Optional[str], typer.Option(
-    "--as", help="Act as this user of TONEWATCH_USERS_FILE (must exist there when one is "
-                 "configured); default: the operating-system user.")]
+    "--as", help="Act as this user of TONEWATCH_USERS_FILE, with their password (prompted, or "
+                 "--password-stdin); recorded with the OS user. Default: the OS user.")]
+
+
+def _actor(as_name: str | None, password_stdin: bool):
+    """The acting user (:func:`pipeline.access.users.shell_actor`); ``--as`` with a user file
+    configured reads that user's password first."""
+    from pipeline.access.users import load_users, shell_actor
+
+    users_file = settings().users_file
+    # Ask only for a listed name (an unknown one is refused by name, without a prompt).
+    listed = as_name is not None and users_file is not None and as_name in load_users(users_file)
+    return shell_actor(users_file, as_name, read_password(password_stdin) if listed else None)
 
 
 @silence_app.command("add")
@@ -31,13 +42,13 @@ def silence_add(
                                           "TONEWATCH_SILENCE_MAX_HOURS).")] = "1d",
     starts: Annotated[Optional[str], typer.Option(help="Start (ISO, UTC); default now.")] = None,
     as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
 ) -> None:
     """Mute notifications of alerts whose labels (rule, scope, entity, severity) match.
 
     The author is the OS user (or --as); a silence that can match every alert of a scope or the
     market-wide alert needs the admin role (TONEWATCH_SILENCE_BROAD_ROLE).
     """
-    from pipeline.access.users import shell_actor
     from pipeline.alerting.silences import SilencePolicy, parse_matcher
     from pipeline.alerting.silencing import create_silence
     from pipeline.detection.rules import parse_duration
@@ -54,7 +65,7 @@ def silence_add(
         ends = as_utc(start + length)
     except (OverflowError, ConfigError) as exc:
         raise ConfigError(f"--duration {duration!r} ends after the year 2199") from exc
-    actor = shell_actor(config.users_file, as_)
+    actor = _actor(as_, password_stdin)
     silence_id = create_silence(config.db_path, matchers, starts_at=start, ends_at=ends,
                                 actor=actor, comment=comment, now=created,
                                 policy=SilencePolicy.from_settings(config))
@@ -94,12 +105,12 @@ def silence_expire(
     silence_id: Annotated[str, typer.Argument(help="Id from `tonewatch silence list`.")],
     comment: Annotated[str, typer.Option(help="Why it ends now (kept for audit).")],
     as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
 ) -> None:
     """End a silence now (it stays listed with --all, with who ended it and why)."""
-    from pipeline.access.users import shell_actor
     from pipeline.alerting.silencing import expire
 
     config = settings()
-    actor = shell_actor(config.users_file, as_)
+    actor = _actor(as_, password_stdin)
     expire(config.db_path, silence_id, actor=actor, comment=comment, now=now())
     out.print(f"silence {silence_id} expired by {actor.name}", highlight=False, markup=False)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from pipeline.access.users import credential_stamp, load_users, verify_password
 from pipeline.cli import app
 from pipeline.cli.common import out
-from pipeline.errors import ConfigError, SignInError
+from pipeline.errors import AccessDeniedError, ConfigError, SignInError
 from tests.conftest import query
 
 HOSTILE = "ok [/bold] closing tag [link=https://evil.example/phish]see runbook[/link] [reverse]x"
@@ -70,3 +70,25 @@ def test_no_password_prompt_without_a_terminal(env, monkeypatch):
     assert result.exit_code == 1 and isinstance(result.exception, ConfigError)
     assert "--password-stdin" in str(result.exception)
     assert not (env / "users.yaml").exists()
+
+
+def test_as_another_user_needs_their_password_and_keeps_the_os_user(env, monkeypatch):
+    """Finding 4: a shell user cannot put an admin's name (and role) on a silence without
+    the admin's password; the OS account is recorded next to the name."""
+    users = env / "users.yaml"
+    monkeypatch.setenv("TONEWATCH_USERS_FILE", str(users))
+    monkeypatch.setenv("LOGNAME", "vic")
+    for name, role in (("vic", "viewer"), ("ada", "admin")):
+        assert tw("users", "add", name, "--role", role, "--password-stdin",
+                  stdin=f"{name}-password-1\n").exit_code == 0
+    market = ("silence", "add", "--match", "scope=market", "--comment", "quiet day")
+    assert isinstance(tw(*market).exception, AccessDeniedError)  # vic is a viewer
+    for stdin in ("vic-password-1\n", "\n"):
+        refused = tw(*market, "--as", "ada", "--password-stdin", stdin=stdin)
+        assert isinstance(refused.exception, SignInError)
+    assert isinstance(tw(*market, "--as", "ada").exception, ConfigError)  # no terminal
+    db = env / "data" / "tonewatch.duckdb"
+    assert not db.exists() or query(db, "SELECT count(*) FROM silences") == [(0,)]
+    ok = tw(*market, "--as", "ada", "--password-stdin", stdin="ada-password-1\n")
+    assert ok.exit_code == 0, ok.output
+    assert query(db, "SELECT author FROM silences") == [("ada (os user vic)",)]

@@ -157,12 +157,17 @@ def test_cli_users_and_silence_as(tmp_path):
     assert refused.returncode == 1
     assert refused.stderr.strip() == (f"tonewatch: error: --as 'mallory': no such user in {users} "
                                       "(see `tonewatch users list`)")
-    broad = run("silence", "add", "--match", "scope=market", "--comment", "x", "--as", "rita")
+    as_rita = ("--as", "rita", "--password-stdin")
+    broad = run("silence", "add", "--match", "scope=market", "--comment", "x", *as_rita,
+                stdin="rita-responds-1\n")
     assert broad.returncode == 1 and "needs admin" in broad.stderr
     ok = run("silence", "add", "--match", "scope=ticker", "--match", "entity=ACME",
-             "--comment", "recall", "--as", "rita")
+             "--comment", "recall", *as_rita, stdin="rita-responds-1\n")
     assert ok.returncode == 0, ok.stderr
-    assert query(tmp_path / "data" / "tonewatch.duckdb", "SELECT author FROM silences") == [("rita",)]
+    # --as needs rita's password and keeps the shell account on record (changed deliberately:
+    # tester finding 4).
+    assert query(tmp_path / "data" / "tonewatch.duckdb", "SELECT author FROM silences") == [
+        (f"rita (os user {getpass.getuser()})",)]
     role = run("users", "set-role", "rita", "root")
     assert role.returncode == 1 and "unknown role 'root'" in role.stderr
 

@@ -133,11 +133,29 @@ def test_silence_bounds():
 def test_shell_actor_is_the_os_user_or_a_listed_as(users_path, monkeypatch):
     monkeypatch.setattr("pipeline.access.users.getpass.getuser", lambda: "alice")
     assert shell_actor(None, None) == Actor("alice", "admin", "os-user")
-    assert shell_actor(users_path, "rita") == Actor("rita", "responder", "cli-as")
+    # --as needs that user's password, and the shell account stays on record (finding 4).
+    assert shell_actor(users_path, "rita", PASSWORD) == Actor("rita (os user alice)",
+                                                              "responder", "cli-as")
     with pytest.raises(ConfigError, match="--as 'mallory': no such user"):
-        shell_actor(users_path, "mallory")
+        shell_actor(users_path, "mallory", PASSWORD)
     # Without a user file a --as name cannot be checked: the shell account stays on record.
     assert shell_actor(None, "rita").name == "rita (os user alice)"
+
+
+def test_a_listed_viewer_cannot_borrow_a_higher_role_without_its_password(users_path,
+                                                                          monkeypatch):
+    """Finding 4: ``--as`` an admin from a viewer's shell account needs the admin's password."""
+    add_user(users_path, "vic", "viewer", PASSWORD + "-vic")
+    add_user(users_path, "ada", "admin", PASSWORD + "-ada")
+    monkeypatch.setattr("pipeline.access.users.getpass.getuser", lambda: "vic")
+    assert shell_actor(users_path, None).role == "viewer"
+    for password in (None, "", PASSWORD, PASSWORD + "-vic"):
+        with pytest.raises(SignInError):
+            shell_actor(users_path, "ada", password)
+    with pytest.raises(SignInError):  # an OIDC identity has no password to give
+        shell_actor(users_path, "ops@example.com", PASSWORD)
+    assert shell_actor(users_path, "ada", PASSWORD + "-ada") == Actor(
+        "ada (os user vic)", "admin", "cli-as")
 
 
 @pytest.mark.parametrize(("address", "loopback"), [
