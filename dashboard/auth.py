@@ -13,7 +13,8 @@ Two ways to sign in, either or both:
   ``TONEWATCH_DASHBOARD_SESSION_MINUTES``; reloading the page signs out.
 - **OIDC** (an ``[auth]`` section in ``TONEWATCH_DASHBOARD_SECRETS_FILE``): Streamlit's
   ``st.login()``; ``st.user``'s e-mail names the user, whose role comes from the user file
-  (``tonewatch users add EMAIL --oidc --role ...``), ``viewer`` when not listed there. The
+  (``tonewatch users add EMAIL --oidc --role ...``) only when the provider says the e-mail is
+  verified (``email_verified``); ``viewer`` otherwise, or when not listed there. The
   sign-in also ends ``TONEWATCH_DASHBOARD_SESSION_MINUTES`` after the token was issued.
 
 Each call re-reads the user file, so a removed user, a changed role or a new password (which
@@ -28,7 +29,7 @@ import streamlit as st
 
 from pipeline.access.roles import Actor
 from pipeline.access.users import (
-    SignInThrottle, User, credential_stamp, load_users, verify_password,
+    SignInThrottle, User, check_name, credential_stamp, load_users, verify_password,
 )
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, SignInError
@@ -70,10 +71,16 @@ def _oidc_actor(settings: Settings, now: datetime) -> Actor | None:
             timedelta(minutes=settings.dashboard_session_minutes):
         st.session_state[_NOTE_KEY] = EXPIRED_NOTE
         return None
-    name = str(st.user.to_dict().get("email") or st.user.to_dict().get("sub") or "")
-    if not name:
+    claims = st.user.to_dict()
+    name = str(claims.get("email") or claims.get("sub") or "")
+    try:
+        check_name(name)  # shown on every page and in the audit trail: no markup, no spaces
+    except ConfigError:
         return None
-    known = _users(settings).get(name)
+    # A provider may let anyone claim an address they do not own: only a verified e-mail
+    # takes a role from the user file; anything else reads, as a viewer.
+    verified = bool(claims.get("email")) and claims.get("email_verified") is True
+    known = _users(settings).get(name) if verified else None
     return Actor(name, known.role if known else "viewer", "oidc")
 
 

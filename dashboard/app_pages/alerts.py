@@ -23,8 +23,8 @@ from dashboard import queries
 from dashboard.actions import expire_silence, silence_alert
 from dashboard.auth import current_actor
 from dashboard.ui import (
-    TIME_FORMAT, code_span, db_path, display_tz, fmt_instant, link_alert_id, require_data,
-    safe_url, to_tz, warn_if_unreadable, window_text,
+    TIME_FORMAT, code_span, db_path, display_tz, escape_markdown, fmt_instant, link_alert_id,
+    require_data, safe_url, to_tz, warn_if_unreadable, window_text,
 )
 from pipeline.access.roles import PERMISSIONS, Actor, role_allows
 from pipeline.alerting.silences import SilencePolicy
@@ -246,7 +246,7 @@ def silence_form(path: str, labels: dict[str, str]) -> None:
         return
     queries.active_silences.clear()
     queries.silence_history.clear()
-    st.success(f"Silence {silence_id} created by {actor.name}: notifications of matching "
+    st.success(f"Silence {silence_id} created by {escape_markdown(actor.name)}: notifications of matching "
                f"alerts are muted for {duration}.")
 
 
@@ -306,7 +306,7 @@ def expire_form(path: str, silence_ids: list[str]) -> None:
         return
     queries.active_silences.clear()
     queries.silence_history.clear()
-    st.success(f"Silence {chosen} expired by {actor.name}.")
+    st.success(f"Silence {chosen} expired by {escape_markdown(actor.name)}.")
 
 
 def silence_history(path: str, tz: str) -> None:

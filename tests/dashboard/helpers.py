@@ -42,6 +42,15 @@ def open_page(monkeypatch, data_dir: Path, page: str | None = None) -> AppTest:
     return at
 
 
+def open_with_identity(monkeypatch, data_dir, user: dict):
+    """The Alerts page for a browser that Streamlit's OIDC login (st.login) identified."""
+    monkeypatch.setenv("TONEWATCH_DATA_DIR", str(data_dir))
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.user = user
+    at.run()
+    return at.switch_page("app_pages/alerts.py").run()
+
+
 def chart_frames(chart) -> list[pd.DataFrame]:
     """The datasets a rendered Altair (vega-lite) chart element carries, as DataFrames."""
     frames = []

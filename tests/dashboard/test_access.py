@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard.actions import silence_alert
 from pipeline.access.roles import Actor
@@ -20,7 +19,7 @@ from pipeline.access.users import add_user, remove_user
 from pipeline.alerting.silences import SilencePolicy
 from pipeline.errors import AccessDeniedError
 from tests.dashboard.conftest import USERS
-from tests.dashboard.helpers import APP, frame_with, open_page, sign_in, texts
+from tests.dashboard.helpers import frame_with, open_page, open_with_identity, sign_in, texts
 
 TICKER_LABELS = {"rule": "ticker_negative_surge", "scope": "ticker", "entity": "ACME",
                  "severity": "critical"}
@@ -178,31 +177,24 @@ def test_responder_expires_a_silence_and_the_history_says_who_when_why(
     assert history["created"].notna().all() and history["expired"].notna().all()
 
 
-def _open_with_identity(monkeypatch, data_dir, user: dict):
-    """The Alerts page for a browser that Streamlit's OIDC login (st.login) identified."""
-    monkeypatch.setenv("TONEWATCH_DATA_DIR", str(data_dir))
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.user = user
-    at.run()
-    return at.switch_page("app_pages/alerts.py").run()
-
-
 def test_oidc_identity_takes_its_role_from_the_user_file(monkeypatch, seeded_db, users_file):
     add_user(users_file, "ops@example.com", "admin", None)
     fresh = datetime.now(UTC).timestamp()
-    at = _open_with_identity(monkeypatch, seeded_db.parent,
-                             {"is_logged_in": True, "email": "ops@example.com", "iat": fresh})
+    at = open_with_identity(monkeypatch, seeded_db.parent,
+                             {"is_logged_in": True, "email": "ops@example.com",
+                              "email_verified": True, "iat": fresh})
     assert "Signed in as ops@example.com (admin)" in [t.value for t in at.sidebar.text]
     at.text_input(key="silence_comment").input("via the identity provider")
     _button(at, "Create silence").click().run()
     assert _rows(seeded_db, "SELECT author FROM silences") == [("ops@example.com",)]
 
     # Not in the user file: a viewer. Not signed in: the provider's button, no form.
-    at = _open_with_identity(monkeypatch, seeded_db.parent,
-                             {"is_logged_in": True, "email": "guest@example.com", "iat": fresh})
+    at = open_with_identity(monkeypatch, seeded_db.parent,
+                             {"is_logged_in": True, "email": "guest@example.com",
+                              "email_verified": True, "iat": fresh})
     assert "Signed in as guest@example.com (viewer)" in [t.value for t in at.sidebar.text]
     assert _button(at, "Create silence") is None
-    at = _open_with_identity(monkeypatch, seeded_db.parent, {"is_logged_in": False})
+    at = open_with_identity(monkeypatch, seeded_db.parent, {"is_logged_in": False})
     assert _button(at, "Sign in with your identity provider") is not None
     assert _button(at, "Create silence") is None
 
@@ -211,7 +203,8 @@ def test_oidc_sign_in_expires_after_the_session_length(monkeypatch, seeded_db, u
     add_user(users_file, "ops@example.com", "admin", None)
     monkeypatch.setenv("TONEWATCH_DASHBOARD_SESSION_MINUTES", "60")
     issued = (datetime.now(UTC) - timedelta(minutes=61)).timestamp()
-    at = _open_with_identity(monkeypatch, seeded_db.parent,
-                             {"is_logged_in": True, "email": "ops@example.com", "iat": issued})
+    at = open_with_identity(monkeypatch, seeded_db.parent,
+                             {"is_logged_in": True, "email": "ops@example.com",
+                              "email_verified": True, "iat": issued})
     assert _button(at, "Create silence") is None
     assert "Your session expired: sign in again." in [w.value for w in at.sidebar.warning]

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from streamlit.testing.v1 import AppTest
 
 from dashboard.ui import code_span, link_alert_id
 from pipeline.access.users import add_user, remove_user, set_password
 from tests.dashboard.conftest import USERS
-from tests.dashboard.helpers import APP, open_page, sign_in, texts
+from tests.dashboard.helpers import APP, open_page, open_with_identity, sign_in, texts
 
 PHISH = "x\n\n**Your session expired.** [Sign in again here](https://evil.example/login)\n\n"
 
@@ -57,3 +59,22 @@ def test_a_password_reset_ends_the_sessions_of_the_old_password(monkeypatch, see
     set_password(users_file, "rita", "another-new-password")
     at.run()
     assert _signed_in_as(at) == [] and _button(at, "Create silence") is None
+
+
+def test_an_unverified_oidc_email_gets_no_role_and_odd_names_are_refused(
+        monkeypatch, seeded_db, users_file):
+    """Finding 13: a provider that lets someone claim an admin's address without verifying
+    it gives a viewer; a name with markup or spaces is not signed in at all."""
+    add_user(users_file, "ops@example.com", "admin", None)
+    fresh = datetime.now(UTC).timestamp()
+    for claims in ({"email": "ops@example.com", "email_verified": False},
+                   {"email": "ops@example.com"},  # no claim at all
+                   {"email": "ops@example.com", "email_verified": "true"}):  # not a boolean
+        at = open_with_identity(monkeypatch, seeded_db.parent,
+                                 {"is_logged_in": True, "iat": fresh, **claims})
+        assert _signed_in_as(at) == ["Signed in as ops@example.com (viewer)"]
+        assert _button(at, "Create silence") is None
+    at = open_with_identity(monkeypatch, seeded_db.parent, {
+        "is_logged_in": True, "iat": fresh, "email_verified": True,
+        "email": "**boss** [x](https://evil.example)@example.com"})
+    assert _signed_in_as(at) == [] and "evil.example" not in texts(at)
