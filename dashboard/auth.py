@@ -108,23 +108,28 @@ def current_actor(now: datetime | None = None) -> Actor | None:
     return _oidc_actor(settings, now)
 
 
+def _client_address() -> str | None:
+    # The browser's IP address (a reverse proxy's own behind one); None when unknown.
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
 def sign_in(name: str, password: str, now: datetime | None = None) -> Actor:
     """Check ``name`` and ``password`` against the user file and start a session.
 
     Raises:
-        SignInError: unknown user or wrong password (the message does not say which), or too
-            many failures for this name lately (:data:`THROTTLE`).
+        SignInError: unknown user or wrong password (the message does not say which), too
+            many failures for this name or this client lately, or too many sign-ins being
+            checked at once (:data:`THROTTLE`).
     """
     settings = load_settings()
     now = now or datetime.now(UTC)
     name = name.strip()
-    THROTTLE.check(name, now)
-    try:
+    client = _client_address()
+    THROTTLE.attempt(name, client, now)  # reserved before the slow check: no race
+    with THROTTLE.verifying():
         user = verify_password(_users(settings), name, password)
-    except SignInError:
-        THROTTLE.failed(name, now)
-        raise
-    THROTTLE.succeeded(name)
+    THROTTLE.succeeded(name, client, now)
     st.session_state[SESSION_KEY] = {
         "name": user.name, "stamp": credential_stamp(user),
         "expires_at": now + timedelta(minutes=settings.dashboard_session_minutes)}

@@ -22,6 +22,8 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -232,54 +234,103 @@ def verify_password(users: dict[str, User], name: str, password: str) -> User:
 
 
 class SignInThrottle:
-    """A brake on password guessing: after ``max_failures`` failed sign-ins for one name within
-    ``window``, that name is refused until the oldest failure leaves the window.
+    """A brake on password guessing, shared by every browser session of a dashboard process
+    (thread-safe), so opening new sessions does not reset it.
 
-    One instance serves every browser session of a dashboard process (thread-safe), so opening
-    new sessions does not reset it. Unknown names are throttled like real ones, so the brake
-    does not reveal which names exist.
+    Each sign-in first *reserves* a failure under a lock (:meth:`attempt`), before the slow
+    password check, so concurrent guesses cannot all slip past a check that has not yet seen
+    the others; a success takes its reservation back (:meth:`succeeded`). Three counts, each
+    within ``window``:
+
+    - one name from one client (``max_failures``): the brake on guessing one password;
+    - one name from every client (``max_failures * 10``): distributed guessing, while one
+      stranger alone cannot lock a user out;
+    - one client, any names (``max_client_failures``): trying many names.
+
+    Unknown names are throttled like real ones, so the brake does not reveal which exist.
+    Counts older than ``window`` are dropped at every attempt, so the map stays small.
+    :meth:`verifying` bounds how many password checks (Argon2, ~0.2 s and 64 MiB each) run at
+    once.
 
     Args:
-        max_failures: failures allowed per name within ``window``.
+        max_failures: failures allowed per name and client within ``window``.
         window: how long a failure counts.
+        max_client_failures: failures allowed per client (any names) within ``window``.
+        max_concurrent: password checks running at once, across all sessions.
     """
 
-    def __init__(self, max_failures: int = 5, window: timedelta = timedelta(minutes=5)):
+    def __init__(self, max_failures: int = 5, window: timedelta = timedelta(minutes=5),
+                 max_client_failures: int = 20, max_concurrent: int = 2):
         self.max_failures = max_failures
         self.window = window
+        self.max_client_failures = max_client_failures
         self._failures: dict[str, list[datetime]] = {}
         self._lock = threading.Lock()
+        self._checks = threading.BoundedSemaphore(max_concurrent)
 
-    def _recent(self, key: str, now: datetime) -> list[datetime]:
-        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return recent
+    def _limits(self, name: str, client: str | None) -> dict[str, int]:
+        name = name.lower()
+        limits = {f"name:{name}|{client or ''}": self.max_failures,
+                  f"name:{name}": self.max_failures * 10}
+        if client:
+            limits[f"client:{client}"] = self.max_client_failures
+        return limits
 
-    def check(self, name: str, now: datetime) -> None:
-        """Raise when ``name`` has failed too often lately.
+    def _prune(self, now: datetime) -> None:
+        for key in list(self._failures):
+            recent = [t for t in self._failures[key] if now - t < self.window]
+            if recent:
+                self._failures[key] = recent
+            else:
+                del self._failures[key]
+
+    def attempt(self, name: str, client: str | None, now: datetime) -> None:
+        """Reserve one sign-in attempt for ``name`` from ``client`` (an IP address, or None
+        when unknown) at ``now`` (tz-aware UTC), counted as a failure until
+        :meth:`succeeded`.
 
         Raises:
-            SignInError: too many recent failures; the message says how long to wait (seconds).
+            SignInError: too many recent failures; nothing is reserved; the message says how
+                long to wait (seconds).
         """
+        limits = self._limits(name, client)
         with self._lock:
-            recent = self._recent(name.lower(), now)
-        if len(recent) >= self.max_failures:
-            wait = (recent[0] + self.window - now).total_seconds()
-            raise SignInError(f"too many failed sign-ins for this name; try again in "
-                              f"{max(1, round(wait))} s")
+            self._prune(now)
+            for key, limit in limits.items():
+                recent = self._failures.get(key, [])
+                if len(recent) >= limit:
+                    wait = (recent[-limit] + self.window - now).total_seconds()
+                    raise SignInError(f"too many failed sign-ins for this name; try again in "
+                                      f"{max(1, round(wait))} s")
+            for key in limits:
+                self._failures.setdefault(key, []).append(now)
 
-    def failed(self, name: str, now: datetime) -> None:
-        """Count one failed sign-in for ``name`` at ``now`` (tz-aware UTC)."""
+    def succeeded(self, name: str, client: str | None, at: datetime) -> None:
+        """Take back the reservation made by :meth:`attempt` at ``at`` and forget this
+        client's failures for ``name``."""
+        limits = self._limits(name, client)
         with self._lock:
-            self._failures.setdefault(name.lower(), []).append(now)
+            for key in limits:
+                times = self._failures.get(key, [])
+                if at in times:
+                    times.remove(at)
+                if not times:
+                    self._failures.pop(key, None)
+            self._failures.pop(next(iter(limits)), None)  # this name from this client
 
-    def succeeded(self, name: str) -> None:
-        """Forget ``name``'s failures after a successful sign-in."""
-        with self._lock:
-            self._failures.pop(name.lower(), None)
+    @contextmanager
+    def verifying(self, timeout_s: float = 10.0) -> Iterator[None]:
+        """Hold one of the ``max_concurrent`` password-check slots for the ``with`` block.
+
+        Raises:
+            SignInError: no slot freed within ``timeout_s`` seconds (the server is busy).
+        """
+        if not self._checks.acquire(timeout=timeout_s):
+            raise SignInError("sign-in is busy; try again in a moment")
+        try:
+            yield
+        finally:
+            self._checks.release()
 
 
 def os_user() -> str:

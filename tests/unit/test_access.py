@@ -8,6 +8,7 @@ dashboard refuses a network address without sign-in.
 from __future__ import annotations
 
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -54,15 +55,62 @@ def test_right_password_signs_in_and_wrong_ones_do_not(users_path):
 def test_password_guessing_is_braked_per_name_for_every_session():
     throttle = SignInThrottle(max_failures=3, window=timedelta(minutes=5))
     for i in range(3):
-        throttle.check("Rita", T0 + timedelta(seconds=i))
-        throttle.failed("Rita", T0 + timedelta(seconds=i))
+        throttle.attempt("Rita", None, T0 + timedelta(seconds=i))  # each counts until it succeeds
     with pytest.raises(SignInError, match="too many failed sign-ins for this name; try again "
                                           "in 298 s"):
-        throttle.check("rita", T0 + timedelta(seconds=2))  # names compare case-blind
-    throttle.check("nobody", T0)  # other names are not held up
-    throttle.check("rita", T0 + timedelta(minutes=5))  # the first failure left the window
-    throttle.succeeded("rita")
-    throttle.check("rita", T0 + timedelta(seconds=3))
+        throttle.attempt("rita", None, T0 + timedelta(seconds=2))  # names compare case-blind
+    throttle.attempt("nobody", None, T0)  # other names are not held up
+    throttle.attempt("rita", None, T0 + timedelta(minutes=5))  # the first left the window
+    throttle.succeeded("rita", None, T0 + timedelta(minutes=5))
+    throttle.attempt("rita", None, T0 + timedelta(minutes=5, seconds=1))
+
+
+def test_concurrent_guesses_are_reserved_before_the_slow_check():
+    """Finding 5: ten guesses at once for one name: only ``max_failures`` get to the check."""
+    throttle = SignInThrottle(max_failures=5)
+    allowed, start = [], threading.Barrier(10)
+
+    def guess():
+        start.wait()
+        try:
+            throttle.attempt("ada", None, T0)
+        except SignInError:
+            return
+        allowed.append(1)
+
+    threads = [threading.Thread(target=guess) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(allowed) == 5
+
+
+def test_one_stranger_cannot_lock_a_user_out_nor_spray_names():
+    """Finding 5: failures count per name and client; a client trying many names is braked;
+    old failures leave the map."""
+    throttle = SignInThrottle(max_failures=5, max_client_failures=8)
+    for i in range(5):
+        throttle.attempt("ada", "203.0.113.9", T0 + timedelta(seconds=i))
+    with pytest.raises(SignInError):
+        throttle.attempt("ada", "203.0.113.9", T0 + timedelta(seconds=6))
+    throttle.attempt("ada", "198.51.100.7", T0 + timedelta(seconds=7))  # ada's own client
+    throttle.succeeded("ada", "198.51.100.7", T0 + timedelta(seconds=7))
+    for i in range(3):
+        throttle.attempt(f"name{i}", "203.0.113.9", T0 + timedelta(seconds=8))
+    with pytest.raises(SignInError):  # 5 + 3 failures from this client, whatever the names
+        throttle.attempt("name9", "203.0.113.9", T0 + timedelta(seconds=9))
+    throttle.attempt("zed", "192.0.2.1", T0 + timedelta(minutes=6))
+    assert set(throttle._failures) == {"name:zed|192.0.2.1", "name:zed", "client:192.0.2.1"}
+
+
+def test_password_checks_at_once_are_bounded():
+    throttle = SignInThrottle(max_concurrent=1)
+    with throttle.verifying(), pytest.raises(SignInError, match="busy"):
+        with throttle.verifying(timeout_s=0.01):
+            pass
+    with throttle.verifying():
+        pass
 
 
 def test_manage_users_and_bad_input_names_the_culprit(users_path):
