@@ -66,13 +66,14 @@ def silence_alert(db_path: str, labels: dict[str, str], names: list[str], *,
 
 
 def expire_silence(db_path: str, silence_id: str, *, actor: Actor | None, comment: str,
-                   now: datetime) -> None:
+                   now: datetime, policy: SilencePolicy) -> None:
     """End a silence now on behalf of ``actor``, recording who, when and why.
 
     Raises:
-        AccessDeniedError: not signed in or a role below responder; nothing is written.
+        AccessDeniedError: not signed in, a role below responder, or a broad silence without
+            ``policy.broad_role``; nothing is written.
         TonewatchError: unknown id, already ended, or an empty comment.
         StorageError: locked longer than :data:`WRITE_LOCK_TIMEOUT_S` or unwritable.
     """
-    expire(Path(db_path), silence_id, actor=actor, comment=comment, now=now,
+    expire(Path(db_path), silence_id, actor=actor, comment=comment, now=now, policy=policy,
            lock_timeout_s=WRITE_LOCK_TIMEOUT_S)

@@ -300,7 +300,7 @@ def expire_form(path: str, silence_ids: list[str]) -> None:
         return
     try:
         expire_silence(path, chosen, actor=current_actor(), comment=comment,
-                       now=datetime.now(UTC))
+                       now=datetime.now(UTC), policy=SilencePolicy.from_settings(load_settings()))
     except TonewatchError as exc:
         st.error(f"Silence not expired: {exc}")
         return

@@ -156,13 +156,28 @@ def is_broad(matchers: list[Matcher]) -> bool:
     return not (pins_entity and excludes_market)
 
 
+def _check_breadth(matchers: list[Matcher], actor: Actor, policy: SilencePolicy,
+                   what: str) -> None:
+    if is_broad(matchers) and not role_allows(actor.role, policy.broad_role):
+        raise AccessDeniedError(
+            f"{actor.name} ({actor.role}) may not {what} a silence of a whole scope or of the "
+            f"market-wide alert; that needs {policy.broad_role}. Name a scope other than "
+            "market and one entity (e.g. scope=ticker, entity=ACME)")
+
+
 def check_silence(matchers: list[Matcher], *, starts_at: datetime, ends_at: datetime,
-                  actor: Actor | None, policy: SilencePolicy) -> Actor:
-    """Check that ``actor`` may create this silence under ``policy``; return the actor.
+                  actor: Actor | None, policy: SilencePolicy, now: datetime) -> Actor:
+    """Check that ``actor`` may create this silence under ``policy`` at ``now``; return the
+    actor.
+
+    A silence must not be over already, and must end within ``policy.max_duration`` of
+    ``now``, so that chaining silences that start later cannot mute for longer than the
+    maximum (a fresh decision is needed for each stretch).
 
     Raises:
         AccessDeniedError: not signed in or a role below ``responder``; longer than
-            ``policy.max_duration``; broad (:func:`is_broad`) without ``policy.broad_role``.
+            ``policy.max_duration``, or ending more than that after ``now``; already ended
+            (``ends_at <= now``); broad (:func:`is_broad`) without ``policy.broad_role``.
     """
     actor = require(actor, "silence.create")
     hours = policy.max_duration.total_seconds() / 3600
@@ -170,9 +185,28 @@ def check_silence(matchers: list[Matcher], *, starts_at: datetime, ends_at: date
         raise AccessDeniedError(
             f"a silence may last at most {hours:g} h (TONEWATCH_SILENCE_MAX_HOURS); this one "
             f"lasts {(ends_at - starts_at).total_seconds() / 3600:g} h")
-    if is_broad(matchers) and not role_allows(actor.role, policy.broad_role):
+    if ends_at - now > policy.max_duration:
         raise AccessDeniedError(
-            f"{actor.name} ({actor.role}) may not silence a whole scope or the market-wide "
-            f"alert; that needs {policy.broad_role}. Name a scope other than market and one "
-            "entity (e.g. scope=ticker, entity=ACME)")
+            f"a silence must end within {hours:g} h of now (TONEWATCH_SILENCE_MAX_HOURS); "
+            f"this one ends {(ends_at - now).total_seconds() / 3600:g} h from now")
+    if ends_at <= now:
+        raise AccessDeniedError(f"this silence would already be over (it ends "
+                                f"{ends_at:%Y-%m-%d %H:%M} UTC): it would mute nothing")
+    _check_breadth(matchers, actor, policy, "create")
+    return actor
+
+
+def check_expiry(matchers: list[Matcher], *, actor: Actor | None,
+                 policy: SilencePolicy) -> Actor:
+    """Check that ``actor`` may end a silence with ``matchers`` early; return the actor.
+
+    The same bar as creating it: a broad silence (:func:`is_broad`) needs
+    ``policy.broad_role``.
+
+    Raises:
+        AccessDeniedError: not signed in, a role below ``responder``, or a broad silence
+            without ``policy.broad_role``.
+    """
+    actor = require(actor, "silence.expire")
+    _check_breadth(matchers, actor, policy, "expire")
     return actor

@@ -108,9 +108,11 @@ def silence_expire(
     password_stdin: PasswordStdinOption = False,
 ) -> None:
     """End a silence now (it stays listed with --all, with who ended it and why)."""
+    from pipeline.alerting.silences import SilencePolicy
     from pipeline.alerting.silencing import expire
 
     config = settings()
     actor = _actor(as_, password_stdin)
-    expire(config.db_path, silence_id, actor=actor, comment=comment, now=now())
+    expire(config.db_path, silence_id, actor=actor, comment=comment, now=now(),
+           policy=SilencePolicy.from_settings(config))
     out.print(f"silence {silence_id} expired by {actor.name}", highlight=False, markup=False)

@@ -71,6 +71,14 @@ def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: str, now: datetim
                 " WHERE silence_id = ?", [now, by.strip(), comment.strip(), silence_id])
 
 
+def silence_matchers(con: duckdb.DuckDBPyConnection, silence_id: str) -> list[dict] | None:
+    """The matchers (``{"label", "op", "value"}`` dicts) of one silence; None for an unknown
+    id."""
+    row = con.execute("SELECT matchers FROM silences WHERE silence_id = ?",
+                      [silence_id]).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
 def list_silences(con: duckdb.DuckDBPyConnection, *, at: datetime, include_ended: bool = False
                   ) -> pd.DataFrame:
     """Silences (active and pending; with ``include_ended`` also ended ones), newest first."""

@@ -3,6 +3,8 @@ findings), in-process through typer's CliRunner (fast: no subprocess)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from typer.testing import CliRunner
 
@@ -92,3 +94,32 @@ def test_as_another_user_needs_their_password_and_keeps_the_os_user(env, monkeyp
     ok = tw(*market, "--as", "ada", "--password-stdin", stdin="ada-password-1\n")
     assert ok.exit_code == 0, ok.output
     assert query(db, "SELECT author FROM silences") == [("ada (os user vic)",)]
+
+
+def test_a_responder_cannot_expire_an_admins_market_silence(env, monkeypatch):
+    """Finding 9, end to end: ``silence expire --as rita`` of a scope=market silence."""
+    users = env / "users.yaml"
+    monkeypatch.setenv("TONEWATCH_USERS_FILE", str(users))
+    assert tw("users", "add", "rita", "--role", "responder", "--password-stdin",
+              stdin="rita-password-1\n").exit_code == 0
+    monkeypatch.setenv("LOGNAME", "root")  # not in the file: admin
+    added = tw("silence", "add", "--match", "scope=market", "--comment", "macro day")
+    assert added.exit_code == 0, added.output
+    db = env / "data" / "tonewatch.duckdb"
+    (silence_id,), = query(db, "SELECT silence_id FROM silences")
+    refused = tw("silence", "expire", silence_id, "--comment", "over", "--as", "rita",
+                 "--password-stdin", stdin="rita-password-1\n")
+    assert isinstance(refused.exception, AccessDeniedError)
+    assert query(db, "SELECT expired_at FROM silences") == [(None,)]
+    assert tw("silence", "expire", silence_id, "--comment", "over").exit_code == 0
+
+
+def test_chained_silences_cannot_outlast_the_maximum(env):
+    """Finding 10, end to end: a second week-long silence starting in a week is refused."""
+    start = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%MZ")
+    chained = tw("silence", "add", "--match", "scope=ticker", "--match", "entity=ACME",
+                 "--comment", "next week too", "--duration", "1w", "--starts", start)
+    assert isinstance(chained.exception, AccessDeniedError)
+    past = tw("silence", "add", "--match", "scope=ticker", "--match", "entity=ACME",
+              "--comment", "already over", "--duration", "1h", "--starts", "2020-01-01")
+    assert isinstance(past.exception, AccessDeniedError)

@@ -18,7 +18,9 @@ from pipeline.access.serving import check_serving, is_loopback, sign_in_methods
 from pipeline.access.users import (
     SignInThrottle, add_user, load_users, remove_user, set_role, shell_actor, verify_password,
 )
-from pipeline.alerting.silences import SilencePolicy, check_silence, is_broad, parse_matcher
+from pipeline.alerting.silences import (
+    SilencePolicy, check_expiry, check_silence, is_broad, parse_matcher,
+)
 from pipeline.errors import AccessDeniedError, ConfigError, SignInError
 
 PASSWORD = "correct horse battery"
@@ -166,16 +168,42 @@ def test_silence_bounds():
     policy = SilencePolicy(max_duration=timedelta(hours=24), broad_role="admin")
     narrow = [parse_matcher("scope=ticker"), parse_matcher("entity=ACME")]
     rita, ada = Actor("rita", "responder", "password"), Actor("ada", "admin", "password")
-    day = {"starts_at": T0, "ends_at": T0 + timedelta(hours=24)}
+    day = {"starts_at": T0, "ends_at": T0 + timedelta(hours=24), "now": T0}
     assert check_silence(narrow, actor=rita, policy=policy, **day) == rita
     with pytest.raises(AccessDeniedError, match="needs admin"):
         check_silence([parse_matcher("scope=market")], actor=rita, policy=policy, **day)
     assert check_silence([parse_matcher("scope=market")], actor=ada, policy=policy, **day) == ada
     with pytest.raises(AccessDeniedError, match="at most 24 h"):
         check_silence(narrow, actor=ada, policy=policy, starts_at=T0,
-                      ends_at=T0 + timedelta(hours=25))
+                      ends_at=T0 + timedelta(hours=25), now=T0)
     with pytest.raises(AccessDeniedError):
         check_silence(narrow, actor=None, policy=policy, **day)
+
+
+def test_chained_future_silences_and_past_ones_are_refused():
+    """Finding 10: a silence must end within the maximum of now, and not be over already."""
+    policy = SilencePolicy(max_duration=timedelta(hours=24))
+    narrow = [parse_matcher("scope=ticker"), parse_matcher("entity=ACME")]
+    rita = Actor("rita", "responder", "password")
+    check_silence(narrow, actor=rita, policy=policy, starts_at=T0 + timedelta(hours=2),
+                  ends_at=T0 + timedelta(hours=24), now=T0)  # later today: fine
+    with pytest.raises(AccessDeniedError, match="must end within 24 h of now"):
+        check_silence(narrow, actor=rita, policy=policy, starts_at=T0 + timedelta(hours=24),
+                      ends_at=T0 + timedelta(hours=48), now=T0)  # the next link of a chain
+    with pytest.raises(AccessDeniedError, match="already be over"):
+        check_silence(narrow, actor=rita, policy=policy, starts_at=T0 - timedelta(hours=5),
+                      ends_at=T0 - timedelta(hours=1), now=T0)
+
+
+def test_a_responder_may_not_expire_a_broad_silence():
+    """Finding 9: ending a whole scope's silence takes the same role as creating it."""
+    policy = SilencePolicy()
+    rita, ada = Actor("rita", "responder", "password"), Actor("ada", "admin", "password")
+    with pytest.raises(AccessDeniedError, match="may not expire a silence of a whole scope"):
+        check_expiry([parse_matcher("scope=market")], actor=rita, policy=policy)
+    assert check_expiry([parse_matcher("scope=market")], actor=ada, policy=policy) == ada
+    narrow = [parse_matcher("scope=ticker"), parse_matcher("entity=ACME")]
+    assert check_expiry(narrow, actor=rita, policy=policy) == rita
 
 
 def test_shell_actor_is_the_os_user_or_a_listed_as(users_path, monkeypatch):
