@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -30,6 +31,10 @@ _SITEMAP_ROOT = re.compile(rb"<(urlset|sitemapindex)[\s>]", re.I)
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.I)
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\sencoding\s*=", re.I)
 _PROLOG_BYTES = 1 << 16  # a DOCTYPE's internal subset sits before the root element
+_XML_BASE = re.compile(rb"xml:base\s*=")
+#: Stand-in document base of a local file with ``xml:base`` (see :func:`parse_feed`); the
+#: ``.invalid`` top-level domain is reserved (RFC 2606), so no real link starts with it.
+LOCAL_BASE = "https://local.invalid"
 
 
 @dataclass
@@ -91,18 +96,22 @@ def parse_feed(
         raise NotAFeedError(f"{source}: not a feed (an empty document: {what})", source=source)
     if looks_like_json(content):
         return ParsedFeed(**parse_json_feed(content, source=source, base_url=base_url))
-    headers = {}
-    if content_type:
-        headers["content-type"] = content_type
-    if is_web_url(base_url):
-        headers["content-location"] = base_url
-        # A response without a Content-Type would be read as ISO-8859-1 (RFC 3023's rule for
-        # a missing type), which never fails and so never reaches detection: read it as XML.
-        headers.setdefault("content-type", "application/xml")
-    try:
-        parsed = feedparser.parse(content, response_headers=headers or None)
-    except Exception as exc:  # feedparser should not raise; if it does, name the feed.
-        raise FeedParseError(f"{source}: parser crashed: {exc}", source=source) from exc
+    local_base = None
+    if base_url and not is_web_url(base_url) and _XML_BASE.search(content):
+        # feedparser 6 restores an element's outer xml:base only when that base is not empty,
+        # so with no document base an item's xml:base would carry over to every later item:
+        # a local file with xml:base is parsed against a stand-in http base (mapped back below).
+        local_base = LOCAL_BASE + urlsplit(base_url).path
+    parsed = _feedparse(content, source=source, content_type=content_type,
+                        base_url=base_url if is_web_url(base_url) else local_base)
+    if local_base is not None:
+        channel_link = parsed.get("feed", {}).get("link", "") or ""
+        if is_web_url(channel_link) and not _is_local_base(channel_link):
+            # relative links resolve against the channel's http(s) <link>, as without xml:base
+            parsed = _feedparse(content, source=source, content_type=content_type,
+                                base_url=channel_link)
+        else:
+            _unmap_local_links(parsed)
 
     entries = list(parsed.get("entries", []))
     version = parsed.get("version", "") or ""
@@ -145,6 +154,47 @@ def parse_feed(
         link_base = channel_link if is_web_url(channel_link) else base_url
     return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings,
                       base_url=link_base)
+
+
+def _feedparse(content: bytes, *, source: str, content_type: str | None,
+               base_url: str | None) -> feedparser.FeedParserDict:
+    """feedparser over ``content``, with ``base_url`` (an http(s) URL, or None) as the
+    document's base; a crash is a :class:`FeedParseError` naming the feed."""
+    headers = {}
+    if content_type:
+        headers["content-type"] = content_type
+    if base_url:
+        headers["content-location"] = base_url
+        # A response without a Content-Type would be read as ISO-8859-1 (RFC 3023's rule for
+        # a missing type), which never fails and so never reaches detection: read it as XML.
+        headers.setdefault("content-type", "application/xml")
+    try:
+        return feedparser.parse(content, response_headers=headers or None)
+    except Exception as exc:  # feedparser should not raise; if it does, name the feed.
+        raise FeedParseError(f"{source}: parser crashed: {exc}", source=source) from exc
+
+
+def _is_local_base(url: str) -> bool:
+    """True for a link resolved against the stand-in base :data:`LOCAL_BASE`."""
+    return url == LOCAL_BASE or url.startswith(LOCAL_BASE + "/")
+
+
+def _unmap_local_links(parsed: feedparser.FeedParserDict) -> None:
+    """Turn links resolved against :data:`LOCAL_BASE` back into the file's ``file:`` URIs
+    (``https://local.invalid/tmp/a.html`` → ``file:///tmp/a.html``), in place."""
+    def unmap(url):
+        return "file://" + url[len(LOCAL_BASE):] if isinstance(url, str) and _is_local_base(url) else url
+
+    for entry in parsed.get("entries", []):
+        for name in ("link", "id"):
+            if name in entry:
+                entry[name] = unmap(entry[name])
+        for link in entry.get("links", []) or []:
+            if "href" in link:
+                link["href"] = unmap(link["href"])
+    feed = parsed.get("feed", {})
+    if "link" in feed:
+        feed["link"] = unmap(feed["link"])
 
 
 def _undeclared(content: bytes, content_type: str | None) -> bool:

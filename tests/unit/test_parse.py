@@ -165,3 +165,13 @@ def test_undeclared_encoding_over_http_without_a_content_type_is_detected():
            "<link>/1</link></item></channel></rss>").encode("windows-1251")
     parsed = parse_feed(doc, source="u", base_url="https://lenta.example.org/rss")
     assert parsed.title == "Лента" and parsed.entries[0]["link"] == "https://lenta.example.org/1"
+
+
+def test_item_xml_base_in_a_local_file_without_a_channel_link_ends_with_its_item():
+    doc = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Desk</title>'
+           b'<item xml:base="https://wire.example.org/a/"><title>One</title><link>1.html</link></item>'
+           b"<item><title>Two</title><link>2.html</link></item>"
+           b"<item><title>Three</title><link>../up/3.html#top</link></item></channel></rss>")
+    parsed = parse_feed(doc, source="feed.xml", base_url="file:///data/desk/feed.xml")
+    assert [e["link"] for e in parsed.entries] == [
+        "https://wire.example.org/a/1.html", "file:///data/desk/2.html", "file:///data/up/3.html#top"]
