@@ -4,7 +4,11 @@ against the feed's base, and its identity form (what de-duplication compares).
 Two forms, on purpose:
 
 * :func:`strip_tracking` gives the link that is **stored and shown**: exactly what the feed
-  wrote, minus the query parameters that only track the click (``utm_*``, ``fbclid``, ...).
+  wrote, minus the query parameters that only track the click (``utm_*``, ``fbclid``, ...:
+  :data:`TRACKING_PARAMS`). Common words that track on one site and select the article on
+  another (``ref``, ``src``, ``mod``, ``cmpid``) are removed only on the sites listed in
+  :data:`SITE_TRACKING_PARAMS` (``mod`` on MarketWatch): elsewhere ``view?ref=1001`` and
+  ``view?ref=1002`` are two articles, and removing ``ref`` would store one of them only.
   The rest of the query is kept byte for byte (``news.php?12345`` stays so, ``%20`` stays
   ``%20``, an encoded ``/`` stays ``%2F``): servers disagree on what those spellings mean.
 * :func:`canonical_url` gives the **identity** of a link, hashed into the article key:
@@ -21,12 +25,18 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
-#: Query parameters that only track the click, never select the content.
+#: Query parameters that only track the click, never select the content, on any site.
 TRACKING_PARAMS = re.compile(
-    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|mod|\.tsrc|tsrc|cmpid|ref|"
-    r"ref_src|src|sr_share|smid|ncid|yptr|taid|guccounter|guce_referrer.*)$",
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|\.tsrc|ref_src|sr_share|smid|ncid|"
+    r"yptr|guccounter|guce_referrer.*)$",
     re.I,
 )
+#: Parameters that track on the named sites (and their subdomains) only; elsewhere the same
+#: names can select the content, so they are kept.
+SITE_TRACKING_PARAMS: dict[str, frozenset[str]] = {
+    "marketwatch.com": frozenset({"mod"}),
+    "wsj.com": frozenset({"mod"}),
+}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _LINK_SCHEMES = ("http", "https", "file")
 
@@ -41,6 +51,24 @@ def is_web_url(url: str | None) -> bool:
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def is_tracking_param(name: str, host: str) -> bool:
+    """True when the query parameter ``name`` only tracks the click on ``host`` (a host name,
+    any case): one of :data:`TRACKING_PARAMS`, or listed for that site (or a parent domain)
+    in :data:`SITE_TRACKING_PARAMS`."""
+    if TRACKING_PARAMS.match(name):
+        return True
+    labels = host.lower().rstrip(".").split(".")
+    return any(name.lower() in SITE_TRACKING_PARAMS.get(".".join(labels[i:]), ())
+               for i in range(len(labels) - 1))
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def resolve_link(link: str | None, base: str | None) -> str:
@@ -73,8 +101,9 @@ def strip_tracking(url: str | None) -> str:
     path, question, query = head.partition("?")
     if not question:
         return url
+    host = _host(url)
     kept = [part for part in query.split("&")
-            if not TRACKING_PARAMS.match(unquote_plus(part.partition("=")[0]))]
+            if not is_tracking_param(unquote_plus(part.partition("=")[0]), host)]
     if len(kept) == len(query.split("&")):
         return url
     query = "&".join(kept)
@@ -98,7 +127,7 @@ def canonical_url(url: str | None) -> str:
     if parts.scheme.lower() not in _LINK_SCHEMES:
         return ""  # javascript:, data:, mailto: ... are not article links
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not TRACKING_PARAMS.match(k)]
+             if not is_tracking_param(k, parts.hostname or "")]
     netloc = parts.netloc.lower()
     if netloc.endswith(":80") and parts.scheme.lower() == "http":
         netloc = netloc[:-3]

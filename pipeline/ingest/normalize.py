@@ -298,6 +298,7 @@ def normalize_entries(
     shared_ids = {i for i, c in id_counts.items() if c > 1 and c > n / 2}
 
     rows = []
+    keys_from: dict[str, str] = {}  # article key -> what it was made of, for warnings
     dropped = 0
     for entry, entry_id in zip(parsed.entries, ids, strict=True):
         title = entry_text(entry, "title")
@@ -320,13 +321,15 @@ def normalize_entries(
 
         raw_date = entry.get("published") or entry.get("updated") or entry.get("dc_date")
         if entry_id and entry_id not in shared_ids:
-            key = _sha1("id", source.feed_id, entry_id)
+            key, key_from = _sha1("id", source.feed_id, entry_id), f"id {entry_id}"
         elif is_web_url(link):
-            key = _sha1("url", canonical_url(link))
+            key, key_from = _sha1("url", canonical_url(link)), f"link {canonical_url(link)}"
         elif link:  # a file: link (a local feed's relative link) means nothing outside its feed
-            key = _sha1("url", source.feed_id, canonical_url(link))
+            key, key_from = _sha1("url", source.feed_id, canonical_url(link)), f"link {link}"
         else:  # the raw date string, not the parsed instant: a missing date must not change per fetch
             key = _sha1("title", source.feed_id, story_key(title), (raw_date or "").strip())
+            key_from = "title and date"
+        keys_from.setdefault(key, key_from)
         published_at, quality = parse_date(
             raw_date, fetched_at=fetched_at, feed_timezone=source.timezone,
             horizon=timedelta(days=source.horizon_days) if source.horizon_days else DEFAULT_HORIZON,
@@ -362,6 +365,7 @@ def normalize_entries(
     # their companies are: the kept row carries the links of all of them.
     repeated = int(frame["article_id"].duplicated().sum())
     if repeated:
+        collisions = _collision_warnings(frame, keys_from) if source.kind != "import" else []
         merged = frame.groupby("article_id", sort=False)["links"].agg(merge_links)
         frame = frame.drop_duplicates(subset=["article_id"], keep="first").reset_index(drop=True)
         frame["links"] = frame["article_id"].map(merged)
@@ -373,10 +377,32 @@ def normalize_entries(
         else:
             parsed.warnings.append(
                 f"{repeated} entr{'y repeats' if repeated == 1 else 'ies repeat'} an earlier "
-                "entry's id (guid, else link); kept the first (newest)")
+                "entry's key (its guid, else its link without tracking parameters); kept the "
+                "first (newest)")
+            parsed.warnings.extend(collisions)
         dropped += repeated
     frame["tickers"] = [sorted({link[0] for link in links}) for links in frame["links"]]
     return frame[ARTICLE_COLUMNS + ["links"]], dropped
+
+
+#: Most entries-with-one-key-but-different-titles warnings written per fetch.
+MAX_COLLISION_WARNINGS = 3
+
+
+def _collision_warnings(frame: pd.DataFrame, keys_from: dict[str, str]) -> list[str]:
+    """One line per article key shared by entries with different titles (two articles that
+    only one row can hold), naming both titles and the key; at most
+    :data:`MAX_COLLISION_WARNINGS` lines, then a count."""
+    lines = []
+    for key, titles in frame.groupby("article_id", sort=False)["title"]:
+        distinct = list(dict.fromkeys(titles))
+        if len(distinct) > 1:
+            lines.append(f"entries {distinct[0]!r} and {distinct[1]!r} have one key "
+                         f"({keys_from.get(key, 'unknown')}); only the first is stored")
+    if len(lines) > MAX_COLLISION_WARNINGS:
+        lines = lines[:MAX_COLLISION_WARNINGS] + [
+            f"{len(lines) - MAX_COLLISION_WARNINGS} more keys shared by different titles"]
+    return lines
 
 
 @functools.cache

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.ingest.links import canonical_url, is_web_url, resolve_link, strip_tracking
+from pipeline.ingest.links import (
+    canonical_url,
+    is_tracking_param,
+    is_web_url,
+    resolve_link,
+    strip_tracking,
+)
 
 
 @pytest.mark.parametrize("link", [
@@ -34,6 +40,20 @@ def test_strip_tracking_removes_tracking_parameters_only(link, stored):
                                   "news/1", "", None])
 def test_strip_tracking_drops_what_is_not_an_absolute_link(link):
     assert strip_tracking(link) == ""
+
+
+@pytest.mark.parametrize(("link", "stored"), [
+    ("https://news.example.com/view?ref=1001", "https://news.example.com/view?ref=1001"),
+    ("https://news.example.com/show?src=alpha&utm_source=x", "https://news.example.com/show?src=alpha"),
+    ("https://news.example.com/p?mod=2&cmpid=7", "https://news.example.com/p?mod=2&cmpid=7"),
+    ("https://www.marketwatch.com/story/a-1?mod=mw_rss_topstories", "https://www.marketwatch.com/story/a-1"),
+    ("https://WSJ.com/articles/b?id=3&mod=rss", "https://WSJ.com/articles/b?id=3"),
+    ("https://notmarketwatch.com/story?mod=2", "https://notmarketwatch.com/story?mod=2"),
+])
+def test_ambiguous_parameters_are_tracking_only_on_the_sites_listed(link, stored):
+    assert strip_tracking(link) == stored
+    assert canonical_url(link) == canonical_url(stored)
+    assert is_tracking_param("ref", "news.example.com") is False
 
 
 def test_links_differing_only_in_tracking_have_one_identity():

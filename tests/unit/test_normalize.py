@@ -86,7 +86,7 @@ def test_strip_source_suffix_repeated():
 
 
 def test_canonical_url_drops_tracking_and_fragment_keeps_other_params_in_order():
-    url = ("HTTPS://News.Example.COM/Markets/Story?utm_source=rss&id=42&fbclid=abc&mod=rss"
+    url = ("HTTPS://News.Example.COM/Markets/Story?utm_source=rss&id=42&fbclid=abc"
            "&.tsrc=rss&page=2&utm_campaign=x#comments")
     assert canonical_url(url) == "https://news.example.com/Markets/Story?id=42&page=2"
 
@@ -348,8 +348,24 @@ def test_normalize_entries_repeated_guid_in_small_fetch_keeps_first(parsed_rss, 
     acme = frame[frame["title"].str.startswith("Acme")]
     assert acme["title"].tolist() == ["Acme Robotics cuts outlook (updated)"]
     assert dropped == 1  # the older copy is counted, not silently lost
-    assert parsed.warnings == ["1 entry repeats an earlier entry's id (guid, else link); "
-                               "kept the first (newest)"]
+    assert parsed.warnings == [
+        "1 entry repeats an earlier entry's key (its guid, else its link without tracking "
+        "parameters); kept the first (newest)",
+        "entries 'Acme Robotics cuts outlook (updated)' and 'Acme Robotics cuts outlook' have "
+        "one key (id wire-1); only the first is stored"]
+
+
+def test_normalize_entries_links_differing_in_ref_or_src_are_two_articles(parsed_rss, source, now):
+    items = [f"<title>{title}</title><link>https://news.example.com/{link}</link>" for title, link in (
+        ("Mill owners expect a slower spring", "view?ref=1001"),
+        ("Lumber futures slip on housing data", "view?ref=1002"),
+        ("Dairy cooperative raises milk price", "show?src=alpha&amp;utm_source=rss"),
+        ("Poultry exports recover after ban", "show?src=beta"))]
+    frame, dropped = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    assert dropped == 0
+    assert frame["url"].tolist() == [
+        "https://news.example.com/view?ref=1001", "https://news.example.com/view?ref=1002",
+        "https://news.example.com/show?src=alpha", "https://news.example.com/show?src=beta"]
 
 
 def test_normalize_entries_story_id_ignores_source_suffix(parsed_rss, source, now):
