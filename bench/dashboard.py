@@ -72,7 +72,12 @@ PAGES = [
 def time_pages_apptest(data_dir: Path, repeat: int) -> dict[str, dict[str, float]]:
     """Median seconds of ``AppTest.run()`` per page, cold (caches cleared) and warm."""
     import streamlit as st
+    from streamlit import config
     from streamlit.testing.v1 import AppTest
+
+    # As `tonewatch dashboard` serves by default: an unset address means every interface,
+    # which the app refuses without sign-in.
+    config.set_option("server.address", "127.0.0.1")
 
     os.environ["TONEWATCH_DATA_DIR"] = str(data_dir)
 

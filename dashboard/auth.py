@@ -23,11 +23,13 @@ ends the sessions signed in with the old one) takes effect at once.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
 from pipeline.access.roles import Actor
+from pipeline.access.serving import NO_SIGN_IN_MESSAGE, is_loopback
 from pipeline.access.users import (
     SignInThrottle, User, check_name, credential_stamp, load_users, verify_password,
 )
@@ -45,6 +47,13 @@ EXPIRED_NOTE = "Your session expired: sign in again."
 #: Shared by every session of this server process (modules are imported once per process).
 THROTTLE = SignInThrottle()
 
+#: What anyone sees of a broken user file; the details go to the server log only (they may
+#: hold a value typed in the wrong place, e.g. a password as a role).
+BROKEN_USERS_NOTE = "Sign-in unavailable: the user file is invalid (see the server log)."
+
+_LOG = logging.getLogger(__name__)
+_LOGGED: set[str] = set()  # user-file errors already logged (pages rerun on every click)
+
 
 def _users(settings: Settings) -> dict[str, User]:
     # Fail closed: a broken user file signs nobody in (the sidebar says why) instead of
@@ -52,7 +61,10 @@ def _users(settings: Settings) -> dict[str, User]:
     try:
         users = load_users(settings.users_file)
     except ConfigError as exc:
-        st.session_state[_BROKEN_KEY] = str(exc)
+        if str(exc) not in _LOGGED:
+            _LOGGED.add(str(exc))
+            _LOG.error("nobody can sign in: %s", exc)
+        st.session_state[_BROKEN_KEY] = True
         return {}
     st.session_state.pop(_BROKEN_KEY, None)
     return users
@@ -170,9 +182,8 @@ def sign_in_panel() -> None:
     if note:
         st.warning(note)
     has_passwords = any(u.password_hash for u in _users(settings).values())
-    broken = st.session_state.get(_BROKEN_KEY)
-    if broken:
-        st.error(f"Sign-in unavailable: {broken}")
+    if st.session_state.get(_BROKEN_KEY):
+        st.error(BROKEN_USERS_NOTE)
     if has_passwords:
         failed = st.session_state.pop(_FAILED_KEY, None)
         with st.form("sign_in_form"):
@@ -185,3 +196,31 @@ def sign_in_panel() -> None:
         st.button("Sign in with your identity provider", key="sign_in_oidc", on_click=st.login)
     if not has_passwords and not _oidc_configured():
         st.caption("Read-only: no sign-in is configured (TONEWATCH_USERS_FILE).")
+
+
+def served_address() -> str:
+    """The address this Streamlit server listens on: ``server.address``, empty when unset
+    (Streamlit then listens on every interface, as ``streamlit run`` does by default)."""
+    return st.get_option("server.address") or ""
+
+
+def serving_refusal(settings: Settings, address: str) -> str | None:
+    """Why this server must not serve ``address`` (the one line of
+    :data:`pipeline.access.serving.NO_SIGN_IN_MESSAGE`), or None when it may.
+
+    The same rule as ``tonewatch dashboard`` (:func:`pipeline.access.serving.check_serving`),
+    checked again here because ``streamlit run --server.address 0.0.0.0`` skips that command.
+    A broken user file counts as no password sign-in.
+    """
+    if is_loopback(address) or _oidc_configured() or any(
+            u.password_hash for u in _users(settings).values()):
+        return None
+    return NO_SIGN_IN_MESSAGE.format(address=address or "every interface")
+
+
+def anonymous_may_read(settings: Settings, address: str) -> bool:
+    """Whether a visitor who has not signed in may read the pages:
+    ``TONEWATCH_DASHBOARD_ANONYMOUS_READ`` when set, else only on a loopback ``address``."""
+    if settings.dashboard_anonymous_read is not None:
+        return settings.dashboard_anonymous_read
+    return is_loopback(address)

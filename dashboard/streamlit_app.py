@@ -2,9 +2,11 @@
 
 Served by ``tonewatch dashboard`` (or ``streamlit run dashboard/streamlit_app.py``); the
 ``dashboard`` package is installed with ``pipeline``, so it needs no ``sys.path`` edit. This
-file sets the page config, draws the sidebar (timezone selector, data location, sign-in: see
-:mod:`dashboard.auth`) and hands over
-to the selected page; pages live in ``dashboard/app_pages/`` and read data only through
+file sets the page config, refuses to serve a network address without a way to sign in,
+draws the sidebar (timezone selector, data location for signed-in users and on loopback,
+sign-in: see :mod:`dashboard.auth`), asks strangers to sign in when anonymous reading is off
+(``TONEWATCH_DASHBOARD_ANONYMOUS_READ``; off beyond loopback by default) and hands over to
+the selected page; pages live in ``dashboard/app_pages/`` and read data only through
 ``dashboard.queries``. A link ``/?alert=<alert_id>`` (the one alert messages carry) is
 forwarded to the Alerts page.
 
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from dashboard.auth import sign_in_panel
+from dashboard import auth
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
 
@@ -71,6 +73,14 @@ except ConfigError as exc:
     st.error(f"Configuration error: {exc}")
     st.stop()
 
+# Served beyond this host without a way to sign in (`streamlit run --server.address 0.0.0.0`
+# skips `tonewatch dashboard`'s check): say so and serve nothing.
+address = auth.served_address()
+refusal = auth.serving_refusal(settings, address)
+if refusal:
+    st.error(refusal)
+    st.stop()
+
 st.session_state["db_path"] = str(settings.db_path.resolve())
 
 page = st.navigation(PAGES)
@@ -80,6 +90,7 @@ page = st.navigation(PAGES)
 if page.title == "Overview" and st.query_params.get("alert"):
     st.switch_page(ALERTS_PAGE, query_params={"alert": st.query_params["alert"]})
 
+actor = auth.current_actor()
 with st.sidebar:
     st.selectbox(
         "Display timezone",
@@ -87,7 +98,12 @@ with st.sidebar:
         key="tz",
         help="Times are stored in UTC and converted to this zone only for display.",
     )
-    st.caption(f"Data: `{st.session_state['db_path']}`")
-    sign_in_panel()
+    if actor is not None or auth.is_loopback(address):
+        st.caption(f"Data: `{st.session_state['db_path']}`")  # not for strangers
+    auth.sign_in_panel()
+
+if actor is None and not auth.anonymous_may_read(settings, address):
+    st.info("Sign in (sidebar) to view the dashboard.")
+    st.stop()
 
 page.run()

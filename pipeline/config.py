@@ -121,6 +121,10 @@ class Settings(BaseSettings):
         None, description="Streamlit secrets.toml with an [auth] section for OIDC sign-in "
         "(st.login), kept outside the repository; passed to streamlit by `tonewatch dashboard`.",
     )
+    dashboard_anonymous_read: bool | None = Field(
+        None, description="Whether visitors who have not signed in may read the dashboard; "
+        "unset = yes on loopback (127.0.0.1), no on any other address.",
+    )
     dashboard_session_minutes: int = Field(
         480, ge=1, le=43200, description="A dashboard sign-in lasts this many minutes.",
     )

@@ -32,7 +32,7 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from pipeline.access.roles import Actor, check_role
+from pipeline.access.roles import ROLES, Actor, check_role
 from pipeline.config import read_yaml
 from pipeline.errors import ConfigError, SignInError
 
@@ -106,9 +106,12 @@ def load_users(path: Path | None) -> dict[str, User]:
             raise ConfigError(f"{where}: expected {{role, password_hash}}")
         try:
             check_name(str(name))
-            role = check_role(str(entry.get("role")))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
+        role = entry.get("role")
+        if role not in ROLES:
+            # Never echo it either: a password typed on the wrong line would show.
+            raise ConfigError(f"{where}: role must be one of {', '.join(ROLES)}")
         digest = entry.get("password_hash")
         if digest is not None and not str(digest).startswith("$argon2"):
             # Never echo it: it might be a password someone pasted in by hand.

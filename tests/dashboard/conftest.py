@@ -224,6 +224,19 @@ def fresh_db(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def server_address():
+    """Serve the AppTest runs on loopback, as ``tonewatch dashboard`` does by default (an unset
+    ``server.address`` means every interface, which the app refuses without sign-in). Returns
+    a setter for tests of other addresses; the old value comes back afterwards."""
+    from streamlit import config
+
+    old = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", old)
+
+
 #: Dashboard users of the ``users_file`` fixture: name -> (role, password).
 USERS = {"rita": ("responder", "rita-responds-1"), "vic": ("viewer", "vic-views-only-1"),
          "ada": ("admin", "ada-administers-1")}

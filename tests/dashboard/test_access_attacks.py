@@ -78,3 +78,47 @@ def test_an_unverified_oidc_email_gets_no_role_and_odd_names_are_refused(
         "is_logged_in": True, "iat": fresh, "email_verified": True,
         "email": "**boss** [x](https://evil.example)@example.com"})
     assert _signed_in_as(at) == [] and "evil.example" not in texts(at)
+
+
+def test_streamlit_run_on_a_network_address_without_sign_in_serves_nothing(
+        monkeypatch, seeded_db, server_address):
+    """Finding 7: ``streamlit run --server.address 0.0.0.0`` (or no address: every interface)
+    skips ``tonewatch dashboard``'s check; the app refuses by itself."""
+    monkeypatch.delenv("TONEWATCH_USERS_FILE", raising=False)
+    for address in ("0.0.0.0", ""):
+        server_address(address)
+        at = open_page(monkeypatch, seeded_db.parent)
+        assert not at.exception and not at.dataframe and not at.sidebar.caption
+        assert [e.value for e in at.error] == [
+            f"refusing to serve the dashboard on {address or 'every interface'} without "
+            "sign-in: add users with `tonewatch users add NAME --role admin` and set "
+            "TONEWATCH_USERS_FILE (or configure OIDC in the secrets file named by "
+            "TONEWATCH_DASHBOARD_SECRETS_FILE), or serve on 127.0.0.1"]
+
+
+def test_off_loopback_strangers_must_sign_in_to_read(monkeypatch, seeded_db, users_file,
+                                                     server_address):
+    """Findings 6 and 8: beyond loopback an anonymous visitor sees the sign-in form only, not
+    the pages nor the database path; TONEWATCH_DASHBOARD_ANONYMOUS_READ=true opens reading."""
+    server_address("0.0.0.0")
+    at = open_page(monkeypatch, seeded_db.parent, "alerts")
+    assert not at.exception and not at.dataframe
+    assert "Sign in (sidebar) to view the dashboard." in texts(at)
+    assert str(seeded_db.parent) not in texts(at)
+    at = sign_in(at, "vic", USERS["vic"][1])
+    assert at.dataframe and f"Data: `{seeded_db.resolve()}`" in texts(at)
+
+    monkeypatch.setenv("TONEWATCH_DASHBOARD_ANONYMOUS_READ", "true")
+    at = open_page(monkeypatch, seeded_db.parent, "alerts")
+    assert at.dataframe and str(seeded_db.parent) not in texts(at)
+
+
+def test_a_broken_user_file_shows_strangers_no_detail(monkeypatch, seeded_db, users_file,
+                                                      caplog):
+    """Finding 8: a password typed as a role is neither shown nor logged; the sidebar says
+    only that the file is invalid."""
+    users_file.write_text("users:\n  rita:\n    role: hunter2-secret-pw\n")
+    at = open_page(monkeypatch, seeded_db.parent, "alerts")
+    assert [e.value for e in at.sidebar.error] == [
+        "Sign-in unavailable: the user file is invalid (see the server log)."]
+    assert "hunter2" not in texts(at) and "hunter2" not in caplog.text
