@@ -216,13 +216,42 @@ def may(action: str) -> Actor | None:
     return actor
 
 
+def silence_durations(maximum: timedelta) -> dict[str, timedelta]:
+    """The lengths the silence form offers: the presets up to ``maximum``, and ``maximum``
+    itself whatever it is (``TONEWATCH_SILENCE_MAX_HOURS`` may be 0.5 or 36)."""
+    durations = {k: v for k, v in _DURATIONS.items() if v <= maximum}
+    if maximum not in durations.values():
+        durations[f"{maximum.total_seconds() / 3600:g} hours (the maximum)"] = maximum
+    return durations
+
+
+def _dropped(form: str, outcome: str) -> None:
+    # The form's submit callback ran (see _submitted) but the form is not drawn any more:
+    # the user was signed out or lost the role since. Say so rather than drop it silently.
+    if st.session_state.pop(f"{form}_submitted", False):
+        st.error(f"{outcome}: your session ended or your role changed; sign in again.")
+
+
+def _silences_changed() -> None:
+    # This session's write shows at once (other sessions within the cache's TTL).
+    queries.active_silences.clear()
+    queries.silence_history.clear()
+    queries.silence_count.clear()
+
+
+def _submitted(form: str) -> None:
+    st.session_state[f"{form}_submitted"] = True
+
+
 def silence_form(path: str, labels: dict[str, str]) -> None:
     """Create a silence matching this alert's labels, authored by the signed-in user."""
     actor = may("silence.create")
     if actor is None:
+        _dropped("silence_form", "Silence not created")
         return
+    st.session_state.pop("silence_form_submitted", None)
     policy = SilencePolicy.from_settings(load_settings())
-    durations = {k: v for k, v in _DURATIONS.items() if v <= policy.max_duration}
+    durations = silence_durations(policy.max_duration)
     with st.form("silence_form", clear_on_submit=False):
         st.markdown("**Silence alerts like this one**")
         names = st.multiselect(
@@ -233,7 +262,8 @@ def silence_form(path: str, labels: dict[str, str]) -> None:
                                   key="silence_duration")
         comment = right.text_input("Comment", key="silence_comment")
         st.text(f"Author: {actor.name} ({actor.role})")
-        submitted = st.form_submit_button("Create silence", icon=":material/notifications_off:")
+        submitted = st.form_submit_button("Create silence", icon=":material/notifications_off:",
+                                          on_click=_submitted, args=("silence_form",))
     if not submitted:
         return
     try:
@@ -244,8 +274,7 @@ def silence_form(path: str, labels: dict[str, str]) -> None:
     except (TonewatchError, ValueError) as exc:
         st.error(f"Silence not created: {exc}")
         return
-    queries.active_silences.clear()
-    queries.silence_history.clear()
+    _silences_changed()
     st.success(f"Silence {silence_id} created by {escape_markdown(actor.name)}: notifications of matching "
                f"alerts are muted for {duration}.")
 
@@ -255,10 +284,12 @@ def _matchers_text(payload: str) -> str:
 
 
 def silence_table(frame: pd.DataFrame, tz: str, *, audit: bool = False) -> None:
-    """A table of silences; with ``audit`` also when each was created, and who ended it early,
-    when and why (``frame`` as :func:`dashboard.queries.silence_history` returns it)."""
+    """A table of silences (with their ``state``, active or pending, when ``frame`` has one);
+    with ``audit`` also when each was created, and who ended it early, when and why
+    (``frame`` as :func:`dashboard.queries.silence_history` returns it)."""
     table = {
         "silence_id": frame["silence_id"],
+        **({"state": frame["state"]} if "state" in frame else {}),
         "matchers": [_matchers_text(j) for j in frame["matchers"]],
         "starts": to_tz(frame["starts_at"], tz), "ends": to_tz(frame["ends_at"], tz),
         "author": frame["author"], "comment": frame["comment"],
@@ -276,12 +307,21 @@ def silence_table(frame: pd.DataFrame, tz: str, *, audit: bool = False) -> None:
 
 def silences(path: str, tz: str) -> None:
     """The silences not yet ended, and a form to end one early."""
-    now = pd.Timestamp.now(tz="UTC").floor("min")
-    found = queries.active_silences(path, now)
+    now = pd.Timestamp.now(tz="UTC")
+    found = queries.active_silences(path, now.floor("min"))  # cached per minute...
+    # ...so filter on now itself: one expired a moment ago must not linger.
+    expired = pd.to_datetime(found["expired_at"], utc=True)
+    found = found[(pd.to_datetime(found["ends_at"], utc=True) > now)
+                  & (expired.isna() | (expired > now))]
     st.subheader("Silences in force")
+    note = st.session_state.pop("silence_expired_note", None)
+    if note:
+        st.success(note)
     if found.empty:
         st.caption("No active or pending silence.")
         return
+    found = found.assign(state=["active" if s <= now else "pending"
+                                for s in pd.to_datetime(found["starts_at"], utc=True)])
     silence_table(found, tz)
     expire_form(path, list(found["silence_id"]))
 
@@ -290,12 +330,15 @@ def expire_form(path: str, silence_ids: list[str]) -> None:
     """End a silence in force now, saying why (responder or admin)."""
     actor = may("silence.expire")
     if actor is None:
+        _dropped("expire_form", "Silence not expired")
         return
+    st.session_state.pop("expire_form_submitted", None)
     with st.form("expire_form"):
         left, right = st.columns([1, 3])
         chosen = left.selectbox("Expire silence", silence_ids, key="expire_id")
         comment = right.text_input("Why it ends now", key="expire_comment")
-        submitted = st.form_submit_button("Expire silence")
+        submitted = st.form_submit_button("Expire silence", on_click=_submitted,
+                                          args=("expire_form",))
     if not submitted:
         return
     try:
@@ -304,15 +347,19 @@ def expire_form(path: str, silence_ids: list[str]) -> None:
     except TonewatchError as exc:
         st.error(f"Silence not expired: {exc}")
         return
-    queries.active_silences.clear()
-    queries.silence_history.clear()
-    st.success(f"Silence {chosen} expired by {escape_markdown(actor.name)}.")
+    _silences_changed()
+    # The table above was drawn before this write: draw the page again, then say so.
+    st.session_state["silence_expired_note"] = (
+        f"Silence {chosen} expired by {escape_markdown(actor.name)}.")
+    st.rerun()
 
 
 def silence_history(path: str, tz: str) -> None:
     """Every silence and expiry with who, when and why (the audit trail)."""
     history = queries.silence_history(path)
-    with st.expander(f"Silence history: {len(history)} silence(s), who, when and why"):
+    total = queries.silence_count(path)
+    shown = f", the latest {len(history)} shown" if total > len(history) else ""
+    with st.expander(f"Silence history: {total} silence(s){shown}, who, when and why"):
         if history.empty:
             st.caption("No silence yet.")
             return

@@ -12,7 +12,7 @@ Scores shown are always those of one model version, the *production model*
 """
 
 from dashboard.queries.alerts import (
-    active_silences, alert_detail, entity_alerts, list_alerts, silence_history,
+    active_silences, alert_detail, entity_alerts, list_alerts, silence_count, silence_history,
 )
 from dashboard.queries.articles import (
     ArticleFilter, article_companies, count_articles, export_articles, filter_choices,
@@ -41,5 +41,5 @@ __all__ = [
     "has_company_tables", "headline_counts", "label_drift", "last_run", "latest_alerts",
     "latest_headlines", "list_alerts", "model_versions", "production_model",
     "production_version", "search_companies", "sector_companies", "sector_daily",
-    "sector_totals", "shadow_transitions", "silence_history", "timeline",
+    "sector_totals", "shadow_transitions", "silence_count", "silence_history", "timeline",
 ]

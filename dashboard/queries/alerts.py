@@ -113,6 +113,18 @@ def silence_history(db_path: str, limit: int = 200) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def silence_count(db_path: str) -> int:
+    """Return how many silences there are, ended ones included (:func:`silence_history`
+    returns only the newest).
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    frame = read(db_path, "SELECT count(*) AS n FROM silences", [], ["n"])
+    return int(frame["n"].iloc[0]) if len(frame) else 0
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def entity_alerts(db_path: str, scope: str, entity: str, limit: int = 100) -> pd.DataFrame:
     """Return the alerts of one entity of one scope (any state), newest window first.
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
 from streamlit.testing.v1 import AppTest
 
 from dashboard.ui import code_span, link_alert_id
-from pipeline.access.users import add_user, remove_user, set_password
+from pipeline.access.users import add_user, remove_user, set_password, set_role
 from tests.dashboard.conftest import USERS
-from tests.dashboard.helpers import APP, open_page, open_with_identity, sign_in, texts
+from tests.dashboard.helpers import (
+    APP, open_page, open_with_identity, sign_in, texts,
+)
 
 PHISH = "x\n\n**Your session expired.** [Sign in again here](https://evil.example/login)\n\n"
 
@@ -122,3 +125,74 @@ def test_a_broken_user_file_shows_strangers_no_detail(monkeypatch, seeded_db, us
     assert [e.value for e in at.sidebar.error] == [
         "Sign-in unavailable: the user file is invalid (see the server log)."]
     assert "hunter2" not in texts(at) and "hunter2" not in caplog.text
+
+
+def _insert_silences(db, rows: str) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("INSERT INTO silences (silence_id, matchers, starts_at, ends_at, author, "
+                    "comment, created_at) " + rows)
+    finally:
+        con.close()
+
+
+def _in_force(at):
+    """The "Silences in force" table (it has a state column and no audit columns)."""
+    return next(df.value for df in at.dataframe
+                if "matchers" in df.value.columns and "state" in df.value.columns)
+
+
+def test_an_expired_silence_leaves_the_list_at_once_and_pending_ones_say_so(
+        monkeypatch, seeded_db, users_file):
+    """Finding 11: no stale "in force" row after an expiry; a future silence is "pending"."""
+    _insert_silences(seeded_db, """VALUES ('later', '[{"label": "scope", "op": "=",
+        "value": "ticker"}, {"label": "entity", "op": "=", "value": "BETA"}]',
+        now() + INTERVAL 2 HOUR, now() + INTERVAL 3 HOUR, 'ada', 'tomorrow''s call', now())""")
+    at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "rita", USERS["rita"][1])
+    at.text_input(key="silence_comment").input("recall story")
+    _button(at, "Create silence").click().run()
+    in_force = _in_force(at)
+    assert sorted(in_force["state"]) == ["active", "pending"]
+    created = in_force.loc[in_force["state"] == "active", "silence_id"].iloc[0]
+    at.selectbox(key="expire_id").select(created)
+    at.text_input(key="expire_comment").input("story is over")
+    _button(at, "Expire silence").click().run()
+    assert not at.error
+    assert list(_in_force(at)["silence_id"]) == ["later"]
+    assert at.selectbox(key="expire_id").options == ["later"]
+
+
+def test_the_form_offers_the_configured_maximum_whatever_it_is(monkeypatch, seeded_db,
+                                                               users_file):
+    """Finding 12: a maximum below an hour, or between presets, can be picked."""
+    for hours, options in (("0.5", ["0.5 hours (the maximum)"]),
+                           ("36", ["1 hour", "12 hours", "1 day", "36 hours (the maximum)"])):
+        monkeypatch.setenv("TONEWATCH_SILENCE_MAX_HOURS", hours)
+        at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "rita",
+                     USERS["rita"][1])
+        assert not at.exception
+        assert at.selectbox(key="silence_duration").options == options
+    at.selectbox(key="silence_duration").select("36 hours (the maximum)")
+    at.text_input(key="silence_comment").input("a day and a half")
+    _button(at, "Create silence").click().run()
+    assert not at.error and "muted for 36 hours (the maximum)" in texts(at)
+
+
+def test_history_counts_every_silence_and_a_dropped_form_says_so(monkeypatch, seeded_db,
+                                                                 users_file):
+    """Finding 17: the history's count is the real total, not the 200 rows shown; a form
+    submitted after the user lost the role says it created nothing."""
+    _insert_silences(seeded_db, """SELECT 'old' || i, '[{"label": "scope", "op": "=",
+        "value": "market"}]', now() - INTERVAL 9 DAY, now() - INTERVAL 8 DAY, 'ada', 'old',
+        now() - INTERVAL 9 DAY FROM range(205) t(i)""")
+    at = sign_in(open_page(monkeypatch, seeded_db.parent, "alerts"), "rita", USERS["rita"][1])
+    assert "Silence history: 205 silence(s), the latest 200 shown, who, when and why" in [
+        e.label for e in at.expander]
+    at.text_input(key="silence_comment").input("after demotion")
+    set_role(users_file, "rita", "viewer")
+    _button(at, "Create silence").click().run()
+    assert [e.value for e in at.error] == [
+        "Silence not created: your session ended or your role changed; sign in again."]
+    con = duckdb.connect(str(seeded_db), read_only=True)
+    assert con.execute("SELECT count(*) FROM silences").fetchone() == (205,)
+    con.close()
