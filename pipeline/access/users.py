@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from pipeline.access.roles import ROLES, Actor, check_role
@@ -39,8 +39,12 @@ from pipeline.errors import ConfigError, SignInError
 #: Shortest password ``tonewatch users add`` accepts, characters.
 MIN_PASSWORD_LENGTH = 10
 
-# Names are shown in the audit trail and typed at sign-in: printable, no spaces.
-_NAME = re.compile(r"^[\w.@+-]{1,128}$")
+# Names are shown in the audit trail and typed at sign-in: ASCII only (no look-alikes such as
+# a Cyrillic "а" in "аda"), no spaces, nothing with a meaning in markdown but "_".
+_NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,128}$")
+
+#: Weakest Argon2id parameters accepted in the user file (OWASP's minimum: 19 MiB, 2 passes).
+MIN_MEMORY_KIB, MIN_TIME_COST = 19456, 2
 
 _HASHER = PasswordHasher()
 # Checked when the name is unknown, so that a wrong name costs as long as a wrong password
@@ -64,13 +68,13 @@ class User:
 
 
 def check_name(name: str) -> str:
-    """Return ``name`` if it is a valid user name (letters, digits, ``. @ + - _``, 1-128).
+    """Return ``name`` if it is a valid user name (ASCII letters, digits, ``. @ + - _``, 1-128).
 
     Raises:
         ConfigError: anything else.
     """
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"bad user name {name!r}: use 1-128 letters, digits or . @ + - _")
+        raise ConfigError(f"bad user name {name!r}: use 1-128 ASCII letters, digits or . @ + - _")
     return name
 
 
@@ -95,8 +99,8 @@ def load_users(path: Path | None) -> dict[str, User]:
     if path is None or not Path(path).exists():
         return {}
 
-    data = read_yaml(Path(path)) or {}
-    entries = data.get("users") if isinstance(data, dict) else None
+    data = read_yaml(Path(path)) or {}  # an empty (touched) file: no users yet
+    entries = (data.get("users") or {}) if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise ConfigError(f"{path}: expected a mapping 'users:' of name -> {{role, password_hash}}")
     users = {}
@@ -113,12 +117,48 @@ def load_users(path: Path | None) -> dict[str, User]:
             # Never echo it either: a password typed on the wrong line would show.
             raise ConfigError(f"{where}: role must be one of {', '.join(ROLES)}")
         digest = entry.get("password_hash")
-        if digest is not None and not str(digest).startswith("$argon2"):
-            # Never echo it: it might be a password someone pasted in by hand.
-            raise ConfigError(f"{where}: password_hash is not an Argon2 hash "
-                              "(set passwords with `tonewatch users add`)")
+        if digest is not None:
+            check_hash(str(digest), where)
+        same = [other for other in users if other.lower() == str(name).lower()]
+        if same:
+            raise ConfigError(f"{where}: differs from user {same[0]!r} only by case")
         users[str(name)] = User(str(name), role, None if digest is None else str(digest))
     return users
+
+
+def check_hash(digest: str, where: str) -> str:
+    """Return ``digest`` if it is a whole Argon2id hash string with at least
+    :data:`MIN_MEMORY_KIB` and :data:`MIN_TIME_COST`.
+
+    Raises:
+        ConfigError: anything else, as ``"{where}: ..."``; the value is never echoed (it might
+            be a password someone pasted in by hand).
+    """
+    try:
+        params = extract_parameters(digest)
+    except (InvalidHashError, ValueError):
+        params = None
+    if params is None or digest.count("$") != 5:
+        raise ConfigError(f"{where}: password_hash is not an Argon2 hash "
+                          "(set passwords with `tonewatch users add` or `users passwd`)")
+    if (params.type is not Type.ID or params.memory_cost < MIN_MEMORY_KIB
+            or params.time_cost < MIN_TIME_COST):
+        raise ConfigError(f"{where}: password_hash must be Argon2id with at least "
+                          f"m={MIN_MEMORY_KIB} KiB and t={MIN_TIME_COST} (reset the password "
+                          "with `tonewatch users passwd`)")
+    return digest
+
+
+def file_mode_warning(path: Path | None) -> str | None:
+    """A one-line warning when the user file can be read or written by other accounts than its
+    owner (group or world bits set), else None (also for no file)."""
+    if path is None or not Path(path).exists():
+        return None
+    mode = Path(path).stat().st_mode & 0o777
+    if mode & 0o077:
+        return (f"warning: user file {path} has mode {mode:04o}; other accounts can read its "
+                f"hashes: chmod 600 {path}")
+    return None
 
 
 def save_users(path: Path, users: dict[str, User]) -> None:
@@ -157,8 +197,10 @@ def add_user(path: Path, name: str, role: str, password: str | None) -> User:
     users = load_users(path)
     check_name(name)
     check_role(role)
-    if name in users:
-        raise ConfigError(f"user {name!r} already exists in {path} (remove it first, or set-role)")
+    same = [other for other in users if other.lower() == name.lower()]
+    if same:
+        raise ConfigError(f"user {name!r} already exists in {path} as {same[0]!r} (names "
+                          "differing only by case are one name; remove it first, or set-role)")
     user = User(name, role, None if password is None else hash_password(password))
     save_users(path, {**users, name: user})
     return user

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import out, settings
+from pipeline.cli.common import err, out, settings
 from pipeline.errors import ConfigError
 
 
@@ -40,9 +40,13 @@ def dashboard(port: Annotated[int, typer.Option(help="Port to listen on.", min=1
               )] = "127.0.0.1") -> None:
     """Serve the Streamlit dashboard (blocks until interrupted)."""
     from pipeline.access.serving import check_serving
+    from pipeline.access.users import file_mode_warning
 
     config = settings()
     check_serving(address, config.users_file, config.dashboard_secrets_file)
+    warning = file_mode_warning(config.users_file)
+    if warning:
+        err.print(warning, highlight=False, markup=False)
     app_file = dashboard_app_file()
     out.print(f"tonewatch dashboard: http://{address}:{port}/  (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",

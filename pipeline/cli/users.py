@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.common import PasswordStdinOption, out, read_password, settings
+from pipeline.cli.common import PasswordStdinOption, err, out, read_password, settings
 from pipeline.errors import ConfigError
 
 users_app = typer.Typer(help="Dashboard users: who may sign in, with which role "
@@ -24,10 +24,15 @@ FileOption = Annotated[Optional[Path], typer.Option(
 
 
 def _users_file(file: Path | None) -> Path:
+    from pipeline.access.users import file_mode_warning
+
     path = file or settings().users_file
     if path is None:
         raise ConfigError("no user file: set TONEWATCH_USERS_FILE=/path/outside/the/repo/users.yaml "
                           "(or pass --file)")
+    warning = file_mode_warning(path)
+    if warning:
+        err.print(warning, highlight=False, markup=False)
     return path
 
 

@@ -16,7 +16,8 @@ import pytest
 from pipeline.access.roles import Actor, require, role_allows
 from pipeline.access.serving import check_serving, is_loopback, sign_in_methods
 from pipeline.access.users import (
-    SignInThrottle, add_user, load_users, remove_user, set_role, shell_actor, verify_password,
+    SignInThrottle, add_user, file_mode_warning, load_users, remove_user, set_role, shell_actor,
+    verify_password,
 )
 from pipeline.alerting.silences import (
     SilencePolicy, check_expiry, check_silence, is_broad, parse_matcher,
@@ -262,3 +263,45 @@ def test_serving_a_network_needs_sign_in(users_path, tmp_path):
     with pytest.raises(ConfigError) as caught:
         check_serving("0.0.0.0", None, secrets)
     assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["\u0430da", "Ada", "ADA", "a da", "ada\u200b", "<b>x</b>"])
+def test_look_alike_names_are_refused(users_path, name):
+    """Finding 14: ASCII names only, and none differing from another only by case."""
+    add_user(users_path, "ada", "admin", PASSWORD)
+    with pytest.raises(ConfigError, match="bad user name|only by case"):
+        add_user(users_path, name, "admin", PASSWORD)
+
+
+def test_a_hand_written_case_twin_makes_the_file_invalid(users_path):
+    users_path.write_text(users_path.read_text() + "  Rita:\n    role: admin\n")
+    with pytest.raises(ConfigError, match="users.Rita: differs from user 'rita' only by case"):
+        load_users(users_path)
+
+
+@pytest.mark.parametrize("digest", [
+    "$argon2id$garbage",
+    "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ",                             # no hash part
+    "$argon2i$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",   # argon2i
+    "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",      # too weak
+])
+def test_a_weak_or_broken_hash_is_refused_and_does_not_count_as_sign_in(tmp_path, digest):
+    """Finding 15: a garbage hash no longer counts as password sign-in configured."""
+    path = tmp_path / "users.yaml"
+    path.write_text(f"users:\n  eve:\n    role: admin\n    password_hash: '{digest}'\n")
+    with pytest.raises(ConfigError, match="users.eve: password_hash"):
+        load_users(path)
+    with pytest.raises(ConfigError):
+        check_serving("0.0.0.0", path, None)
+
+
+def test_an_empty_user_file_has_no_users_and_a_loose_mode_is_reported(tmp_path):
+    """Finding 15: a touched file is an empty one; group/world bits are reported."""
+    path = tmp_path / "users.yaml"
+    path.touch()
+    assert load_users(path) == {}
+    add_user(path, "rita", "responder", PASSWORD)
+    assert file_mode_warning(path) is None
+    path.chmod(0o644)
+    assert file_mode_warning(path) == (f"warning: user file {path} has mode 0644; other "
+                                       f"accounts can read its hashes: chmod 600 {path}")
