@@ -2,8 +2,10 @@
 
 Rules (each is a decision an analyst relies on):
 
-* Text: HTML (by the field's declared type) to text with BeautifulSoup, entities unescaped
-  (twice, for double-escaped feeds); plain text keeps its angle brackets (``Acme <ACME.O>``);
+* Text: HTML (by the field's declared type) to text with BeautifulSoup, parsed once; escaped
+  markup left in the text loses known HTML tags only, and entities are unescaped (twice more, for
+  double-escaped feeds); instrument codes (``<ACME.O>``) are always text; plain text keeps its
+  angle brackets (``Acme <ACME.O>``);
   whitespace collapsed, Unicode NFC. Display title keeps source suffixes (" - Reuters"); the
   model's text drops them, and drops "The post ... appeared first on ..." trailers. A summary that
   is empty or repeats the title is not scored (the title alone is).
@@ -67,20 +69,50 @@ _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
 def clean_text(value: str | None) -> str:
     """HTML fragment → plain text: tags removed, entities unescaped, whitespace collapsed, NFC.
 
-    Escaped markup (``&lt;br&gt;``) and double-escaped entities (``&amp;nbsp;``) are handled by
-    repeating the pass (at most three times) while tags or entities remain.
+    The field's own markup is parsed once, as HTML (BeautifulSoup; ``script``/``style``
+    contents dropped). What that leaves is text: escaped markup in it (``&lt;br&gt;``,
+    double-escaped feeds) is removed only where it is a known HTML element (:data:`HTML_ELEMENTS`),
+    and further entity levels (``&amp;nbsp;``) are unescaped, at most twice more; it is never
+    parsed as HTML again, so ``Acme <ACME.O> rises`` keeps its instrument code. Instrument
+    codes (``<T.N>``, ``<BOLT.PA>``, ``<.SPX>``) are text in the first parse too, where HTML
+    would read them as unknown tags.
     """
     if not value:
         return ""
     text = value
-    for _ in range(3):
-        if not (_TAG.search(text) or _ENTITY.search(text)):
+    if _TAG.search(text) or _ENTITY.search(text):
+        soup = BeautifulSoup(_CODE.sub(r"&lt;\1&gt;", text), "html.parser")
+        for hidden in soup(["script", "style"]):
+            hidden.decompose()
+        text = soup.get_text(" ")  # get_text() also decodes one level of entities
+    for _ in range(2):
+        stripped = _KNOWN_TAG.sub(_drop_known_tag, text)
+        if stripped == text and not _ENTITY.search(text):
             break
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-            # get_text() also decodes entities, so each pass peels one level of escaping.
-            text = BeautifulSoup(text, "html.parser").get_text(" ")
+        text = html.unescape(stripped)
     return _tidy(text)
+
+
+#: Element names of HTML (the living standard's, plus obsolete ones feeds still send): the tags
+#: that escaped markup in already-decoded text may be, and the only ones removed from it.
+HTML_ELEMENTS = frozenset("""
+    a abbr acronym address area article aside audio b bdi bdo big blockquote body br button
+    canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div
+    dl dt em embed fieldset figcaption figure font footer form h1 h2 h3 h4 h5 h6 head header hr
+    html i iframe img input ins kbd label legend li link main map mark menu meta meter nav
+    noscript object ol optgroup option output p param picture pre progress q rp rt ruby s samp
+    script section select small source span strike strong style sub summary sup table tbody td
+    template textarea tfoot th thead time title tr track tt u ul var video wbr
+""".split())
+_KNOWN_TAG = re.compile(r"<!--.*?-->|</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>", re.S)
+# An instrument code in angle brackets (Reuters style): letters/digits, a dot, an exchange
+# suffix of capitals (T.N, BOLT.PA, 0005.HK), or an index code starting with a dot (.SPX).
+_CODE = re.compile(r"<(\.[A-Z0-9]{2,}|[A-Za-z0-9][A-Za-z0-9_&-]*\.[A-Z]{1,3})>")
+
+
+def _drop_known_tag(match: re.Match) -> str:
+    name = match.group(1)
+    return " " if name is None or name.lower() in HTML_ELEMENTS else match.group(0)
 
 
 def plain_text(value: str | None) -> str:

@@ -169,7 +169,12 @@ def _feedparse(content: bytes, *, source: str, content_type: str | None,
         # a missing type), which never fails and so never reaches detection: read it as XML.
         headers.setdefault("content-type", "application/xml")
     try:
-        return feedparser.parse(content, response_headers=headers or None)
+        # Content is left as the feed wrote it: nothing feedparser returns is rendered (text
+        # fields go through normalize.clean_text), and its HTML passes (sanitising, resolving
+        # links in content) delete or lower-case instrument codes such as "&lt;ACME.O&gt;" in
+        # a description as unknown tags.
+        return feedparser.parse(content, response_headers=headers or None, sanitize_html=False,
+                                resolve_relative_uris=False)
     except Exception as exc:  # feedparser should not raise; if it does, name the feed.
         raise FeedParseError(f"{source}: parser crashed: {exc}", source=source) from exc
 

@@ -495,3 +495,15 @@ def test_atom_text_and_html_titles(source, now):
 def test_parse_date_ist_is_ambiguous(raw, feed_timezone, expected, quality):
     fetched = datetime(2026, 8, 6, tzinfo=UTC)
     assert parse_date(raw, fetched_at=fetched, feed_timezone=feed_timezone) == (expected, quality)
+
+
+@pytest.mark.parametrize(("html_text", "text"), [
+    ("AT&amp;T &lt;T.N&gt; cuts guidance", "AT&T <T.N> cuts guidance"),
+    ("Acme &lt;ACME.O&gt; rises on &lt;b&gt;orders&lt;/b&gt;", "Acme <ACME.O> rises on orders"),
+    ("<p>Initech &lt;INTC.O&gt; posts <b>record</b> profit</p>", "Initech <INTC.O> posts record profit"),
+    ("Acme <ACME.O> said demand rose", "Acme <ACME.O> said demand rose"),
+    ("Index &lt;.SPX&gt; and &lt;0005.HK&gt; fall", "Index <.SPX> and <0005.HK> fall"),
+    ("<p>Shares<script>track()</script> rose</p>", "Shares rose"),
+])
+def test_clean_text_keeps_instrument_codes_after_the_markup_is_read(html_text, text):
+    assert clean_text(html_text) == text
