@@ -77,6 +77,26 @@ def test_workers_and_dashboard_share_the_duckdb_and_registry_volumes(compose):
     assert services["dashboard"]["environment"]["TONEWATCH_USERS_FILE"].startswith("${")
 
 
+def test_only_the_cli_service_can_write_the_user_file(compose):
+    """Issue 24, tester finding 16: the user file is on a volume of its own, read-only in the
+    dashboard, writable by the `tonewatch` CLI service, and in no Airflow container (workers
+    run DAG code)."""
+    services = compose["services"]
+    assert "tonewatch-users" in compose["volumes"]
+    users_mounts = {name: [m for m in service.get("volumes", []) if m.startswith("tonewatch-users:")]
+                    for name, service in services.items()}
+    assert users_mounts["dashboard"] == ["tonewatch-users:/users:ro"]
+    assert users_mounts["tonewatch"] == ["tonewatch-users:/users"]
+    assert {n for n, m in users_mounts.items() if m} == {"dashboard", "tonewatch", "airflow-init"}
+    for name in ("dashboard", "tonewatch"):
+        assert services[name]["environment"]["TONEWATCH_USERS_FILE"] == \
+            "${TONEWATCH_USERS_FILE:-/users/users.yaml}"
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        if name not in ("dashboard", "tonewatch"):
+            assert "TONEWATCH_USERS_FILE" not in env, name
+
+
 def test_secrets_come_from_the_environment_only(compose):
     seen = set()
     for name, service in compose["services"].items():
