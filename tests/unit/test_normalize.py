@@ -507,3 +507,18 @@ def test_parse_date_ist_is_ambiguous(raw, feed_timezone, expected, quality):
 ])
 def test_clean_text_keeps_instrument_codes_after_the_markup_is_read(html_text, text):
     assert clean_text(html_text) == text
+
+
+@pytest.mark.parametrize(("raw", "zone", "instant", "quality"), [
+    ("Thu, 05 Mar 2026 09:00:00 CST", "Asia/Shanghai", datetime(2026, 3, 5, 1, tzinfo=UTC), "exact"),
+    ("Thu, 05 Mar 2026 09:00:00 CST", "America/Chicago", datetime(2026, 3, 5, 15, tzinfo=UTC), "exact"),
+    ("Thu, 02 Jul 2026 09:00:00 BST", "Europe/London", datetime(2026, 7, 2, 8, tzinfo=UTC), "exact"),
+    ("Thu, 02 Jul 2026 09:00:00 BST", "Asia/Dhaka", datetime(2026, 7, 2, 3, tzinfo=UTC), "exact"),
+    ("Thu, 05 Mar 2026 09:00:00 UTC-3", None, datetime(2026, 3, 5, 12, tzinfo=UTC), "exact"),
+    ("Thu, 05 Mar 2026 09:00:00 GMT+5:30", "America/New_York",
+     datetime(2026, 3, 5, 3, 30, tzinfo=UTC), "exact"),
+    ("Mar 5, 2026 09:00 PM", "America/New_York", datetime(2026, 3, 6, 2, tzinfo=UTC), "zone_assumed"),
+])
+def test_parse_date_shared_abbreviations_offsets_and_twelve_hour_times(raw, zone, instant, quality):
+    assert parse_date(raw, fetched_at=datetime(2026, 7, 10, tzinfo=UTC), feed_timezone=zone) == (
+        instant, quality)
