@@ -73,11 +73,17 @@ def _host(url: str) -> str:
 
 def resolve_link(link: str | None, base: str | None) -> str:
     """An entry's link made absolute against ``base`` (the feed's ``<link>`` or its file or
-    URL); a link that already has a scheme, or an empty ``base``, is returned unchanged.
+    URL); a link that already has a scheme, or an empty ``base``, is returned unchanged, except
+    that a protocol-relative ``//host/path`` becomes ``https://host/path`` when ``base`` is not
+    an http(s) URL.
 
     Returns '' for an empty link.
     """
     link = (link or "").strip()
+    if link.startswith("//") and not is_web_url(base):
+        # A protocol-relative link names a web host; against a file (or no base) it would
+        # become file://host/... : the web's default scheme is taken instead.
+        return "https:" + link
     if not link or _SCHEME.match(link) or not base:
         return link
     try:

@@ -366,6 +366,8 @@ def normalize_entries(
     for entry, entry_id in zip(parsed.entries, ids, strict=True):
         title = entry_text(entry, "title")
         link = _entry_link(entry, parsed.base_url)
+        if source.is_remote and link[:5].lower() == "file:":
+            link = ""  # a web feed cannot point at this machine's files
         if not title and not link:
             dropped += 1
             continue

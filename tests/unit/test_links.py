@@ -74,3 +74,9 @@ def test_resolve_link_against_a_base():
 def test_is_web_url():
     assert is_web_url("https://x.example/1") and is_web_url("HTTP://x.example")
     assert not any(is_web_url(u) for u in ("file:///x", "/news/1", "", None, "https:///nohost"))
+
+
+def test_protocol_relative_links_take_the_webs_scheme_outside_the_web():
+    assert resolve_link("//news.example.com/p/1", "file:///srv/a/feed.xml") == "https://news.example.com/p/1"
+    assert resolve_link("//news.example.com/p/1", None) == "https://news.example.com/p/1"
+    assert resolve_link("//news.example.com/p/1", "http://wire.example.org/rss") == "http://news.example.com/p/1"

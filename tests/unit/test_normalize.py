@@ -522,3 +522,11 @@ def test_clean_text_keeps_instrument_codes_after_the_markup_is_read(html_text, t
 def test_parse_date_shared_abbreviations_offsets_and_twelve_hour_times(raw, zone, instant, quality):
     assert parse_date(raw, fetched_at=datetime(2026, 7, 10, tzinfo=UTC), feed_timezone=zone) == (
         instant, quality)
+
+
+def test_normalize_entries_a_web_feed_cannot_link_to_local_files(parsed_rss, source, now):
+    items = ["<title>Refinery restarts after maintenance</title><link>file:///etc/passwd</link>",
+             "<title>Pipeline tariff review opens</title><link>//news.example.com/p/2</link>"]
+    frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
+    assert frame["url"].isna().tolist() == [True, False]
+    assert frame["url"].iloc[1] == "https://news.example.com/p/2"
