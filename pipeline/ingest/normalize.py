@@ -85,7 +85,9 @@ def clean_text(value: str | None) -> str:
         return ""
     text = value
     if _TAG.search(text) or _ENTITY.search(text):
-        soup = BeautifulSoup(_CODE.sub(r"&lt;\1&gt;", text), "html.parser")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            soup = BeautifulSoup(_CODE.sub(r"&lt;\1&gt;", text), "html.parser")
         for hidden in soup(["script", "style"]):
             hidden.decompose()
         text = soup.get_text(" ")  # get_text() also decodes one level of entities
