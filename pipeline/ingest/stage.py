@@ -159,7 +159,8 @@ def store_batches(con, outcomes: Sequence[SourceOutcome]) -> tuple[int, int]:
     """Store every outcome's articles (with story ids) and every feed's health.
 
     Runs in the caller's transaction: either all of a run's articles and health rows land or
-    none do. Each batch's story ids are matched against the stored articles around its dates,
+    none do. An article another feed stored first (one web link in two feeds) is left as that
+    feed stored it (archives excepted: their copies of a story merge their tickers). Each batch's story ids are matched against the stored articles around its dates,
     which include the batches stored before it in this transaction.
 
     Args:
@@ -171,7 +172,11 @@ def store_batches(con, outcomes: Sequence[SourceOutcome]) -> tuple[int, int]:
         ``(articles_new, articles_changed)`` over all outcomes.
     """
     from pipeline.ingest.stories import assign_story_ids, candidate_span
-    from pipeline.storage.articles import articles_published_between, upsert_articles
+    from pipeline.storage.articles import (
+        articles_published_between,
+        owned_by_other_feeds,
+        upsert_articles,
+    )
     from pipeline.storage.entities import replace_links
     from pipeline.storage.feeds import upsert_feed_health
 
@@ -180,6 +185,8 @@ def store_batches(con, outcomes: Sequence[SourceOutcome]) -> tuple[int, int]:
         if outcome.frame is None:
             continue
         frame = outcome.frame
+        if outcome.source.kind != "import":  # archives merge their copies' tickers instead
+            frame = frame[~owned_by_other_feeds(con, frame)]  # the first feed to store it keeps it
         if not frame.empty:
             frame = assign_story_ids(frame, articles_published_between(con, *candidate_span(frame)))
         new, changed = upsert_articles(con, frame.drop(columns="links", errors="ignore"))

@@ -54,6 +54,26 @@ def upsert_articles(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> tupl
     return int(new), int(changed)
 
 
+def owned_by_other_feeds(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.Series:
+    """Which incoming rows are articles already stored by another feed (one web link in two
+    feeds): a boolean Series aligned with ``frame``.
+
+    The feed that stored an article first keeps it (its text, title and links); a copy in
+    another feed changes nothing, so two feeds carrying one link do not overwrite each other
+    at every run (and the article is not rescored each time).
+    """
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    con.register("_incoming_owner", frame[["article_id", "feed_id"]])
+    try:
+        foreign = {row[0] for row in con.execute(
+            "SELECT i.article_id FROM _incoming_owner i JOIN articles a USING (article_id)"
+            " WHERE a.feed_id <> i.feed_id").fetchall()}
+    finally:
+        con.unregister("_incoming_owner")
+    return frame["article_id"].isin(foreign)
+
+
 # NOT EXISTS rather than LEFT JOIN ... IS NULL: with an empty scores table DuckDB 2.0.1 drops the
 # LIMIT of the LEFT JOIN form and returns every row, which would defeat the paging.
 _UNSCORED = (
