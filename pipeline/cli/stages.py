@@ -148,7 +148,8 @@ def notify(
 
 #: Columns of ``tonewatch feeds``: header and (min, max) width in characters.
 _FEED_COLUMNS = (
-    ("feed", 20, 36), ("status", 14, 14), ("http", 4, 4), ("seen", 4, 5), ("new", 4, 5),
+    ("feed", 20, 36), ("source", 16, 60), ("status", 14, 14), ("http", 4, 4), ("seen", 4, 5),
+    ("new", 4, 5),
     ("drop", 4, 4), ("fails", 5, 5), ("last attempt (UTC)", 16, 16),
     ("last success (UTC)", 16, 16), ("error / warnings", 20, 70),
 )
@@ -174,7 +175,7 @@ def feeds() -> None:
     for r in frame.to_dict("records"):
         problem = (f"{r['error_class']}: {r['error_message']}" if r["error_class"]
                    else f"warning: {r['warnings']}" if r["warnings"] else "")
-        table.add_row(str(r["name"])[:50], str(r["last_status"] or ""),
+        table.add_row(str(r["name"])[:50], str(r["url"] or ""), str(r["last_status"] or ""),
                       "" if r["http_status"] is None else str(int(r["http_status"])),
                       str(r["entries_seen"] or 0), str(r["entries_new"] or 0),
                       str(r["entries_dropped"] or 0), str(r["consecutive_failures"] or 0),

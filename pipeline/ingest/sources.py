@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -76,13 +77,31 @@ class FeedsFile(BaseModel):
 def feed_id_for(url: str) -> str:
     """Stable feed id for a URL or path: a readable slug plus 8 hex digits of its SHA-1.
 
-    Local paths are resolved first, so ``./a.xml`` and ``a.xml`` are the same feed.
+    A local path (or ``file:`` URI) is resolved first (:func:`local_path`), and both the slug
+    and the hash come from the real file, so ``./a.xml``, ``a.xml``, ``file:///.../a.xml``,
+    ``links/b/../a.xml`` and a symbolic link to it are one feed.
     """
-    key = url if url.startswith(("http://", "https://")) else str(Path(url).resolve())
-    stem = re.sub(r"^https?://(www\.)?", "", url.strip())
-    stem = Path(stem).stem if not url.startswith(("http://", "https://")) else stem
+    if _is_web(url):
+        key = url
+        stem = re.sub(r"^https?://(www\.)?", "", url.strip())
+    else:
+        path = local_path(url)
+        key, stem = str(path), path.stem
     slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:48] or "feed"
     return f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def local_path(item: str) -> Path:
+    """The real location of a local feed given as a path or a ``file:`` URI: absolute, with
+    symbolic links and ``..`` resolved (the file need not exist)."""
+    item = item.strip()
+    if item[:7].lower() == "file://":
+        item = unquote(urlsplit(item).path)
+    return Path(item).expanduser().resolve()
+
+
+def _is_web(url: str) -> bool:
+    return url.strip().lower().startswith(("http://", "https://"))
 
 
 def load_feeds(path: Path) -> list[FeedSource]:
@@ -109,8 +128,9 @@ def expand_sources(items: Iterable[str]) -> tuple[list[FeedSource], list[str]]:
         items: ``http(s)://`` URLs, file paths or shell globs.
 
     Returns:
-        ``(sources, problems)``: one source per URL or matched file, named by its URL or file
-        name until its channel title is read (``named=False``); a problem line for each
+        ``(sources, problems)``: one source per URL or matched file (a file's ``url`` is its
+        real path: absolute, links resolved, a ``file:`` URI turned into a path), named by its
+        URL or file name until its channel title is read (``named=False``); a problem line for each
         glob that matched nothing (a missing file is kept as a source so that its failure is
         recorded in the feeds table like any other fetch failure).
     """
@@ -128,11 +148,16 @@ def expand_sources(items: Iterable[str]) -> tuple[list[FeedSource], list[str]]:
             if not matches:
                 problems.append(f"{item}: no file matches this pattern")
             for match in matches:
-                sources.append(FeedSource(feed_id_for(match), Path(match).name, match,
-                                          named=False))
+                sources.append(_file_source(match))
             continue
-        sources.append(FeedSource(feed_id_for(item), Path(item).name, item, named=False))
+        sources.append(_file_source(item))
     return sources, problems
+
+
+def _file_source(item: str) -> FeedSource:
+    """A local feed from the command line, stored under its real path (see :func:`local_path`)."""
+    path = str(local_path(item))
+    return FeedSource(feed_id_for(path), Path(path).name, path, named=False)
 
 
 def merge_sources(*groups: Sequence[FeedSource]) -> list[FeedSource]:

@@ -32,11 +32,11 @@ def feed_health(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every feed's health for display (``tonewatch feeds``), ordered by name.
 
     Returns:
-        one row per feed: name, last_status, http_status, entries_seen, entries_new,
+        one row per feed: name, url (the feed's URL or file path), last_status, http_status, entries_seen, entries_new,
         entries_dropped, consecutive_failures, last_attempt_at, last_success_at (UTC),
         error_class, error_message, warnings; missing values are NaN/NaT/None.
     """
     return con.execute(
-        "SELECT name, last_status, http_status, entries_seen, entries_new, entries_dropped,"
+        "SELECT name, url, last_status, http_status, entries_seen, entries_new, entries_dropped,"
         " consecutive_failures, last_attempt_at, last_success_at, error_class, error_message,"
         " warnings FROM feeds ORDER BY name").df()

@@ -85,8 +85,8 @@ def test_expand_sources_urls_globs_and_paths(tmp_path, monkeypatch):
         "nothing/*.rss",
         "missing.xml",
     ])
-    assert [s.url for s in sources] == [
-        "https://wire.example.com/rss", "feeds/a.xml", "feeds/b.xml", "missing.xml"]
+    assert [s.url for s in sources] == ["https://wire.example.com/rss"] + [
+        str(tmp_path / p) for p in ("feeds/a.xml", "feeds/b.xml", "missing.xml")]
     assert [s.name for s in sources][1:] == ["a.xml", "b.xml", "missing.xml"]
     assert sources[0].name == "https://wire.example.com/rss"
     assert problems == ["nothing/*.rss: no file matches this pattern"]
@@ -103,6 +103,24 @@ def test_feed_id_for_is_stable_across_path_spellings(tmp_path, monkeypatch):
     assert feed_id_for("sub/a.xml") != fid
 
 
+def test_one_file_under_any_spelling_is_one_feed_named_by_its_real_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "links" / "a").mkdir(parents=True)
+    (tmp_path / "links" / "b").mkdir()
+    real = tmp_path / "links" / "a" / "desk.xml"
+    real.write_text("<rss/>")
+    (tmp_path / "alias.xml").symlink_to(real)
+    (tmp_path / "dirlink").symlink_to(tmp_path / "links" / "a")
+    spellings = ["links/a/desk.xml", "alias.xml", real.as_uri(), "dirlink/desk.xml",
+                 "links/b/../a/desk.xml", f"file://{tmp_path}/links/./a/desk.xml"]
+    sources, problems = expand_sources(spellings)
+    assert problems == []
+    assert {s.feed_id for s in sources} == {feed_id_for(str(real))}
+    assert feed_id_for(str(real)).startswith("desk-")
+    assert {s.url for s in sources} == {str(real)}
+    assert len(merge_sources(sources)) == 1
+
+
 def test_feed_id_for_urls():
     fid = feed_id_for("https://www.sec.gov/news/pressreleases.rss")
     assert fid == feed_id_for("https://www.sec.gov/news/pressreleases.rss")
@@ -115,4 +133,5 @@ def test_merge_sources_drops_later_duplicates(tmp_path, monkeypatch):
     first, _ = expand_sources(["a.xml", "https://x.example.com/rss"])
     second, _ = expand_sources(["./a.xml", "b.xml"])
     merged = merge_sources(first, second)
-    assert [s.url for s in merged] == ["a.xml", "https://x.example.com/rss", "b.xml"]
+    assert [s.url for s in merged] == [
+        str(tmp_path / "a.xml"), "https://x.example.com/rss", str(tmp_path / "b.xml")]
