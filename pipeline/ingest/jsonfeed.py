@@ -34,8 +34,10 @@ VERSION_PREFIX = "https://jsonfeed.org/version/"
 
 
 def looks_like_json(content: bytes) -> bool:
-    """True when the document's first non-blank byte opens a JSON object (after a UTF-8 BOM)."""
-    return content.lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] == b"{"
+    """True when the document's first non-blank byte opens a JSON object or array (after a
+    UTF-8 BOM): an array is JSON too, just not a JSON Feed (:func:`parse_json_feed` says so)."""
+    return content.lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] in (
+        b"{", b"[")
 
 
 def parse_json_feed(content: bytes, *, source: str,

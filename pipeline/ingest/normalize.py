@@ -353,7 +353,8 @@ def normalize_entries(
         ``(articles, dropped)``: a DataFrame with the ``articles`` table's columns plus
         ``links`` (per article, a list of ``(entity, method, relevance, mention)`` tuples, one
         per ticker, strongest first), one row per distinct article key, and the number of
-        entries dropped (no title and no link, or a repeated key merged into an earlier entry).
+        entries dropped (no title and no link, and not an id with text; or a repeated key merged
+        into an earlier entry).
     """
     linker = linker or _default_linker()
     ids = [(e.get("id") or "").strip() for e in parsed.entries]
@@ -370,10 +371,10 @@ def normalize_entries(
         link = _entry_link(entry, parsed.base_url)
         if source.is_remote and link[:5].lower() == "file:":
             link = ""  # a web feed cannot point at this machine's files
-        if not title and not link:
-            dropped += 1
-            continue
         summary = entry_text(entry, "summary", "description")
+        if not title and not link and not (entry_id and summary):
+            dropped += 1  # nothing to show or to find it by (an id with text is enough: JSON Feed)
+            continue
         summary_scored = _POST_APPEARED.sub("", summary).strip()  # trailer kept for display only
         entry_source = (entry.get("source") or {}).get("title", "") if entry.get("source") else ""
         model_title = strip_source_suffix(title, [entry_source, parsed.title])
@@ -383,8 +384,7 @@ def normalize_entries(
             summary_for_model = ""  # the summary repeats the title
         else:
             summary_for_model = summary_scored
-        text = model_title if not summary_for_model else f"{model_title}. {summary_for_model}"
-        text = text or summary_scored
+        text = ". ".join(part for part in (model_title, summary_for_model) if part) or summary_scored
 
         raw_date = entry.get("published") or entry.get("updated") or entry.get("dc_date")
         if entry_id and entry_id not in shared_ids:

@@ -530,3 +530,13 @@ def test_normalize_entries_a_web_feed_cannot_link_to_local_files(parsed_rss, sou
     frame, _ = normalize_entries(parsed_rss(items), source, fetched_at=now)
     assert frame["url"].isna().tolist() == [True, False]
     assert frame["url"].iloc[1] == "https://news.example.com/p/2"
+
+
+def test_normalize_entries_an_untitled_entry_with_an_id_is_scored_on_its_text(source, now):
+    from pipeline.ingest.parse import ParsedFeed
+
+    entry = {"id": "note-1", "summary": "<p>Initech posts record profit</p>",
+             "summary_detail": {"type": "text/html"}, "title_detail": {"type": "text/plain"}}
+    frame, dropped = normalize_entries(ParsedFeed("Notes", "json11", [entry]), source,
+                                       fetched_at=now)
+    assert dropped == 0 and frame["text"].tolist() == ["Initech posts record profit"]
