@@ -135,7 +135,7 @@ def plain_text(value: str | None) -> str:
     return _tidy(text)
 
 
-def entry_text(entry, name: str, fallback: str | None = None) -> str:
+def entry_text(entry, name: str, fallback: str | None = None, *, guessed: bool = False) -> str:
     """An entry's text field (``title``, ``summary``) cleaned by its declared content type.
 
     feedparser records each field's type in ``<name>_detail``: HTML (``text/html``,
@@ -147,12 +147,17 @@ def entry_text(entry, name: str, fallback: str | None = None) -> str:
         entry: a feedparser entry (or a dict shaped like one).
         name: the field.
         fallback: another field read when ``name`` is empty (e.g. ``description``).
+        guessed: the format declares no type and feedparser guessed it (RSS titles): a field
+            guessed as plain text still loses known HTML tags (:data:`HTML_ELEMENTS`), since
+            one unknown tag (``<b>Acme</b> <ACME.O>``) makes feedparser's guess plain text.
     """
     for field_name in (name, fallback):
         if field_name and entry.get(field_name):
             kind = ((entry.get(f"{field_name}_detail") or {}).get("type") or "html").lower()
             value = entry.get(field_name)
-            return clean_text(value) if "html" in kind else plain_text(value)
+            if "html" in kind:
+                return clean_text(value)
+            return plain_text(_KNOWN_TAG.sub(_drop_known_tag, value) if guessed else value)
     return ""
 
 
@@ -367,7 +372,7 @@ def normalize_entries(
     keys_from: dict[str, str] = {}  # article key -> what it was made of, for warnings
     dropped = 0
     for entry, entry_id in zip(parsed.entries, ids, strict=True):
-        title = entry_text(entry, "title")
+        title = entry_text(entry, "title", guessed=parsed.version.startswith("rss"))
         link = _entry_link(entry, parsed.base_url)
         if source.is_remote and link[:5].lower() == "file:":
             link = ""  # a web feed cannot point at this machine's files
