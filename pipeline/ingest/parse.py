@@ -90,7 +90,7 @@ def parse_feed(
         raise FeedParseError(
             f"{source}: refused: the document declares XML entities (<!ENTITY>), which feeds do "
             "not need and entity-expansion / external-entity attacks use", source=source)
-    if not content.removeprefix(b"\xef\xbb\xbf").strip():
+    if _blank(content):
         # 0 bytes and only whitespace are one case: a source that sent nothing, not a feed.
         what = "0 bytes" if not content else f"{len(content)} bytes of whitespace only"
         raise NotAFeedError(f"{source}: not a feed (an empty document: {what})", source=source)
@@ -154,6 +154,17 @@ def parse_feed(
         link_base = channel_link if is_web_url(channel_link) else base_url
     return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings,
                       base_url=link_base)
+
+
+def _blank(content: bytes) -> bool:
+    """True for a document with nothing but whitespace, after a UTF-8 or UTF-16 byte-order
+    mark (decoded by the mark's encoding)."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return not content.decode("utf-16").strip()
+        except UnicodeDecodeError:
+            return False
+    return not content.removeprefix(b"\xef\xbb\xbf").strip()
 
 
 def _feedparse(content: bytes, *, source: str, content_type: str | None,

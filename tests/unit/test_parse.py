@@ -90,7 +90,8 @@ def test_atom_feed_parses():
 # --- issue 21: empty documents, XHTML DOCTYPE, JSON Feed, undeclared encodings ------------
 
 
-@pytest.mark.parametrize("content", [b"", b"   \n\t\r\n", b"\xef\xbb\xbf\n"])
+@pytest.mark.parametrize("content", [b"", b"   \n\t\r\n", b"\xef\xbb\xbf\n", b"\xff\xfe", b"\xfe\xff",
+                                     b"\xff\xfe" + " \n".encode("utf-16-le")])
 def test_empty_and_whitespace_only_documents_are_one_state(content):
     with pytest.raises(NotAFeedError, match="empty document") as info:
         parse_feed(content, source="blank.xml")
