@@ -3,7 +3,9 @@
 Viewing stays open on the loopback interface; any other address serves the dashboard to a
 network, so it needs a way to sign in first: a user file with password users
 (``TONEWATCH_USERS_FILE``) or Streamlit's OIDC login (an ``[auth]`` section in the secrets file
-named by ``TONEWATCH_DASHBOARD_SECRETS_FILE``).
+named by ``TONEWATCH_DASHBOARD_SECRETS_FILE``). The dashboard applies the same rule to its own
+``server.address`` (so ``streamlit run`` cannot skip it), and beyond loopback asks visitors to
+sign in before they read unless ``TONEWATCH_DASHBOARD_ANONYMOUS_READ`` is true.
 """
 
 from __future__ import annotations
