@@ -20,8 +20,9 @@ from pipeline.ingest.parse import ParsedFeed
 #: Whole-body deadline of one fetch attempt, in multiples of ``TONEWATCH_HTTP_TIMEOUT_S``.
 TOTAL_TIMEOUT_FACTOR = 4
 
-#: What one entry of each kind of source is called in progress lines.
-UNITS = {"feed": "entries", "import": "rows imported", "json_api": "items"}
+#: What an entry of each kind of source is called in progress lines: (one, several).
+UNITS = {"feed": ("entry", "entries"), "import": ("row imported", "rows imported"),
+         "json_api": ("item", "items")}
 
 
 @dataclass(frozen=True)

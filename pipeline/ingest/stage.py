@@ -44,8 +44,9 @@ class SourceOutcome:
         source: the source.
         health: its health record for this attempt (``entries_new`` is filled when stored).
         frame: normalised article rows to store (None when it failed or was not modified).
-        notes: progress and diagnostic lines, in order; for a source read whole, its progress
-            line comes first once its articles are stored (:meth:`progress_line`).
+        notes: diagnostic lines (failure, warnings), in order; a source read whole also has a
+            read line (:meth:`read_line`) and, once stored, a progress line
+            (:meth:`progress_line`).
         counted: what was read, for the progress line ("12 entries, 1 dropped (...)").
     """
 
@@ -54,6 +55,11 @@ class SourceOutcome:
     frame: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     counted: str = ""
+
+    def read_line(self) -> str:
+        """The line printed as soon as a source has been read, before anything is stored,
+        e.g. ``read: URL: 12 entries``."""
+        return f"read: {self.source.url}: {self.counted}"
 
     def progress_line(self) -> str:
         """The source's one progress line, in the state the ``feeds`` table records (``ok``
@@ -136,7 +142,7 @@ def read_one(source: FeedSource, state: FeedHealth | None, *, client: httpx.Clie
         why = (f"no title and no link, or {repeated}" if not undated else
                "no title and no link, or no usable date" if dropped > undated else
                "no usable date")
-        out.counted = (f"{len(frame)} {UNITS[source.kind]}"
+        out.counted = (f"{len(frame)} {UNITS[source.kind][len(frame) != 1]}"
                        + (f", {dropped} dropped ({why})" if dropped else ""))
         out.notes.extend(f"warning: {warning}" for warning in parsed.warnings)
         health.warnings = "; ".join(parsed.warnings)[:1000] or None
@@ -239,9 +245,10 @@ def ingest(
         use_config: include ``settings.feeds_file`` (False: only ``extra_sources``).
         client: httpx client to use (tests inject a transport); one is made if None.
         run_id: the pass's id in ``runs`` (a new one if None).
-        on_feed: called with one line per feed (progress/diagnostics): at once for a source
-            that failed or was not modified, after the store for one that was read (its line
-            then names the state the feeds table records, ``ok`` or ``no_new_entries``).
+        on_feed: called with progress and diagnostic lines, in the order sources are read: a
+            source that failed or was not modified gets its line at once; one that was read
+            gets ``read: URL: N entries`` (and its warnings) at once, and after the store a
+            line naming the state the feeds table records, ``ok`` or ``no_new_entries``.
 
     Returns:
         counts ``feeds, feeds_ok, feeds_failed, not_a_feed, entries, articles_new,
@@ -285,9 +292,11 @@ def ingest(
                 outcome = read_one(source, states.get(source.feed_id), client=client,
                                    settings=settings, linker=linker,
                                    fetched_at=datetime.now(UTC))
-                if outcome.frame is None:  # failed or not modified: the line is final now
-                    for line in outcome.notes:
-                        note(line)
+                # A failed or not-modified source's line is final now; a source read whole
+                # says what it read at once (a long run shows progress), its state once stored.
+                head = [] if outcome.frame is None else [outcome.read_line()]
+                for line in [*head, *outcome.notes]:
+                    note(line)
                 outcomes.append(outcome)
         finally:
             if own_client:
@@ -306,11 +315,11 @@ def ingest(
                 upsert_companies(con, company_rows(universe), at)
                 counts["articles_new"], counts["articles_changed"] = store_batches(con, outcomes)
                 result = run.finish(StageResult("ingest", status, counts), con)
-        # A source read whole reports once stored: only then is "ok" or "no_new_entries" known.
+        # A source read whole reports again once stored: only then is "ok" or
+        # "no_new_entries" known.
         for outcome in outcomes:
             if outcome.frame is not None:
-                for line in [outcome.progress_line(), *outcome.notes]:
-                    note(line)
+                note(outcome.progress_line())
     if status == "failed":
         noun = "source" if len(sources) == 1 else "sources"
         error = AllFeedsFailedError(f"all {len(sources)} {noun} failed; see `tonewatch feeds`")

@@ -114,4 +114,22 @@ def test_progress_line_names_the_state_the_feeds_table_records(tmp_path):
         lines: list[str] = []
         ingest(settings, at=AT, use_config=False, extra_sources=[str(path)], on_feed=lines.append)
         assert query(settings.db_path, "SELECT last_status FROM feeds") == [(state,)]
-        assert lines == [f"{state}: {path}: 1 entries, {new} new"]
+        assert lines == [f"read: {path}: 1 entry", f"{state}: {path}: 1 entry, {new} new"]
+
+
+def test_each_feed_says_what_it_read_before_anything_is_stored(tmp_path):
+    paths = []
+    for desk in ("metals", "energy"):
+        path = tmp_path / f"{desk}.xml"
+        path.write_text(DESK_FEED.format(desk=desk, title=f"{desk.title()} desk opens"),
+                        encoding="utf-8")
+        paths.append(path)
+    paths.insert(1, tmp_path / "missing.xml")
+    settings = load_settings(data_dir=tmp_path / "data")
+    lines: list[str] = []
+    ingest(settings, at=AT, use_config=False, extra_sources=[str(p) for p in paths],
+           on_feed=lines.append)
+    assert lines[0] == f"read: {paths[0]}: 1 entry"  # before the second source is fetched
+    assert lines[1].startswith("fetch_failed: ") and str(paths[1]) in lines[1]
+    assert lines[2:] == [f"read: {paths[2]}: 1 entry", f"ok: {paths[0]}: 1 entry, 1 new",
+                         f"ok: {paths[2]}: 1 entry, 1 new"]
