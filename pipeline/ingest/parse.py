@@ -32,6 +32,7 @@ _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.I)
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\sencoding\s*=", re.I)
 _PROLOG_BYTES = 1 << 16  # a DOCTYPE's internal subset sits before the root element
 _XML_BASE = re.compile(rb"xml:base\s*=")
+_ENTRY_END = re.compile(rb"</(?:[A-Za-z][\w.-]*:)?(?:item|entry)\s*>", re.I)
 #: Stand-in document base of a local file with ``xml:base`` (see :func:`parse_feed`); the
 #: ``.invalid`` top-level domain is reserved (RFC 2606), so no real link starts with it.
 LOCAL_BASE = "https://local.invalid"
@@ -118,6 +119,13 @@ def parse_feed(
     bozo_exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
     head = content[:4096]
 
+    warnings = []
+    if entries and bozo_exc is not None and _is_syntax_error(bozo_exc) and _cut_off(content, entries):
+        # The document ends inside its last entry: what was recovered of it (a title without
+        # its link, say) would be stored under another key than the whole entry next time.
+        entries = entries[:-1]
+        warnings.append(f"{source}: the document ends inside its last entry; that entry is not "
+                        "stored")
     if not version and not any(e.get("title") or e.get("link") for e in entries):
         entries = []  # XML that merely has <item> elements: no feed structure, nothing usable
     if not entries:
@@ -137,7 +145,6 @@ def parse_feed(
                 f"{source}: not a feed (no RSS/Atom structure found)", source=source
             )
 
-    warnings = []
     if isinstance(bozo_exc, feedparser.NonXMLContentType) and not content_type:
         bozo_exc = None  # a local file has no content type to disagree with
     if (isinstance(bozo_exc, feedparser.CharacterEncodingOverride)
@@ -154,6 +161,13 @@ def parse_feed(
         link_base = channel_link if is_web_url(channel_link) else base_url
     return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings,
                       base_url=link_base)
+
+
+def _cut_off(content: bytes, entries: list) -> bool:
+    """True when fewer entries are closed (``</item>``, ``</entry>``) than were recovered: the
+    document was cut inside the last one. Only asked of malformed documents."""
+    closed = len(_ENTRY_END.findall(content))
+    return closed < len(entries)
 
 
 def _blank(content: bytes) -> bool:

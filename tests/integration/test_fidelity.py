@@ -133,3 +133,18 @@ def test_each_feed_says_what_it_read_before_anything_is_stored(tmp_path):
     assert lines[1].startswith("fetch_failed: ") and str(paths[1]) in lines[1]
     assert lines[2:] == [f"read: {paths[2]}: 1 entry", f"ok: {paths[0]}: 1 entry, 1 new",
                          f"ok: {paths[2]}: 1 entry, 1 new"]
+
+
+def test_an_entry_cut_off_by_a_truncated_document_is_not_stored_twice(tmp_path):
+    whole = DESK_FEED.format(desk="grain", title="Barley premiums widen").replace(
+        "</channel>", "<item><title>Oat mills run at capacity</title>"
+        "<link>https://grain.example.com/oats</link></item></channel>")
+    path = tmp_path / "grain.xml"
+    path.write_text(whole[:whole.index("<link>https://grain")], encoding="utf-8")  # cut in item 2
+    settings = load_settings(data_dir=tmp_path / "data")
+    ingest(settings, at=AT, use_config=False, extra_sources=[str(path)])
+    path.write_text(whole, encoding="utf-8")  # the next fetch gets the whole document
+    ingest(settings, at=AT, use_config=False, extra_sources=[str(path)])
+    rows = query(settings.db_path, "SELECT title, url FROM articles ORDER BY title")
+    assert rows == [("Barley premiums widen", "file:///news/1"),
+                    ("Oat mills run at capacity", "https://grain.example.com/oats")]
