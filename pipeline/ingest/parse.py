@@ -15,11 +15,13 @@ feedparser is lenient: it returns *something* for any input. The decisions here:
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import chardet
 import feedparser
 
 from pipeline.errors import FeedParseError, NotAFeedError
@@ -152,6 +154,10 @@ def parse_feed(
         warnings.append(f"{source}: no declared character encoding; read as "
                         f"{parsed.get('encoding')} (detected)")
         bozo_exc = None
+    elif not _undeclared(content, content_type):
+        doubt = _encoding_doubt(content, parsed.get("encoding"))
+        if doubt:
+            warnings.append(f"{source}: {doubt}")
     if bozo_exc is not None:
         warnings.append(f"{source}: {type(bozo_exc).__name__}: {_one_line(bozo_exc)}")
     title = parsed.get("feed", {}).get("title", "") or ""
@@ -161,6 +167,51 @@ def parse_feed(
         link_base = channel_link if is_web_url(channel_link) else base_url
     return ParsedFeed(title=title.strip(), version=version, entries=entries, warnings=warnings,
                       base_url=link_base)
+
+
+#: Bytes of a document given to chardet when a declared single-byte charset is checked.
+_DETECT_BYTES = 1 << 16
+_XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*>")
+# Codecs with one byte per character (what a wrong declaration turns into mojibake silently:
+# every byte decodes to something), and the Latin-1 family, which detection cannot tell apart.
+_SINGLE_BYTE = re.compile(r"^(iso8859-\d+|cp125\d|cp8\d\d|koi8-\w+|mac-\w+|latin-1|ascii)$")
+_LATIN1 = {"latin-1", "iso8859-1", "iso8859-15", "cp1252"}
+#: A declared single-byte charset is doubted when chardet scores it under this share of its best.
+DOUBT_RATIO = 0.25
+
+
+def _encoding_doubt(content: bytes, used: str | None) -> str | None:
+    """A warning when a document declares a single-byte charset but chardet reads its bytes
+    as something else entirely (Shift-JIS served as ISO-8859-1, Windows-1251 declared as
+    KOI8-R); None when it agrees, the charset is multi-byte, or the bytes are ASCII.
+
+    The declaration is removed before detection (chardet would take its word for it), and the
+    document is still read as declared: the warning says it may be garbled.
+    """
+    try:
+        name = codecs.lookup(used or "").name
+    except LookupError:
+        return None
+    if not _SINGLE_BYTE.match(name) or content.isascii():
+        return None
+    candidates = [c for c in chardet.detect_all(_XML_DECLARATION.sub(b"", content[:_DETECT_BYTES], 1))
+                  if c.get("encoding")]
+    declared = max((c["confidence"] for c in candidates if _family(c["encoding"]) == _family(name)),
+                   default=0.0)
+    # chardet ranks every single-byte codec; short texts give low scores to all of them, so
+    # "disagrees" means the declared one scores under a quarter of the best one
+    if not candidates or declared >= DOUBT_RATIO * candidates[0]["confidence"]:
+        return None
+    return (f"declared {used}, but the bytes read as {candidates[0]['encoding']} (detected); "
+            "read as declared, the text may be garbled")
+
+
+def _family(encoding: str) -> str:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return encoding.lower()
+    return "latin-1" if name in _LATIN1 else name
 
 
 def _cut_off(content: bytes, entries: list) -> bool:

@@ -176,3 +176,22 @@ def test_item_xml_base_in_a_local_file_without_a_channel_link_ends_with_its_item
     parsed = parse_feed(doc, source="feed.xml", base_url="file:///data/desk/feed.xml")
     assert [e["link"] for e in parsed.entries] == [
         "https://wire.example.org/a/1.html", "file:///data/desk/2.html", "file:///data/up/3.html#top"]
+
+
+def test_a_declared_single_byte_charset_the_bytes_contradict_is_warned_about():
+    body = ("<rss version=\"2.0\"><channel><title>Лента</title>"
+            "<item><title>Центральный банк сохранил ставку без изменений</title>"
+            "<link>https://lenta.example.org/1</link>"
+            "<description>Регулятор сослался на замедление инфляции.</description></item>"
+            "</channel></rss>")
+    wrong = b'<?xml version="1.0" encoding="koi8-r"?>' + body.encode("windows-1251")
+    parsed = parse_feed(wrong, source="lenta.xml")
+    assert parsed.warnings == ["lenta.xml: declared koi8-r, but the bytes read as Windows-1251 "
+                               "(detected); read as declared, the text may be garbled"]
+    right = b'<?xml version="1.0" encoding="windows-1251"?>' + body.encode("windows-1251")
+    assert parse_feed(right, source="lenta.xml").warnings == []
+    sjis = body.replace("Лента", "日本経済").encode("shift_jis", errors="ignore")
+    served = parse_feed(b"<?xml version=\"1.0\"?>" + sjis, source="u",
+                        content_type="application/rss+xml; charset=iso-8859-1",
+                        base_url="https://nikkei.example.jp/rss")
+    assert any("declared iso-8859-1, but the bytes read as" in w for w in served.warnings)
