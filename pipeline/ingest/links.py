@@ -12,7 +12,8 @@ Two forms, on purpose:
   The rest of the query is kept byte for byte (``news.php?12345`` stays so, ``%20`` stays
   ``%20``, an encoded ``/`` stays ``%2F``): servers disagree on what those spellings mean.
 * :func:`canonical_url` gives the **identity** of a link, hashed into the article key:
-  scheme and host lower-cased, default port and fragment dropped, the query read as form
+  scheme and host lower-cased (an internationalised host in its ASCII form), percent-escapes
+  of the path upper-cased (``%2f`` is ``%2F``), default port and fragment dropped, the query read as form
   pairs without the tracking ones. Two links that differ only in tracking parameters, or in
   spellings the form encoding treats as equal, name one article.
 
@@ -37,6 +38,7 @@ SITE_TRACKING_PARAMS: dict[str, frozenset[str]] = {
     "marketwatch.com": frozenset({"mod"}),
     "wsj.com": frozenset({"mod"}),
 }
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _LINK_SCHEMES = ("http", "https", "file")
 
@@ -117,8 +119,9 @@ def strip_tracking(url: str | None) -> str:
 
 
 def canonical_url(url: str | None) -> str:
-    """Identity form of a link: scheme/host lower-cased, default port, tracking parameters and
-    fragment removed, the query re-encoded from its form pairs (order kept).
+    """Identity form of a link: scheme/host lower-cased (IDNA host in ASCII), default port,
+    tracking parameters and fragment removed, path escapes upper-cased, the query re-encoded
+    from its form pairs (order kept).
 
     This is what article keys hash (see the module docstring); it is not what is stored.
     Returns '' for an empty input and for schemes other than http(s) and file.
@@ -134,9 +137,24 @@ def canonical_url(url: str | None) -> str:
         return ""  # javascript:, data:, mailto: ... are not article links
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not is_tracking_param(k, parts.hostname or "")]
-    netloc = parts.netloc.lower()
+    netloc = _ascii_host(parts.netloc.lower())
     if netloc.endswith(":80") and parts.scheme.lower() == "http":
         netloc = netloc[:-3]
     if netloc.endswith(":443") and parts.scheme.lower() == "https":
         netloc = netloc[:-4]
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
+    path = _ESCAPE.sub(lambda m: m.group(0).upper(), parts.path) or "/"  # %2f is %2F
+    return urlunsplit((parts.scheme.lower(), netloc, path, urlencode(query), ""))
+
+
+def _ascii_host(netloc: str) -> str:
+    """``bücher.example`` → ``xn--bcher-kva.example`` (IDNA, Python's codec), port and user
+    kept; a host the codec refuses is returned as it is."""
+    if netloc.isascii():
+        return netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return netloc
+    return f"{userinfo}{at}{host}{colon}{port}"

@@ -80,3 +80,12 @@ def test_protocol_relative_links_take_the_webs_scheme_outside_the_web():
     assert resolve_link("//news.example.com/p/1", "file:///srv/a/feed.xml") == "https://news.example.com/p/1"
     assert resolve_link("//news.example.com/p/1", None) == "https://news.example.com/p/1"
     assert resolve_link("//news.example.com/p/1", "http://wire.example.org/rss") == "http://news.example.com/p/1"
+
+
+def test_identity_reads_an_internationalised_host_and_escape_case_as_one():
+    assert canonical_url("https://bücher.example/neu?x=1") == canonical_url(
+        "https://xn--bcher-kva.example/neu?x=1")
+    assert canonical_url("https://Bücher.example:443/a%2fb") == "https://xn--bcher-kva.example/a%2Fb"
+    assert canonical_url("https://m.example.net/go/desk%2fmetals") == canonical_url(
+        "https://m.example.net/go/desk%2Fmetals")
+    assert strip_tracking("https://bücher.example/a%2fb") == "https://bücher.example/a%2fb"  # stored as written
