@@ -51,6 +51,11 @@ from pipeline.ingest.language import detect_language, feed_languages
 from pipeline.ingest.links import canonical_url, is_web_url, resolve_link, strip_tracking
 from pipeline.ingest.parse import ParsedFeed
 
+#: Longest summary stored and scored, in characters (after HTML is removed); longer ones are
+#: cut with "…". A feed item is a teaser; the model reads a few hundred words at most.
+MAX_SUMMARY_CHARS = 20_000
+#: Longest raw field read, in characters, before HTML is parsed (bounds the parse's cost).
+MAX_RAW_FIELD_CHARS = 10 * MAX_SUMMARY_CHARS
 #: Languages the detector chooses among; wider sets make short headlines less reliable.
 FUTURE_TOLERANCE = timedelta(days=1)
 DEFAULT_HORIZON = timedelta(days=365 * 30)
@@ -154,7 +159,7 @@ def entry_text(entry, name: str, fallback: str | None = None, *, guessed: bool =
     for field_name in (name, fallback):
         if field_name and entry.get(field_name):
             kind = ((entry.get(f"{field_name}_detail") or {}).get("type") or "html").lower()
-            value = entry.get(field_name)
+            value = entry.get(field_name)[:MAX_RAW_FIELD_CHARS]  # bounds the HTML parse
             if "html" in kind:
                 return clean_text(value)
             return plain_text(_KNOWN_TAG.sub(_drop_known_tag, value) if guessed else value)
@@ -370,6 +375,7 @@ def normalize_entries(
 
     rows = []
     keys_from: dict[str, str] = {}  # article key -> what it was made of, for warnings
+    cut = 0  # summaries shortened to MAX_SUMMARY_CHARS
     dropped = 0
     for entry, entry_id in zip(parsed.entries, ids, strict=True):
         title = entry_text(entry, "title", guessed=parsed.version.startswith("rss"))
@@ -377,6 +383,8 @@ def normalize_entries(
         if source.is_remote and link[:5].lower() == "file:":
             link = ""  # a web feed cannot point at this machine's files
         summary = entry_text(entry, "summary", "description")
+        if len(summary) > MAX_SUMMARY_CHARS:
+            summary, cut = summary[:MAX_SUMMARY_CHARS].rstrip() + "…", cut + 1
         if not title and not link and not (entry_id and summary):
             dropped += 1  # nothing to show or to find it by (an id with text is enough: JSON Feed)
             continue
@@ -428,6 +436,9 @@ def normalize_entries(
                     feed_ticker=source.ticker, tickers=entry.get("tickers") or ())],
             }
         )
+    if cut:
+        parsed.warnings.append(f"{cut} summar{'y' if cut == 1 else 'ies'} longer than "
+                               f"{MAX_SUMMARY_CHARS:,} characters cut to that length")
     frame = pd.DataFrame(rows, columns=ARTICLE_COLUMNS[:-1] + ["links"])
     if len(frame):
         frame["language"] = feed_languages(frame["text"].tolist(), frame["language"].tolist())

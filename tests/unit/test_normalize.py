@@ -540,3 +540,16 @@ def test_normalize_entries_an_untitled_entry_with_an_id_is_scored_on_its_text(so
     frame, dropped = normalize_entries(ParsedFeed("Notes", "json11", [entry]), source,
                                        fetched_at=now)
     assert dropped == 0 and frame["text"].tolist() == ["Initech posts record profit"]
+
+
+def test_normalize_entries_a_huge_summary_is_cut_with_a_warning(parsed_rss, source, now):
+    from pipeline.ingest.normalize import MAX_SUMMARY_CHARS
+
+    words = "Harbour volumes rose again in the month. " * 20_000  # about 800,000 characters
+    parsed = parsed_rss([f"<title>Harbour volumes</title><link>https://p.example.com/1</link>"
+                         f"<description>{words}</description>"])
+    frame, _ = normalize_entries(parsed, source, fetched_at=now)
+    summary = frame["summary"].iloc[0]
+    assert len(summary) <= MAX_SUMMARY_CHARS + 1 and summary.endswith("…")
+    assert len(frame["text"].iloc[0]) <= MAX_SUMMARY_CHARS + 40
+    assert parsed.warnings == ["1 summary longer than 20,000 characters cut to that length"]
