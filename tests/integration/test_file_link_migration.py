@@ -8,12 +8,14 @@ import hashlib
 from datetime import UTC, datetime
 
 import duckdb
+import pytest
 
 from pipeline.config import load_settings
 from pipeline.ingest.sources import feed_id_for
 from pipeline.run import ingest
-from pipeline.storage.db import connect, migrations
+from pipeline.storage.db import connect
 from tests.conftest import query
+from tests.seeding import database_before
 
 AT = datetime(2026, 3, 6, tzinfo=UTC)
 FEED = """<?xml version="1.0" encoding="utf-8"?>
@@ -32,15 +34,7 @@ def _sha1(*parts: str) -> str:
 
 def _old_database(db, feed_id: str, links: dict[str, str]) -> None:
     """A database at schema 6 holding articles as tonewatch stored them before issue 21."""
-    con = duckdb.connect(str(db))
-    con.execute("SET TimeZone='UTC'")
-    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR"
-                " NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
-    for version, name, sql in migrations():
-        if version < 7:
-            con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp)",
-                        [version, name])
+    con = database_before(db, 7)
     for title, url in links.items():
         key = _sha1("url", url)
         con.execute("INSERT INTO articles VALUES (?, ?, ?, ?, '', ?, ?, 'raw', 'exact', ?, ?,"
@@ -53,12 +47,19 @@ def _old_database(db, feed_id: str, links: dict[str, str]) -> None:
     con.close()
 
 
-def test_upgrade_rekeys_old_file_links_and_a_re_read_adds_nothing(tmp_path):
+@pytest.fixture
+def desk(tmp_path):
+    """``(feed file, settings)``: a local feed with relative links and an empty data dir."""
     feed = tmp_path / "upland" / "desk.xml"
     feed.parent.mkdir()
     feed.write_text(FEED, encoding="utf-8")
     settings = load_settings(data_dir=tmp_path / "data")
     settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    return feed, settings
+
+
+def test_upgrade_rekeys_old_file_links_and_a_re_read_adds_nothing(desk):
+    feed, settings = desk
     folder = str(feed.parent)  # /tmp/.../upland: the old form read "tmp" as a host
     old = {"Hill farms report a late lambing season": f"file:/{folder}/alpha.html",
            "Reservoir levels recover after wet winter": f"file:/{folder}/beta.html"}
@@ -77,12 +78,8 @@ def test_upgrade_rekeys_old_file_links_and_a_re_read_adds_nothing(tmp_path):
     assert query(settings.db_path, "SELECT count(*) FROM scores") == [(2,)]
 
 
-def test_upgrade_removes_copies_already_stored_under_the_new_key(tmp_path):
-    feed = tmp_path / "upland" / "desk.xml"
-    feed.parent.mkdir()
-    feed.write_text(FEED, encoding="utf-8")
-    settings = load_settings(data_dir=tmp_path / "data")
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+def test_upgrade_removes_copies_already_stored_under_the_new_key(desk):
+    feed, settings = desk
     folder = str(feed.parent)
     _old_database(settings.db_path, feed_id_for(str(feed)),
                   {"Hill farms report a late lambing season": f"file:/{folder}/alpha.html"})
