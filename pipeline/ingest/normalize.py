@@ -214,8 +214,8 @@ def normalize_entries(
         ``(articles, dropped)``: a DataFrame with the ``articles`` table's columns plus
         ``links`` (per article, a list of ``(entity, method, relevance, mention)`` tuples, one
         per ticker, strongest first), one row per distinct article key, and the number of
-        entries dropped (no title and no link, and not an id with text; or a repeated key merged
-        into an earlier entry).
+        entries dropped (no title and no link, except a JSON Feed item with an id and text; or
+        a repeated key merged into an earlier entry).
     """
     linker = linker or _default_linker()
     ids = [(e.get("id") or "").strip() for e in parsed.entries]
@@ -227,6 +227,9 @@ def normalize_entries(
     rows = []
     keys_from: dict[str, str] = {}  # article key -> what it was made of, for warnings
     cut = 0  # summaries shortened to MAX_SUMMARY_CHARS
+    # JSON Feed 1.1 makes titles optional: an item with an id and content is an article there,
+    # while an RSS item with neither title nor link is a placeholder.
+    untitled_ok = parsed.version.startswith("json")
     dropped = 0
     for entry, entry_id in zip(parsed.entries, ids, strict=True):
         title = entry_text(entry, "title", guessed=parsed.version.startswith("rss"))
@@ -236,8 +239,8 @@ def normalize_entries(
         summary = entry_text(entry, "summary", "description")
         if len(summary) > MAX_SUMMARY_CHARS:
             summary, cut = summary[:MAX_SUMMARY_CHARS].rstrip() + "…", cut + 1
-        if not title and not link and not (entry_id and summary):
-            dropped += 1  # nothing to show or to find it by (an id with text is enough: JSON Feed)
+        if not title and not link and not (untitled_ok and entry_id and summary):
+            dropped += 1  # nothing to show or to find it by
             continue
         summary_scored = _POST_APPEARED.sub("", summary).strip()  # trailer kept for display only
         entry_source = (entry.get("source") or {}).get("title", "") if entry.get("source") else ""

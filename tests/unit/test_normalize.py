@@ -540,6 +540,10 @@ def test_normalize_entries_an_untitled_entry_with_an_id_is_scored_on_its_text(so
     frame, dropped = normalize_entries(ParsedFeed("Notes", "json11", [entry]), source,
                                        fetched_at=now)
     assert dropped == 0 and frame["text"].tolist() == ["Initech posts record profit"]
+    # an RSS item with neither title nor link is a placeholder, dropped
+    frame, dropped = normalize_entries(ParsedFeed("Notes", "rss20", [entry]), source,
+                                       fetched_at=now)
+    assert dropped == 1 and frame.empty
 
 
 def test_normalize_entries_a_huge_summary_is_cut_with_a_warning(parsed_rss, source, now):
