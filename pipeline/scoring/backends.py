@@ -21,33 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import ModelNotFoundError, ScoringError
+from pipeline.scoring.threads import available_cores, configure_cpu_threads
 
 log = logging.getLogger("tonewatch")
 
 BACKENDS = ("torch", "onnx-int8", "onnx-fp32")
 
-
-def available_cores() -> int:
-    """Cores this process may run on (``os.sched_getaffinity``; CPU quotas of containers that
-    pin cores are honoured, ``os.cpu_count`` is only the fallback where affinity is unknown)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def configure_cpu_threads() -> int:
-    """Give torch one intra-op thread per available core; return the thread count.
-
-    Also sets ``TOKENIZERS_PARALLELISM=false`` unless the user chose otherwise: a chunk is
-    tokenized before its forward passes, which already use every core, and the Rust thread pool
-    of a tokenizer that was used before a ``fork`` (Airflow's task runner, multiprocessing)
-    deadlocks or warns in the child.
-    """
-    import torch
-
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    torch.set_num_threads(available_cores())
-    return torch.get_num_threads()
+__all__ = ["BACKENDS", "OnnxBackend", "TorchBackend", "autocast_dtype", "available_cores",
+           "configure_cpu_threads", "find_batch_size"]
 
 
 def autocast_dtype(device_type: str, bf16_supported: bool):
