@@ -60,6 +60,9 @@ class TrainingArguments:
     freeze_embeddings: bool = field(default=True, metadata={
         "help": "Keep the pre-trained word-embedding table fixed, so words seen only in a few "
                 "training rows (company names) cannot move towards one label."})
+    freeze_layers: int = field(default=0, metadata={
+        "help": "Keep the embeddings and the lowest k encoder layers fixed during fine-tuning "
+                "(the backward pass stops above them: faster steps). 0 = all layers train."})
     linear_probe_epochs: int = field(default=2, metadata={
         "help": "Epochs of training only the classification head (and pooler) on the frozen "
                 "encoder before full fine-tuning (LP-FT, Kumar et al. 2022, arXiv:2202.10054: a "
@@ -107,6 +110,8 @@ class TrainingArguments:
             raise ConfigError("training argument ema_decay must be in [0, 1)")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError("training argument label_smoothing must be in [0, 1)")
+        if self.freeze_layers < 0:
+            raise ConfigError("training argument freeze_layers must be >= 0")
         if self.linear_probe_epochs < 0 or self.linear_probe_lr <= 0:
             raise ConfigError("training arguments linear_probe_epochs must be >= 0 and "
                               "linear_probe_lr > 0")

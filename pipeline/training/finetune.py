@@ -158,8 +158,33 @@ def build_model(base: str, args: TrainingArguments, device: str) -> tuple[Any, A
         model = with_lora(model, args)
     if args.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if args.freeze_layers:
+        freeze_lower_layers(model, args.freeze_layers)
     model.to(device)
     return tokenizer, model
+
+
+def freeze_lower_layers(model, k: int) -> None:
+    """Stop the embeddings and the lowest ``k`` encoder layers from training.
+
+    The backward pass then stops above them (no weight gradients there, and none needed for
+    their inputs), which saves about ``k / n_layers`` of the backward compute.
+
+    Raises:
+        TrainingError: ``k`` exceeds the encoder's layers, or the architecture's layers cannot
+            be found (``encoder.layer`` of BERT-family models).
+    """
+    from pipeline.training.parameters import depth_below_top
+
+    n_layers = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    if k > n_layers:
+        raise TrainingError(f"freeze_layers={k}: the base model has only {n_layers} layers")
+    names = [n for n, _ in model.named_parameters() if ".layer." in n]
+    if not names:
+        raise TrainingError("freeze_layers: this base model has no encoder.layer.N parameters")
+    for name, param in model.named_parameters():
+        if depth_below_top(name, n_layers) > n_layers - k:
+            param.requires_grad_(False)
 
 
 # ----------------------------------------------------------------------------- 4. linear probe
@@ -182,6 +207,7 @@ def linear_probe(fit: FineTuning) -> None:
         param.requires_grad_(False)
     probe = torch.optim.AdamW(head, lr=args.linear_probe_lr, weight_decay=args.weight_decay)
     for epoch in range(1, args.linear_probe_epochs + 1):
+        fit.configure_threads()
         loss = fit.run_epoch(epoch, probe, None, average=False)
         fit.bar.write(f"linear probe epoch {epoch}: train_loss={loss:.4f}")
     for param in body:
@@ -216,6 +242,7 @@ def train_epochs(fit: FineTuning, optimizer, scheduler) -> Selection:
     history: list[dict] = []
     best_f1, best_epoch, best_state, stale = -1.0, 0, None, 0
     for epoch in range(1, args.epochs + 1):
+        fit.configure_threads()
         mean_loss = fit.run_epoch(epoch, optimizer, scheduler, average=True)
         if fit.ema is not None:
             fit.swap_ema()  # evaluate (and keep) the averaged weights

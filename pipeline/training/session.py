@@ -22,6 +22,11 @@ from pipeline.training.datasets import label_ids
 from pipeline.training.parameters import optimizer_groups
 
 
+def torch_device_type(device: str) -> str:
+    """``"cpu"`` or ``"cuda"`` of a device string such as ``"cuda:1"``."""
+    return device.split(":", 1)[0]
+
+
 def encode_rows(tokenizer, frame: pd.DataFrame, max_length: int) -> tuple[Any, Any]:
     """Tokenize ``frame``'s texts (links removed, truncated, padded to the longest).
 
@@ -98,17 +103,34 @@ class FineTuning:
         return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
                               enabled=self.use_bf16)
 
-    def run_epoch(self, epoch: int, optimizer, scheduler, average: bool) -> float:
+    def configure_threads(self) -> int | None:
+        """On the CPU, set torch's intra-op threads by the thread policy
+        (:func:`pipeline.scoring.threads.configure_cpu_threads`: one per core other work leaves
+        free, or ``TONEWATCH_THREADS``) and return the count; None elsewhere. Called before each
+        epoch, so that training follows load that starts or ends while it runs (the sample
+        costs 0.25 s).
+        """
+        if torch_device_type(self.device) != "cpu":
+            return None
+        from pipeline.scoring.threads import configure_cpu_threads
+
+        return configure_cpu_threads()
+
+    def run_epoch(self, epoch: int, optimizer, scheduler, average: bool,
+                  max_steps: int | None = None) -> float:
         """One pass over the training rows; returns the mean training loss.
 
         Args:
             optimizer, scheduler: what steps (``scheduler`` None: a constant rate).
             average: update the weights' moving average after each step.
+            max_steps: stop after this many batches (``bench/training.py --speed`` times a few
+                steps); None = the whole epoch.
         """
         import torch
 
         args = self.args
         batches = epoch_batches(len(self.train_y), self.lengths, args, self.generator)
+        batches = batches[:max_steps] if max_steps is not None else batches
         running = 0.0
         for step, idx in enumerate(batches):
             batch = {k: v[idx] for k, v in self.train_enc.items()}

@@ -348,3 +348,23 @@ def test_linear_probe_trains_the_head_before_the_encoder(tiny):
     assert probed.history[0]["train_loss"] != plain.history[0]["train_loss"]
     with pytest.raises(ConfigError, match="linear_probe"):
         TrainingArguments(linear_probe_epochs=-1)
+
+
+def test_frozen_lower_layers_keep_their_weights(tiny):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    base = dict(AutoModelForSequenceClassification.from_pretrained(tiny).named_parameters())
+    result = finetune(_data(), base=str(tiny), progress=False,
+                      args=TrainingArguments(**FAST, freeze_layers=1, linear_probe_epochs=0))
+    trained = dict(result.model.named_parameters())
+    lower = [n for n in base if ".layer.0." in n or "embeddings" in n]
+    upper = [n for n in base if ".layer.1." in n]
+    assert lower and upper
+    assert all(torch.equal(trained[n], base[n]) for n in lower)
+    assert any(not torch.equal(trained[n], base[n]) for n in upper)
+    with pytest.raises(TrainingError, match="only 2 layers"):
+        finetune(_data(), base=str(tiny), progress=False,
+                 args=TrainingArguments(**FAST, freeze_layers=3))
+    with pytest.raises(ConfigError, match="freeze_layers"):
+        TrainingArguments(freeze_layers=-1)
