@@ -15,9 +15,17 @@ registry, with wall time and peak resident memory (``wait4`` rusage of that proc
 ``valid.csv`` is only ever evaluated on: hyper-parameters were chosen on the validation split that
 ``tonewatch train`` carves out of the training data.
 
+``--speed`` instead times a few steps of the default recipe per option, each option in its own
+subprocess (bf16 on/off, threads, OpenMP wait policy, frozen lower layers, length grouping,
+``torch.compile``), on this CPU and on an emulated AVX2-only one, with and without another
+process keeping one core busy, plus the torch scoring backend's rows/s with the old and new
+thread policies (bench/_training_speed.py says how); results in
+bench/results/training_speed.json.
+
 Usage::
 
     .venv/bin/python bench/training.py [--only recipe,lora,default,speed_bf16,speed_fp32] [--out bench/results/training.json]
+    flock -x /tmp/tonewatch-cpu.lock .venv/bin/python bench/training.py --speed [--scenarios native,native+busy,avx2,avx2+busy,score,score+busy,compile] [--steps 24]
 """
 
 from __future__ import annotations
@@ -105,8 +113,45 @@ def merged(out: Path, results: list[dict]) -> dict:
             "results": rows}
 
 
+def speed(opts) -> int:
+    """``--speed``: time the default recipe's steps per option; print the table, write json."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _common import cpu_summary
+    from _training_speed import plan, run_option, table
+
+    print(cpu_summary(), flush=True)
+    scenarios = [s.strip() for s in opts.scenarios.split(",") if s.strip()]
+    rows = []
+    for scenario, spec in plan(scenarios):
+        print(f"[{datetime.now(UTC):%H:%M:%S}] {scenario}: {spec['option']}...", file=sys.stderr,
+              flush=True)
+        rows.append(run_option(scenario, spec, opts.steps, opts.steps * 2, opts.warmup,
+                               opts.timeout))
+        print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    print(table(rows))
+    out = opts.out if opts.out.name != "training.json" else opts.out.with_name("training_speed.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "cpu": cpu_summary(), "machine": platform.platform(),
+                               "results": rows}, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", action="store_true",
+                        help="time steps of the default recipe per option instead of training")
+    parser.add_argument("--scenarios",
+                        default="native,native+busy,avx2,avx2+busy,score,score+busy,compile",
+                        help="with --speed: which scenarios")
+    parser.add_argument("--steps", type=int, default=24,
+                        help="with --speed: timed fine-tuning steps per option (twice as many "
+                             "linear-probe steps)")
+    parser.add_argument("--warmup", type=int, default=4,
+                        help="with --speed: untimed steps first (twice as many for the probe)")
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="with --speed: seconds before an option's worker is abandoned")
     parser.add_argument("--only", default="recipe,lora,default",
                         help="comma-separated scenarios: recipe, lora, default, speed_bf16, "
                              "speed_fp32")
@@ -115,6 +160,8 @@ def main() -> int:
                         help="train into this registry and keep it (default: a temporary one), "
                              "e.g. to benchmark scoring with the model just built")
     opts = parser.parse_args()
+    if opts.speed:
+        return speed(opts)
     if not (TFNS / "train.csv").exists():
         print(f"skipped: {TFNS} is absent (the benchmark needs ../shared)", file=sys.stderr)
         return 0
