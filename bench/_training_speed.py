@@ -22,6 +22,8 @@ others. Scenarios:
 - ``avx2``: an AVX2-only CPU without bf16, emulated: ``ATEN_CPU_CAPABILITY=avx2`` (ATen's own
   kernels), ``ONEDNN_MAX_CPU_ISA=AVX2`` (oneDNN: linear layers, bf16 kernels),
   ``MKL_ENABLE_INSTRUCTIONS=AVX2`` (MKL GEMMs) and ``"bf16": false``;
+- ``ort``: ONNX Runtime's training API against torch in float32 (:func:`ort_worker`; only with
+  ``--ort-python``);
 - ``compile``: ``torch.compile`` of the model (inductor, dynamic shapes) against the default;
 - ``score``: the torch scoring backend, old and new thread policy;
 - ``+busy``: the same while another process (``python -c 'while True: pass'``) spins on core 0,
@@ -62,7 +64,7 @@ def option(name: str, *, env: dict | None = None, args: dict | None = None,
 OLD = {"TONEWATCH_THREADS": "all"}
 
 
-def plan(scenarios: list[str]) -> list[tuple[str, dict]]:
+def plan(scenarios: list[str], ort_python: str | None = None) -> list[tuple[str, dict]]:
     """``[(scenario, option spec)]`` to run, in order; the first of each scenario is its
     reference (the old default: bf16 where native, one thread per core, spinning waits)."""
     runs: list[tuple[str, dict]] = []
@@ -77,6 +79,15 @@ def plan(scenarios: list[str]) -> list[tuple[str, dict]]:
             option("group_by_length off", env=OLD, args={"group_by_length": False}),
             option("freeze lower 2 layers", env=OLD, args={"freeze_layers": 2}),
             option("freeze lower 3 layers", env=OLD, args={"freeze_layers": 3}),
+        ]]
+    if "ort" in scenarios and ort_python:
+        ort = {"python": ort_python, "ort": True}
+        runs += [("ort", o) for o in [
+            option("torch float32 (bf16 off)", env=OLD, args={"bf16": False},
+                   phases=("finetune",)),
+            {**option("onnxruntime-training float32", env=OLD, phases=("finetune",)), **ort},
+            option("torch float32, AVX2 emulated", env={**AVX2_ENV, **OLD},
+                   args={"bf16": False}, phases=("finetune",)),
         ]]
     if "compile" in scenarios:
         runs += [("compile", o) for o in [
@@ -195,6 +206,104 @@ def worker(spec: dict) -> dict:
     return out
 
 
+def ort_worker(spec: dict) -> dict:
+    """Fine-tuning steps of the same model and batches with ONNX Runtime's training API.
+
+    Needs an interpreter with ``onnxruntime-training`` (it replaces the ``onnxruntime``
+    package, so it lives in a venv of its own; ``--ort-python``). The model is exported with
+    torch's TorchScript exporter in training mode (eager attention, opset 14: the newer
+    LayerNormalization export lacks the outputs ORT's gradient builder needs), the gradient and
+    AdamW graphs come from ``onnxruntime.training.artifacts`` (written with IR version 14 by
+    onnx 1.23, which ORT 1.19 cannot load: lowered to 9). The loss is plain cross-entropy, with
+    no class weights, label smoothing, token masking, gradient clipping or moving average: the
+    step's compute, not the whole recipe. float32 only (ORT trains no bf16 on the CPU).
+    """
+    import tempfile
+
+    import numpy as np
+    import onnx
+    import torch
+    from onnxruntime import SessionOptions
+    from onnxruntime.training import artifacts
+    from onnxruntime.training.api import CheckpointState, Module, Optimizer
+    from tqdm.auto import tqdm
+    from transformers import set_seed
+
+    from pipeline.training.arguments import TrainingArguments
+    from pipeline.training.batches import epoch_batches
+    from pipeline.training.datasets import load_labelled
+    from pipeline.training.finetune import build_model, split_data
+    from pipeline.training.session import set_up
+    from pipeline.training.train import resolve_base
+
+    args = TrainingArguments(**{**spec["args"], "bf16": False})
+    frame = load_labelled(ROOT / "models" / "corpus")
+    set_seed(args.seed)
+    train_df, val_df, _ = split_data(frame, args)
+    tokenizer, model = build_model(resolve_base(""), args, "cpu")
+    fit, _, _ = set_up(model, tokenizer, train_df, val_df, args, "cpu", use_bf16=False)
+    fit.bar = tqdm(disable=True)
+    model.set_attn_implementation("eager")
+    model.train()
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.m = inner
+
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    setting = os.environ.get("TONEWATCH_THREADS", "")
+    threads = int(setting) if setting.isdigit() else 0  # 0: ORT's default, one per core
+    with tempfile.TemporaryDirectory() as tmp:
+        ids = torch.randint(1000, 2000, (2, 16))
+        torch.onnx.export(Logits(model), (ids, torch.ones_like(ids)), f"{tmp}/forward.onnx",
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamic_axes={"input_ids": {0: "b", 1: "t"},
+                                        "attention_mask": {0: "b", 1: "t"}, "logits": {0: "b"}},
+                          do_constant_folding=False, training=torch.onnx.TrainingMode.TRAINING,
+                          dynamo=False, opset_version=14)
+        graph = onnx.load(f"{tmp}/forward.onnx")
+        trainable = {f"m.{n}" for n in fit.params}
+        names = [i.name for i in graph.graph.initializer]
+        artifacts.generate_artifacts(
+            graph, requires_grad=[n for n in names if n in trainable],
+            frozen_params=[n for n in names if n not in trainable],
+            loss=artifacts.LossType.CrossEntropyLoss, optimizer=artifacts.OptimType.AdamW,
+            artifact_directory=tmp)
+        for name in ("training_model.onnx", "eval_model.onnx", "optimizer_model.onnx"):
+            part = onnx.load(f"{tmp}/{name}")
+            part.ir_version = min(part.ir_version, 9)
+            onnx.save(part, f"{tmp}/{name}")
+        options = SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        state = CheckpointState.load_checkpoint(f"{tmp}/checkpoint")
+        module = Module(f"{tmp}/training_model.onnx", state, f"{tmp}/eval_model.onnx", "cpu",
+                        session_options=options)
+        optimizer = Optimizer(f"{tmp}/optimizer_model.onnx", module)
+        optimizer.set_learning_rate(args.learning_rate)
+        module.train()
+        batches = epoch_batches(len(fit.train_y), fit.lengths, args, fit.generator)
+        seconds = 0.0
+        for n, idx in enumerate(batches[:spec["warmup"] + spec["steps"]]):
+            width = int(fit.train_enc["attention_mask"][idx].sum(dim=1).max())
+            x = fit.train_enc["input_ids"][idx][:, :width].numpy()
+            a = fit.train_enc["attention_mask"][idx][:, :width].numpy()
+            y = fit.train_y[idx].numpy().astype(np.int64)
+            started = time.perf_counter()
+            module(x, a, y)
+            optimizer.step()
+            module.lazy_reset_grad()
+            if n >= spec["warmup"]:
+                seconds += time.perf_counter() - started
+    steps = spec["steps"]
+    return {"capability": "onnxruntime", "bf16": False, "threads": threads or "ort",
+            "finetune": {"steps": steps, "seconds": round(seconds, 2),
+                         "steps_per_s": round(steps / seconds, 3)}}
+
+
 # ----------------------------------------------------------------------------------- driver
 
 def busy_process() -> subprocess.Popen:
@@ -211,7 +320,8 @@ def run_option(scenario: str, spec: dict, steps: int, probe_steps: int, warmup: 
            if k not in ("TONEWATCH_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
                         "OMP_NUM_THREADS", *AVX2_ENV)}
     env |= {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **spec["env"]}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    python = spec.get("python") or sys.executable
+    cmd = [python, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     if spec["pin"]:
         cmd = ["taskset", "-c", spec["pin"], *cmd]
     from pipeline.scoring.threads import busy_cores
@@ -269,4 +379,5 @@ def table(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--worker":
-    print(json.dumps(worker(json.loads(sys.argv[2]))))
+    _spec = json.loads(sys.argv[2])
+    print(json.dumps(ort_worker(_spec) if _spec.get("ort") else worker(_spec)))

@@ -122,7 +122,7 @@ def speed(opts) -> int:
     print(cpu_summary(), flush=True)
     scenarios = [s.strip() for s in opts.scenarios.split(",") if s.strip()]
     rows = []
-    for scenario, spec in plan(scenarios):
+    for scenario, spec in plan(scenarios, opts.ort_python):
         print(f"[{datetime.now(UTC):%H:%M:%S}] {scenario}: {spec['option']}...", file=sys.stderr,
               flush=True)
         rows.append(run_option(scenario, spec, opts.steps, opts.steps * 2, opts.warmup,
@@ -150,6 +150,10 @@ def main() -> int:
                              "linear-probe steps)")
     parser.add_argument("--warmup", type=int, default=4,
                         help="with --speed: untimed steps first (twice as many for the probe)")
+    parser.add_argument("--ort-python", default=None, metavar="PYTHON",
+                        help="with --speed: an interpreter that has onnxruntime-training and "
+                             "this venv's packages, for the 'ort' scenario (README: Training "
+                             "speed)")
     parser.add_argument("--timeout", type=float, default=900,
                         help="with --speed: seconds before an option's worker is abandoned")
     parser.add_argument("--only", default="recipe,lora,default",
