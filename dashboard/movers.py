@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.ui import escape_markdown, to_tz, window_text
+from dashboard.ui import data_period, escape_markdown, period_note, to_tz, window_text
 
 ARTICLES_PAGE = "app_pages/articles.py"
 #: Session key the Companies page reads for a company to show (set by a ranking row).
@@ -27,12 +27,13 @@ _SCOPES = {"Companies": "ticker", "Sources": "source"}
 _WINDOWS = {"Last day": 1, "Last 7 days": 7}
 
 
-def ranking_table(path: str, scope: str, window_days: int, tz: str) -> pd.DataFrame:
-    """Draw the ranked table with sparklines; return the ranking (empty when nothing to rank)."""
-    ranked = queries.entity_changes(path, scope, window_days=window_days,
+def ranking_table(path: str, scope: str, window_days: int, end: pd.Timestamp, tz: str
+                  ) -> pd.DataFrame:
+    """Draw the ranked table with sparklines for the window ending at ``end``; return the
+    ranking (empty when nothing to rank)."""
+    ranked = queries.entity_changes(path, scope, end, window_days=window_days,
                                     baseline_days=BASELINE_DAYS, min_window=MIN_WINDOW)
-    end = queries.data_end(path)
-    if ranked.empty or end is None:
+    if ranked.empty:
         st.info("No scored articles in this window yet.")
         return ranked
     win_start = end - pd.Timedelta(days=window_days)
@@ -40,7 +41,7 @@ def ranking_table(path: str, scope: str, window_days: int, tz: str) -> pd.DataFr
         f"Window {window_text(*to_tz(pd.Series([win_start, end]), tz))} ({tz}) against the "
         f"{BASELINE_DAYS} days before it. Fewer than {MIN_WINDOW} scored articles in the "
         "window: insufficient data, no share.")
-    daily = queries.entity_daily(path, scope, tuple(ranked["entity"]),
+    daily = queries.entity_daily(path, scope, tuple(ranked["entity"]), end,
                                  days=BASELINE_DAYS + window_days)
     trend = daily.groupby("entity")["negative_share"].apply(list).to_dict()
     table = pd.DataFrame({
@@ -99,11 +100,12 @@ def click_through(ranked: pd.DataFrame, scope: str) -> None:
                      icon=":material/article:", query_params={scope: choice})
 
 
-def heatmap(path: str, ranked: pd.DataFrame, scope: str, window_days: int) -> None:
+def heatmap(path: str, ranked: pd.DataFrame, scope: str, window_days: int,
+            end: pd.Timestamp) -> None:
     """Day × entity negative share of the top entities by window volume."""
     st.subheader("Negative share by day")
     top = ranked.sort_values("n_window", ascending=False).head(HEATMAP_ENTITIES)
-    daily = queries.entity_daily(path, scope, tuple(ranked["entity"]),
+    daily = queries.entity_daily(path, scope, tuple(ranked["entity"]), end,
                                  days=BASELINE_DAYS + window_days)
     daily = daily[daily["entity"].isin(top["entity"])]
     if daily.empty:
@@ -146,8 +148,11 @@ def movers(path: str, tz: str) -> None:
                                            key="entity_scope") or "Companies"]
     window_days = _WINDOWS[right.segmented_control("Window", list(_WINDOWS), default="Last day",
                                                    key="entity_window") or "Last day"]
-    ranked = ranking_table(path, scope, window_days, tz)
+    # The window ends now, or at the most recent data when its days hold too few articles.
+    period = data_period(path, window_days)
+    period_note(period)
+    ranked = ranking_table(path, scope, window_days, period.end, tz)
     if not ranked.empty:
         if scope == "source":
             click_through(ranked, scope)
-        heatmap(path, ranked, scope, window_days)
+        heatmap(path, ranked, scope, window_days, period.end)

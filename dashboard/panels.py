@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.ui import to_tz, window_text
+from dashboard.ui import data_period, period_note, to_tz, window_text
 
 ALERTS_PAGE = "app_pages/alerts.py"
 
-#: Periods offered, in days back from the data's last hour (None: all history).
+#: Periods offered, in days (None: all history); see :func:`dashboard.ui.data_period`.
 PERIODS = {"30 days": 30, "90 days": 90, "1 year": 365, "All": None}
 DEFAULT_PERIOD = "90 days"
 
@@ -20,12 +20,17 @@ DEFAULT_PERIOD = "90 days"
 def period_controls(path: str, key: str) -> tuple[pd.Timestamp | None, pd.Timestamp, float]:
     """Draw the period and minimum-relevance pickers; return ``(start, end, min_relevance)``.
 
-    ``end`` is :func:`dashboard.queries.data_end` (the data's last hour, UTC); ``start`` the
-    midnight UTC that many days before it, or None for all history.
+    The period is :func:`dashboard.ui.data_period` of the chosen length: the last days up to
+    now, or up to the most recent data when those hold too few scored articles (a line under
+    the pickers says so). ``start`` is midnight UTC, or None for all history; ``end`` a whole
+    UTC hour.
 
     Args:
         path: path of ``tonewatch.duckdb``.
         key: prefix of the widget keys (one set per page).
+
+    Raises:
+        StorageError: the database cannot be read.
     """
     left, right = st.columns([2, 1])
     period = left.segmented_control("Period", list(PERIODS), default=DEFAULT_PERIOD,
@@ -34,12 +39,9 @@ def period_controls(path: str, key: str) -> tuple[pd.Timestamp | None, pd.Timest
         "Minimum link relevance", 0.0, 1.0, 0.0, 0.1, key=f"{key}_relevance",
         help="1: named in the headline; 0.9: an archive's ticker column; 0.6: only in the "
              "summary; 0.4: only a category; 0.3: only the feed's ticker.")
-    end = queries.data_end(path)
-    if end is None:
-        end = pd.Timestamp.now(tz="UTC").ceil("h")
-    days = PERIODS[period]
-    start = None if days is None else (end - pd.Timedelta(days=days)).floor("D")
-    return start, end, float(floor)
+    span = data_period(path, PERIODS[period])
+    period_note(span)
+    return span.start, span.end, float(floor)
 
 
 def every_day(daily: pd.DataFrame) -> pd.DataFrame:

@@ -18,8 +18,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
+from dashboard.period import Period, choose_period
 from pipeline.config import load_settings
-from pipeline.errors import StorageError
+from pipeline.errors import StorageError, TonewatchError
 
 NO_DATA_MESSAGE = "No data yet: run `tonewatch run` first"
 COMPANIES_UPGRADE_MESSAGE = (
@@ -148,6 +149,43 @@ def require_data(path: str) -> None:
     if counts.empty or int(counts.at[0, "n_articles"]) == 0:
         st.info(NO_DATA_MESSAGE)
         st.stop()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def min_scored_per_bucket() -> int:
+    """Fewest scored articles a bucket (day or hour) needs to show a share: the market rule's
+    ``min_articles``.
+
+    The same threshold detection uses to call a window *insufficient*
+    (``config/alert_rules.yaml``); 10 when the rules file cannot be read.
+    """
+    from pipeline.detection.rules import load_rules
+
+    try:
+        rules = load_rules(load_settings().alert_rules_file)
+    except (TonewatchError, OSError):
+        return 10
+    market = [r.min_articles for r in rules if r.scope == "market"]
+    return min(market) if market else 10
+
+
+def data_period(path: str, days: int | None) -> Period:
+    """The period of ``days`` days a page shows by default: the last ``days`` days, or the most
+    recent data when those cannot be read (:func:`dashboard.period.choose_period`, with this
+    database's day coverage, the market rule's minimum and the clock now).
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    return choose_period(queries.day_coverage(path), days, pd.Timestamp.now(tz="UTC"),
+                         min_scored_per_bucket())
+
+
+def period_note(period: Period, container=None) -> None:
+    """Say in one line that ``period`` was moved back to the most recent data (nothing when it
+    was not)."""
+    if period.note:
+        (container or st).info(period.note, icon=":material/history:")
 
 
 def require_company_tables(path: str) -> None:

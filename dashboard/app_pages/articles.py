@@ -20,9 +20,10 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.export import articles_csv
+from dashboard.period import Period
 from dashboard.ui import (
-    TIME_FORMAT, db_path, display_tz, escape_markdown, fmt_instant, model_caption, require_data,
-    safe_url, tickers_text, to_tz,
+    TIME_FORMAT, data_period, db_path, display_tz, escape_markdown, fmt_instant, model_caption,
+    period_note, require_data, safe_url, tickers_text, to_tz,
 )
 from pipeline.domain import LABELS
 from pipeline.errors import StorageError
@@ -49,22 +50,26 @@ def _day_start(day: date, tz: str) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize(tz, nonexistent="shift_forward", ambiguous=True)
 
 
-def date_range(container, first: date, last: date, tz: str) -> object:
+def date_range(container, first: date, last: date, tz: str, period: Period) -> object:
     """Draw the published-date range (days in ``tz``) and return its value.
 
-    Left untouched, the range is the :data:`DEFAULT_DAYS` up to the newest article's day in
-    ``tz`` and keeps following it when the timezone changes or newer articles arrive. A range
-    the user picked is carried over a timezone change as the days in the new zone that hold
+    Left untouched, the range is the days in ``tz`` that ``period`` touches (the
+    :data:`DEFAULT_DAYS` up to now, or up to the most recent data: see
+    :func:`dashboard.ui.data_period`; a line under the filters then says so), and keeps
+    following it when the timezone changes or newer articles arrive. A range the user picked
+    wins: it is kept, and carried over a timezone change as the days in the new zone that hold
     every instant of the old range (up to one day wider), and a caption says so.
 
     Args:
         container: where to draw (a column).
         first, last: days of the oldest and newest article in ``tz``.
         tz: IANA name of the display zone.
+        period: the default period.
     """
     key, basis_key = "articles_dates", "articles_dates_basis"
     low, high = first, max(last, pd.Timestamp.now(tz=tz).date())
-    default = (max(first, last - timedelta(days=DEFAULT_DAYS)), last)
+    default = (min(max(period.start.tz_convert(tz).date(), low), high),
+               min(max(period.last_instant.tz_convert(tz).date(), low), high))
     # (zone, default range) of the previous run: tells a default range from a picked one.
     old_tz, old_default = st.session_state.get(basis_key, (tz, None))
     picked = st.session_state.get(key)
@@ -84,6 +89,8 @@ def date_range(container, first: date, last: date, tz: str) -> object:
     span = container.date_input(f"Published ({tz})", min_value=low, max_value=high, key=key)
     if note:
         container.caption(note)
+    elif tuple(value) == default:
+        period_note(period)
     return span
 
 
@@ -94,8 +101,9 @@ def filters(path: str, tz: str) -> queries.ArticleFilter:
     last = pd.Timestamp(newest).tz_convert(tz).date()
     first = pd.Timestamp(choices["first"]).tz_convert(tz).date() \
         if choices["first"] is not None else last
+    period = data_period(path, DEFAULT_DAYS)
     top = st.columns([2, 1, 2, 2])
-    span = date_range(top[0], first, last, tz)
+    span = date_range(top[0], first, last, tz, period)
     tickers = ["", *choices["tickers"]]
     ticker = top[1].selectbox("Ticker", tickers, index=_query_param_choice("ticker", tickers),
                               format_func=lambda t: t or "any", key="articles_ticker")

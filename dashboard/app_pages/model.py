@@ -19,7 +19,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.ui import TIME_FORMAT, code_span, db_path, display_tz, require_data, to_tz
+from dashboard.ui import (
+    TIME_FORMAT, code_span, data_period, db_path, display_tz, period_note, require_data, to_tz,
+)
 from pipeline.domain import LABELS
 from pipeline.errors import StorageError
 
@@ -117,7 +119,9 @@ def _pct(value: object) -> str:
 def drift(path: str) -> None:
     """Daily label shares of the production model."""
     st.subheader("Label distribution by day")
-    shares = queries.label_drift(path, days=DRIFT_DAYS)
+    period = data_period(path, DRIFT_DAYS)
+    period_note(period)
+    shares = queries.label_drift(path, period.start, period.end)
     if shares.empty:
         st.caption("No scored articles in the period.")
         return
@@ -132,7 +136,7 @@ def drift(path: str) -> None:
                  alt.Tooltip("share:Q", title="share", format=".1%")],
     )
     st.altair_chart(chart.properties(height=240), width="stretch")
-    st.caption(f"Last {DRIFT_DAYS} days with data, by publication day (UTC).")
+    st.caption(f"{DRIFT_DAYS} days up to {period.last_day:%Y-%m-%d}, by publication day (UTC).")
 
 
 def shadow(path: str, versions: pd.DataFrame, baseline: str) -> None:

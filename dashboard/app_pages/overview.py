@@ -7,7 +7,9 @@ From top to bottom the screen shows:
 2. Coverage: whether the latest day holds enough scored articles to say anything.
 3. The timeline, daily or hourly: article volume (bars), negative share (line) with thin
    buckets greyed out as *insufficient data* instead of drawn as calm, alert markers at each
-   alert's window start, and below it the market sentiment index.
+   alert's window start, and below it the market sentiment index. Its period is the last days
+   up to now, or up to the most recent data when those hold too few scored articles (one line
+   says so: :func:`dashboard.ui.data_period`).
 4. The latest scored headlines.
 
 Instants are stored in UTC and converted to the sidebar's timezone only for display.
@@ -23,33 +25,17 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.ui import (
-    TIME_FORMAT, db_path, display_tz, fmt_instant, model_caption, require_data, safe_url,
-    tickers_text, to_tz, warn_if_unreadable, window_text,
+    TIME_FORMAT, data_period, db_path, display_tz, fmt_instant, min_scored_per_bucket,
+    model_caption, period_note, require_data, safe_url, tickers_text, to_tz, warn_if_unreadable,
+    window_text,
 )
-from pipeline.config import load_settings
-from pipeline.errors import StorageError, TonewatchError
+from pipeline.errors import StorageError
 
 _ALERT_MARKERS = 500  # most alert rules drawn on the timeline
-#: Periods of the daily view, days back from the newest data (None: every stored article).
+#: Periods of the daily view in days (None: every stored article); see
+#: :func:`dashboard.ui.data_period`.
 _PERIODS = {"30 days": 30, "90 days": 90, "1 year": 365, "all": None}
 _GRAINS = {"Daily": "day", "Hourly": "hour"}
-
-
-@st.cache_data(ttl=300, show_spinner=False)
-def min_scored_per_bucket() -> int:
-    """Fewest scored articles a bucket needs to show a share: the market rule's ``min_articles``.
-
-    The same threshold detection uses to call a window *insufficient* (``config/alert_rules.yaml``);
-    10 when the rules file cannot be read.
-    """
-    from pipeline.detection.rules import load_rules
-
-    try:
-        rules = load_rules(load_settings().alert_rules_file)
-    except (TonewatchError, OSError):
-        return 10
-    market = [r.min_articles for r in rules if r.scope == "market"]
-    return min(market) if market else 10
 
 
 @st.fragment(run_every=timedelta(seconds=60))
@@ -132,17 +118,20 @@ def sentiment_timeline(path: str, tz: str) -> None:
                                            key="timeline_grain") or "Daily"]
     if grain == "day":
         # Feeds carry stray items from years ago; by default show the recent stretch.
-        period = right.segmented_control("Period", list(_PERIODS), default="90 days",
+        choice = right.segmented_control("Period", list(_PERIODS), default="90 days",
                                          key="timeline_period")
-        buckets = queries.timeline(path, "day", _PERIODS.get(period or "90 days"))
+        period = data_period(path, _PERIODS.get(choice or "90 days"))
     else:
-        right.caption(f"Last {queries.HOURLY_DAYS} days, one bar per hour.")
-        buckets = queries.timeline(path, "hour")
+        right.caption(f"{queries.HOURLY_DAYS} days, one bar per hour.")
+        period = data_period(path, queries.HOURLY_DAYS)
+    period_note(period)
+    buckets = queries.timeline(path, grain, period.start, period.end)
     alerts = queries.latest_alerts(path, limit=_ALERT_MARKERS)
     if buckets.empty:
         st.caption("No articles in this period.")
         return
-    alerts = alerts[alerts["window_start"] >= buckets["bucket"].min()]
+    alerts = alerts[(alerts["window_start"] >= buckets["bucket"].min())
+                    & (alerts["window_start"] < period.end)]
     minimum = min_scored_per_bucket()
     coverage(buckets, minimum, grain)
 

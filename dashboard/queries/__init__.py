@@ -22,7 +22,7 @@ from dashboard.queries.companies import (
     company, company_daily, company_stories, has_company_tables, search_companies,
 )
 from dashboard.queries.core import (
-    CACHE_TTL_S, READ_LOCK_TIMEOUT_S, data_end, database_exists, production_model,
+    CACHE_TTL_S, READ_LOCK_TIMEOUT_S, database_exists, day_coverage, production_model,
     production_version,
 )
 from dashboard.queries.entities import entity_changes, entity_daily
@@ -36,7 +36,7 @@ from dashboard.queries.sectors import sector_companies, sector_daily, sector_tot
 __all__ = [
     "CACHE_TTL_S", "HOURLY_DAYS", "READ_LOCK_TIMEOUT_S", "ArticleFilter", "active_silences",
     "alert_detail", "article_companies", "company", "company_daily", "company_stories",
-    "count_articles", "data_end", "database_exists", "entity_alerts", "entity_changes",
+    "count_articles", "database_exists", "day_coverage", "entity_alerts", "entity_changes",
     "entity_daily", "export_articles", "feed_health", "filter_choices", "find_articles",
     "has_company_tables", "headline_counts", "label_drift", "last_run", "latest_alerts",
     "latest_headlines", "list_alerts", "model_versions", "production_model",

@@ -36,6 +36,7 @@ READ_LOCK_TIMEOUT_S = 5.0
 #: Seconds between two attempts to open a locked file (plus up to as much again of jitter).
 READ_POLL_S = 0.02
 
+_COVERAGE_COLUMNS = ["day", "n_articles", "n_scored", "last_published"]
 _MODEL_COLUMNS = [
     "model_version", "chosen_by", "production", "name", "stage", "created_at", "n_scores", "last_scored_at",
 ]
@@ -137,21 +138,28 @@ def production_version(db_path: str) -> str | None:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def data_end(db_path: str) -> pd.Timestamp | None:
-    """Return the instant the entity and coverage views count back from (tz-aware UTC).
+def day_coverage(db_path: str) -> pd.DataFrame:
+    """Return, per UTC day, how many dated articles were published and how many are scored.
 
-    It is the newest ``published_at`` that is not in the future, rounded up to the next UTC
-    hour, so a database replayed from the past (a backfill, the benchmark) still shows its last
-    weeks, and a live one shows the hours up to now. None when there is no article.
+    The input of :func:`dashboard.period.choose_period`, which picks each page's default
+    period from it. Articles whose date was inferred (their fetch time) or is out of range are
+    left out, as are dates in the future.
+
+    Columns: ``day`` (midnight UTC, tz-aware), ``n_articles``, ``n_scored`` (scored by the
+    production model, :func:`production_model`), ``last_published`` (the day's newest
+    ``published_at``, UTC). One row per day with an article, oldest first; empty when the
+    database does not exist.
 
     Raises:
         StorageError: the database cannot be read.
     """
-    frame = read(
-        db_path,
-        "SELECT date_trunc('hour', max(published_at)) + INTERVAL 1 HOUR AS data_end"
-        " FROM articles WHERE published_at <= now()",
-        None, ["data_end"])
-    if frame.empty or pd.isna(frame.at[0, "data_end"]):
-        return None
-    return pd.Timestamp(frame.at[0, "data_end"])
+    sql = """
+        SELECT date_trunc('day', a.published_at) AS day, count(*) AS n_articles,
+               count(s.article_id) AS n_scored, max(a.published_at) AS last_published
+        FROM articles a
+        LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?
+        WHERE a.date_quality NOT IN ('inferred', 'out_of_range') AND a.published_at <= now()
+        GROUP BY day
+        ORDER BY day
+    """
+    return read(db_path, sql, [production_version(db_path)], _COVERAGE_COLUMNS)

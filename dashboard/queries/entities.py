@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries.core import CACHE_TTL_S, data_end, production_version, read
+from dashboard.queries.core import CACHE_TTL_S, production_version, read
 
 #: SQL yielding ``(article_id, published_at, entity, label)`` of each scored article per scope,
 #: under the model ``$model``. A ticker's label is the one toward the company where the model
@@ -33,11 +33,8 @@ _DAILY_COLUMNS = ["entity", "day", "n_scored", "n_negative", "negative_share"]
 _HOURLY_COLUMNS = ["entity", "entity_name", "hour", "n_scored", "n_negative"]
 
 
-def _bounds(db_path: str, window_days: int, baseline_days: int):
-    """``(baseline_start, window_start, end)``, UTC, ending at the data's last hour."""
-    end = data_end(db_path)
-    if end is None:
-        return None
+def _bounds(end: pd.Timestamp, window_days: int, baseline_days: int):
+    """``(baseline_start, window_start, end)``, UTC, ending at ``end``."""
     window_start = end - pd.Timedelta(days=window_days)
     return window_start - pd.Timedelta(days=baseline_days), window_start, end
 
@@ -48,24 +45,26 @@ def _check_scope(scope: str) -> None:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def entity_hours(db_path: str, scope: str, days: int) -> pd.DataFrame:
+def entity_hours(db_path: str, scope: str, end: pd.Timestamp, days: int) -> pd.DataFrame:
     """Return the scored and negative articles of every entity per UTC hour, over the ``days``
-    UTC days up to :func:`~dashboard.queries.core.data_end` (from midnight UTC ``days`` days
-    before it): one pass over the links serves both :func:`entity_changes` and
-    :func:`entity_daily` (the end and the window bounds fall on whole hours, so hourly counts
-    add up exactly to theirs).
+    UTC days up to ``end`` (from midnight UTC ``days`` days before it): one pass over the links
+    serves both :func:`entity_changes` and :func:`entity_daily` (the end and the window bounds
+    fall on whole hours, so hourly counts add up exactly to theirs).
 
     Columns: ``entity``, ``entity_name`` (feed name for sources, else the ticker), ``hour``
     (tz-aware UTC), ``n_scored``, ``n_negative``. Unordered.
+
+    Args:
+        db_path: path of ``tonewatch.duckdb``.
+        scope: ``'ticker'`` or ``'source'``.
+        end: end of the period (exclusive), a whole hour, tz-aware UTC.
+        days: days covered.
 
     Raises:
         ValueError: another scope.
         StorageError: the database cannot be read.
     """
     _check_scope(scope)
-    end = data_end(db_path)
-    if end is None:
-        return pd.DataFrame(columns=_HOURLY_COLUMNS)
     sql = f"""
         WITH h AS (
             SELECT e.entity, date_trunc('hour', e.published_at) AS hour, count(*) AS n_scored,
@@ -83,12 +82,14 @@ def entity_hours(db_path: str, scope: str, days: int) -> pd.DataFrame:
     return read(db_path, sql, params, _HOURLY_COLUMNS)
 
 
-def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days: int = 28,
-                   min_window: int = 3, limit: int = 50) -> pd.DataFrame:
+def entity_changes(db_path: str, scope: str, end: pd.Timestamp, window_days: int = 1,
+                   baseline_days: int = 28, min_window: int = 3, limit: int = 50
+                   ) -> pd.DataFrame:
     """Rank entities by the change of their negative share, window vs baseline.
 
-    The window is the ``window_days`` days before :func:`~dashboard.queries.core.data_end`;
-    the baseline the ``baseline_days`` days before the window. Entities with fewer than
+    The window is the ``window_days`` days before ``end`` (the movers' period, see
+    :func:`dashboard.ui.data_period`); the baseline the ``baseline_days`` days before the
+    window. Entities with fewer than
     ``min_window`` scored articles in the window are *insufficient data*: they come last, with
     NULL ``share_window`` and ``change``, ordered by volume.
 
@@ -103,6 +104,7 @@ def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days
     Args:
         db_path: path of ``tonewatch.duckdb``.
         scope: ``'ticker'`` or ``'source'``.
+        end: end of the window (exclusive), a whole hour, tz-aware UTC.
         window_days, baseline_days: lengths in days.
         min_window: fewest scored articles in the window for a share to be shown.
         limit: most rows returned.
@@ -112,11 +114,8 @@ def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days
         StorageError: the database cannot be read.
     """
     _check_scope(scope)
-    bounds = _bounds(db_path, window_days, baseline_days)
-    if bounds is None:
-        return pd.DataFrame(columns=_RANK_COLUMNS)
-    base_start, win_start, end = bounds
-    hours = entity_hours(db_path, scope, window_days + baseline_days)
+    base_start, win_start, end = _bounds(end, window_days, baseline_days)
+    hours = entity_hours(db_path, scope, end, window_days + baseline_days)
     hours = hours[(hours["hour"] >= base_start) & (hours["hour"] < end)]
     if hours.empty:
         return pd.DataFrame(columns=_RANK_COLUMNS)
@@ -146,11 +145,11 @@ def entity_changes(db_path: str, scope: str, window_days: int = 1, baseline_days
     return ranked.head(int(limit)).reset_index(drop=True)
 
 
-def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], days: int = 29
-                 ) -> pd.DataFrame:
+def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], end: pd.Timestamp,
+                 days: int = 29) -> pd.DataFrame:
     """Return the daily negative share of the given entities (sparklines and the heatmap).
 
-    Covers the ``days`` UTC days up to :func:`~dashboard.queries.core.data_end`. One row per
+    Covers the ``days`` UTC days up to ``end`` (exclusive, tz-aware UTC). One row per
     entity and day with at least one scored article. Columns: ``entity``, ``day`` (midnight
     UTC, tz-aware), ``n_scored``, ``n_negative``, ``negative_share`` (in [0, 1]).
 
@@ -160,6 +159,7 @@ def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], days: int 
         db_path: path of ``tonewatch.duckdb``.
         scope: ``'ticker'`` or ``'source'``.
         entities: tickers or feed_ids (a tuple, so the argument can be cached).
+        end: end of the period (exclusive), a whole hour, tz-aware UTC.
         days: days covered.
 
     Raises:
@@ -167,10 +167,9 @@ def entity_daily(db_path: str, scope: str, entities: tuple[str, ...], days: int 
         StorageError: the database cannot be read.
     """
     _check_scope(scope)
-    end = data_end(db_path)
-    if end is None or not entities:
+    if not entities:
         return pd.DataFrame(columns=_DAILY_COLUMNS)
-    hours = entity_hours(db_path, scope, days)
+    hours = entity_hours(db_path, scope, end, days)
     hours = hours[hours["entity"].isin(list(entities))]
     if hours.empty:
         return pd.DataFrame(columns=_DAILY_COLUMNS)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.queries.core import (
-    CACHE_TTL_S, data_end, database_exists, open_read_only, production_version, read,
+    CACHE_TTL_S, database_exists, open_read_only, production_version, read,
 )
 from pipeline.shadow import label_transitions
 
@@ -38,32 +38,31 @@ def model_versions(db_path: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def label_drift(db_path: str, days: int = 90) -> pd.DataFrame:
+def label_drift(db_path: str, start: pd.Timestamp | None, end: pd.Timestamp) -> pd.DataFrame:
     """Return the production model's label distribution per UTC day (drift over time).
 
-    Covers ``days`` days up to :func:`~dashboard.queries.core.data_end`, by ``published_at``.
+    Covers articles published in ``[start, end)`` (tz-aware UTC; ``start`` None: from the
+    first), the page's period (:func:`dashboard.ui.data_period`).
+
     Columns: ``day`` (midnight UTC), ``label``, ``n`` (articles), ``share`` (of that day's
     scored articles, in [0, 1]). Oldest first.
 
     Raises:
         StorageError: the database cannot be read.
     """
-    end = data_end(db_path)
-    if end is None:
-        return pd.DataFrame(columns=_DRIFT_COLUMNS)
     sql = """
         SELECT day, label, n, n / sum(n) OVER (PARTITION BY day) AS share
         FROM (
             SELECT date_trunc('day', a.published_at) AS day, s.label, count(*) AS n
             FROM articles a
             JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?
-            WHERE a.published_at >= ? AND a.published_at < ?
+            WHERE (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)
+              AND a.published_at < ?
             GROUP BY ALL
         )
         ORDER BY day, label
     """
-    start = (end - pd.Timedelta(days=days)).floor("D")
-    return read(db_path, sql, [production_version(db_path), start, end], _DRIFT_COLUMNS)
+    return read(db_path, sql, [production_version(db_path), start, start, end], _DRIFT_COLUMNS)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries.core import CACHE_TTL_S, data_end, production_version, read
+from dashboard.queries.core import CACHE_TTL_S, production_version, read
 
-#: Hourly buckets cover this many days back from :func:`~dashboard.queries.core.data_end`.
+#: Days the hourly timeline covers.
 HOURLY_DAYS = 14
 
 _TIMELINE_COLUMNS = ["bucket", "n_articles", "n_scored", "n_negative", "negative_share",
@@ -53,15 +53,16 @@ def headline_counts(db_path: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def timeline(db_path: str, grain: str = "day", days: int | None = None) -> pd.DataFrame:
+def timeline(db_path: str, grain: str = "day", start: pd.Timestamp | None = None,
+             end: pd.Timestamp | None = None) -> pd.DataFrame:
     """Return article volume, negative share and the sentiment index per UTC day or hour.
 
-    Covers the ``days`` days before :func:`~dashboard.queries.core.data_end` (whole UTC days
-    for ``grain='day'``; ``None``: every stored article, or :data:`HOURLY_DAYS` days for
-    ``grain='hour'``). The bound is pushed into the query so DuckDB's zone maps on
-    ``published_at`` skip older row groups. One row per bucket with at least one
-    article, oldest first. Articles whose date was inferred (no usable date in the feed) are
-    left out: their fetch time would pile them onto the hour of the run.
+    Covers articles published in ``[start, end)`` (a None bound is open); pages take the
+    bounds from their period (:func:`dashboard.ui.data_period`). The bounds are pushed into
+    the query so DuckDB's zone maps on ``published_at`` skip other row groups. One row per
+    bucket with at least one article, oldest first. Articles whose date was inferred (no
+    usable date in the feed) are left out: their fetch time would pile them onto the hour of
+    the run.
 
     Columns: ``bucket`` (bucket start, tz-aware UTC), ``n_articles``, ``n_scored`` (scored by
     the production model), ``n_negative`` (labelled ``negative``), ``negative_share``
@@ -71,7 +72,7 @@ def timeline(db_path: str, grain: str = "day", days: int | None = None) -> pd.Da
     Args:
         db_path: path of ``tonewatch.duckdb``.
         grain: ``'day'`` or ``'hour'``.
-        days: length of the period, days.
+        start, end: UTC bounds of ``published_at`` (tz-aware), or None.
 
     Raises:
         ValueError: another grain.
@@ -79,12 +80,6 @@ def timeline(db_path: str, grain: str = "day", days: int | None = None) -> pd.Da
     """
     if grain not in ("day", "hour"):
         raise ValueError(f"grain must be 'day' or 'hour', not {grain!r}")
-    if grain == "hour" and days is None:
-        days = HOURLY_DAYS
-    since = None
-    end = data_end(db_path)
-    if days is not None and end is not None:
-        since = (end - pd.Timedelta(days=days)).floor("D" if grain == "day" else "h")
     sql = f"""
         SELECT date_trunc('{grain}', a.published_at) AS bucket,
                count(*) AS n_articles,
@@ -99,10 +94,11 @@ def timeline(db_path: str, grain: str = "day", days: int | None = None) -> pd.Da
         LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?
         WHERE a.date_quality NOT IN ('inferred', 'out_of_range')
           AND (?::TIMESTAMPTZ IS NULL OR a.published_at >= ?::TIMESTAMPTZ)
+          AND (?::TIMESTAMPTZ IS NULL OR a.published_at < ?::TIMESTAMPTZ)
         GROUP BY bucket
         ORDER BY bucket
     """
-    params = [production_version(db_path), since, since]
+    params = [production_version(db_path), start, start, end, end]
     return read(db_path, sql, params, _TIMELINE_COLUMNS)
 
 

@@ -180,7 +180,14 @@ def test_covered_day_shows_its_share_and_index(monkeypatch, seeded_db):
     # Index = 100 x mean(p_positive - p_negative) = 100 x (3 x -0.7 + 9 x 0.0) / 12.
     index = chart_frames(at.get("vega_lite_chart")[1])[0].set_index("start")
     assert index.loc[pd.Timestamp("2024-03-03"), "sentiment_index"] == pytest.approx(-17.5)
+    # The last 90 days (up to today) hold nothing: the default period ends with the newest day
+    # that can be read, and says so; the thin days after it show under "all".
+    assert list(data.index) == [pd.Timestamp("2024-03-03")]
+    assert any(i.value.startswith("Showing 2023-12-04 – 2024-03-03 (UTC), up to the latest day "
+                                  "with enough scored articles") for i in at.info)
+    at.button_group(key="timeline_period").set_value("all").run()
     assert any("3 of 4 days shown have fewer than 10" in c.value for c in at.caption)
+    assert not any(i.value.startswith("Showing") for i in at.info)
 
 
 def test_hourly_buckets_in_the_display_zone(monkeypatch, seeded_db):

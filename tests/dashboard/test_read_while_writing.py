@@ -23,14 +23,15 @@ def _read_every_query(db: str) -> int:
     """Run each page's queries once, uncached; return the articles counted."""
     st.cache_data.clear()  # every call below opens the file again
     counts = queries.headline_counts(db)
+    queries.day_coverage(db)
+    end = pd.Timestamp.now(tz="UTC").ceil("h")
     queries.timeline(db, "day")
-    queries.timeline(db, "hour")
+    queries.timeline(db, "hour", end - pd.Timedelta(days=queries.HOURLY_DAYS), end)
     queries.latest_alerts(db)
     queries.latest_headlines(db)
     queries.last_run(db, status="ok")
-    queries.entity_changes(db, "ticker")
-    queries.entity_daily(db, "ticker", ("ACME", "BETA"))
-    end = queries.data_end(db) or pd.Timestamp.now(tz="UTC")
+    queries.entity_changes(db, "ticker", end)
+    queries.entity_daily(db, "ticker", ("ACME", "BETA"), end)
     queries.search_companies(db, "acme")
     queries.company_daily(db, "ACME", None, end)
     queries.company_stories(db, "ACME", None, end)
@@ -40,7 +41,7 @@ def _read_every_query(db: str) -> int:
     queries.find_articles(db, queries.ArticleFilter(ticker="ACME"))
     queries.list_alerts(db, ("firing", "resolved"), ("market", "ticker", "source"))
     queries.feed_health(db)
-    queries.label_drift(db)
+    queries.label_drift(db, None, end)
     queries.model_versions(db)
     return int(counts.at[0, "n_articles"])
 
