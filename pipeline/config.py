@@ -76,9 +76,10 @@ class Settings(BaseSettings):
     score_chunk_size: int = Field(
         2048, ge=1, description="Articles scored and written per transaction (bounds memory)."
     )
-    scoring_backend: Literal["torch", "onnx-int8", "onnx-fp32"] = Field(
-        "torch", description="Forward passes by PyTorch, or by ONNX Runtime on a model exported "
-        "with `tonewatch model export-onnx` (int8: fastest on CPU, a few borderline labels move).",
+    scoring_backend: Literal["auto", "torch", "onnx-int8", "onnx-fp32"] = Field(
+        "auto", description="auto: the fastest backend that passed its check against PyTorch "
+        "when the model was built (or `tonewatch model export-onnx`), torch when none did; or "
+        "force torch, or ONNX Runtime in float32 or int8 (a few borderline labels move).",
     )
     score_token_budget: int | None = Field(
         None, ge=16, description="Padded tokens per forward pass; unset = 1024 on CPU, measured on CUDA.",

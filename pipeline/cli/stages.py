@@ -78,15 +78,16 @@ def import_(
 def score(at: AtOption = None, model: Annotated[Optional[str], typer.Option(
         help="Model: 'production', a registry version, a local dir or a hub id.")] = None,
           backend: Annotated[Optional[str], typer.Option(
-        help="torch | onnx-int8 | onnx-fp32 (default TONEWATCH_SCORING_BACKEND, else torch).")] = None,
+        help="auto | torch | onnx-int8 | onnx-fp32 (default TONEWATCH_SCORING_BACKEND, else "
+             "auto: the fastest that passed its check).")] = None,
           ) -> None:
     """Score every stored article that lacks a score from the model."""
     from pipeline.config import load_settings
     from pipeline.run import score as score_stage
-    from pipeline.scoring.backends import BACKENDS
+    from pipeline.scoring.classifier import BACKEND_CHOICES
 
-    if backend is not None and backend not in BACKENDS:
-        raise ConfigError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend is not None and backend not in BACKEND_CHOICES:
+        raise ConfigError(f"--backend {backend!r}: use one of {', '.join(BACKEND_CHOICES)}")
     config = load_settings(scoring_backend=backend)
     print_result(score_stage(config, at=instant_or_now(at, "--at"), model=model,
                              progress=sys.stderr.isatty(), on_progress=score_progress()))

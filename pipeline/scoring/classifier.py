@@ -12,6 +12,7 @@ Runtime); results come back in input order.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,16 +21,23 @@ from tqdm.auto import tqdm
 
 from pipeline.config import Settings
 from pipeline.domain import parse_label_spec
-from pipeline.errors import ModelNotFoundError, ScoringError
+from pipeline.errors import ModelNotFoundError, OnnxCheckError, ScoringError
 from pipeline.registry import Registry
 from pipeline.scoring.backends import BACKENDS, OnnxBackend, TorchBackend, configure_cpu_threads
 from pipeline.scoring.batching import encode, pad_batch, token_budget_batches
 from pipeline.scoring.calibration import model_temperatures, softmax
 from pipeline.scoring.labels import label_permutation
-from pipeline.scoring.onnx_check import onnx_file, recheck
+from pipeline.scoring.onnx_check import AUTO, auto_backend, onnx_file, recheck
 from pipeline.scoring.preprocess import TARGETED_FLAG, model_input, target_input
 
-__all__ = ["SentimentClassifier", "configure_cpu_threads", "load_classifier", "softmax"]
+__all__ = ["BACKEND_CHOICES", "SentimentClassifier", "configure_cpu_threads", "load_classifier", "softmax"]
+
+log = logging.getLogger("tonewatch")
+
+#: What ``TONEWATCH_SCORING_BACKEND`` and ``--backend`` accept: ``auto`` (the default: the fastest
+#: backend that passed its check for the model, :func:`~pipeline.scoring.onnx_check.auto_backend`)
+#: or one backend by name.
+BACKEND_CHOICES = (AUTO, *BACKENDS)
 
 #: Padded tokens per batch on the CPU when no budget is given: 32 headlines of 32 tokens. Smaller
 #: batches keep activations in cache; 512-1024 beat 2048 by 5-10% on the 2-core benchmark machine
@@ -85,9 +93,11 @@ class SentimentClassifier:
         device: ``"cpu"``, ``"cuda"``…; default CUDA when available (torch backend only).
         label_map: explicit output-label map for checkpoints labelled ``LABEL_0``... (see
             :func:`pipeline.scoring.labels.label_permutation`).
-        backend: ``"torch"``, or ``"onnx-int8"`` / ``"onnx-fp32"`` for a model exported with
-            ``tonewatch model export-onnx`` (checked against PyTorch before use, see
-            :mod:`pipeline.scoring.onnx_check`).
+        backend: ``"auto"`` (the fastest backend that passed its check for this model, see
+            :func:`~pipeline.scoring.onnx_check.auto_backend`; torch when none did, with one log
+            line saying why), ``"torch"``, or ``"onnx-int8"`` / ``"onnx-fp32"`` for a model
+            exported at build time or with ``tonewatch model export-onnx`` (checked against
+            PyTorch before use, see :mod:`pipeline.scoring.onnx_check`).
         token_budget: most padded tokens per forward pass; default
             :data:`CPU_TOKEN_BUDGET` on the CPU and, on CUDA, the measured best batch size at
             ``max_length`` tokens times ``max_length``.
@@ -116,8 +126,9 @@ class SentimentClassifier:
         from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        if backend not in BACKENDS:
-            raise ScoringError(f"unknown scoring backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if backend not in BACKEND_CHOICES:
+            raise ScoringError(f"unknown scoring backend {backend!r}; use one of "
+                               f"{', '.join(BACKEND_CHOICES)}")
         self.model_path = str(model)
         local = Path(model).is_dir()
         if not local and (Path(model).is_absolute() or str(model).startswith(".")):
@@ -152,6 +163,19 @@ class SentimentClassifier:
         self.pad_id = self.tokenizer.pad_token_id or 0
         self.model = None
         self.token_budget = token_budget or CPU_TOKEN_BUDGET
+        requested = backend
+        if backend == AUTO:
+            backend = self._choose_backend(device)
+        if backend != "torch":
+            try:
+                self._load_onnx(backend)
+                self.device = "cpu"
+            except (ModelNotFoundError, OnnxCheckError) as exc:
+                if requested != AUTO:
+                    raise
+                log.warning("%s: %s refused at load (%s); scoring with torch",
+                            self.model_version, backend, str(exc).splitlines()[0])
+                backend = "torch"
         if backend == "torch":
             try:
                 self.backend = TorchBackend(self.model_path, device=device, compile=compile)
@@ -159,14 +183,24 @@ class SentimentClassifier:
                 raise _load_error(self.model_path, local, exc) from exc
             self.model = self.backend.model
             self.device = str(self.backend.device)
-        else:
-            self._load_onnx(backend)
-            self.device = "cpu"
         if token_budget is None and self.device.startswith("cuda"):
             measured = self.backend.measure_batch_size(max_length)
             self.token_budget = measured * max_length
             # Short rows: more of them fit the same budget (a headline is ~16-32 tokens).
             self.batch_size = max(batch_size, measured * max(1, max_length // 16))
+
+    def _choose_backend(self, device: str | None) -> str:
+        """``auto``: the backend :func:`~pipeline.scoring.onnx_check.auto_backend` picks, logged."""
+        if device is None:
+            import torch
+
+            cuda = torch.cuda.is_available()
+        else:
+            cuda = device.startswith("cuda")
+        backend, why, problem = auto_backend(self.model_path, cuda=cuda)
+        log.log(logging.WARNING if problem else logging.INFO, "%s scores with %s (auto: %s)",
+                self.model_version, backend, why)
+        return backend
 
     def _load_onnx(self, backend: str) -> None:
         if not Path(self.model_path).is_dir():
@@ -265,7 +299,8 @@ def load_classifier(
     Args:
         canary: run the canary and refuse a model that fails it.
         model_labels: explicit output-label map spec (default ``settings.model_labels``).
-        backend: ``torch``, ``onnx-int8`` or ``onnx-fp32`` (default ``settings.scoring_backend``).
+        backend: ``auto``, ``torch``, ``onnx-int8`` or ``onnx-fp32`` (default
+            ``settings.scoring_backend``, itself ``auto`` by default).
         registry: the registry to resolve ``model`` in (default: a new one on
             ``settings.model_registry``); pass the stage's own to read it once per stage.
 

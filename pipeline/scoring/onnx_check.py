@@ -120,3 +120,64 @@ def recheck(report: dict, backend: str, probs: np.ndarray, what: str) -> Agreeme
                              f"({agreement.summary()}); re-export it or use "
                              "TONEWATCH_SCORING_BACKEND=torch")
     return agreement
+
+
+#: The default scoring backend: the fastest that passed its check for that model (:func:`auto_backend`).
+AUTO = "auto"
+
+
+def auto_backend(model_dir: str | Path, *, cuda: bool = False) -> tuple[str, str, bool]:
+    """The backend ``auto`` scores a model with, why (one phrase for the log), and whether the
+    reason is a problem an operator should hear about (a failed check, a stale export, no
+    onnxruntime) rather than a plain choice.
+
+    The fastest backend measured by :func:`pipeline.scoring.fast_backends.prepare_backends` among
+    those that passed their check against PyTorch (``export.json``: ``speed`` and ``checks``);
+    ``torch`` on a CUDA device (the speeds were measured on the CPU), for a model that is not a
+    local directory, when onnxruntime is missing, and when the export is missing, stale (the
+    weights changed), unreadable or has no measured speeds. The chosen ONNX file is still checked
+    again when it loads (:func:`onnx_file`, :func:`recheck`).
+
+    Args:
+        model_dir: the model's ``save_pretrained`` directory (or a hub id).
+        cuda: whether the model will run on a CUDA device.
+
+    Returns:
+        ``(backend, reason, problem)``, e.g. ``("onnx-int8", "fastest that passed its check:
+        onnx-int8 612/s, onnx-fp32 598/s, torch 301/s", False)``.
+    """
+    import importlib.util
+
+    model_dir = Path(model_dir)
+    if cuda:
+        return "torch", "CUDA device", False
+    if not model_dir.is_dir():
+        return "torch", "not a local model directory (no ONNX export)", False
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "torch", "onnxruntime is not installed", True
+    try:
+        report = json.loads((model_dir / ONNX_DIR / REPORT).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "torch", (f"no ONNX export of {model_dir.name} (`tonewatch model export-onnx "
+                         f"{model_dir.name}` makes one)"), False
+    except (OSError, ValueError) as exc:
+        return "torch", f"unreadable {REPORT} ({exc})", True
+    speed = report.get("speed")
+    if not isinstance(speed, dict) or not speed:
+        return "torch", (f"the ONNX export of {model_dir.name} has no measured speeds (made before "
+                         "they were recorded; `tonewatch model export-onnx` again)"), False
+    if report.get("weights_fingerprint") != weights_fingerprint(model_dir):
+        return "torch", (f"the ONNX export of {model_dir.name} is stale (the weights changed "
+                         "since; `tonewatch model export-onnx` again)"), True
+    checks = report.get("checks", {})
+    passed = {name: float(rate) for name, rate in speed.items()
+              if name == "torch" or (name in FILES and checks.get(name, {}).get("passed")
+                                     and (model_dir / ONNX_DIR / FILES[name]).exists())}
+    failed = [name for name in FILES if not checks.get(name, {}).get("passed")]
+    best = max(passed, key=passed.get) if passed else "torch"
+    rates = ", ".join(f"{name} {rate:.0f}/s" for name, rate in
+                      sorted(passed.items(), key=lambda item: -item[1]))
+    why = f"fastest that passed its check: {rates}" if rates else "no backend passed its check"
+    if failed:
+        why += f"; failed the check: {', '.join(failed)}"
+    return best, why, best == "torch" and bool(failed)

@@ -180,7 +180,7 @@ def test_unknown_backend_flag_names_the_flag(env):
     result = cli(env, "score", "--backend", "tf")
     assert result.returncode == 1
     assert _error_lines(result.stderr) == [
-        "tonewatch: error: --backend 'tf': use one of torch, onnx-int8, onnx-fp32"]
+        "tonewatch: error: --backend 'tf': use one of auto, torch, onnx-int8, onnx-fp32"]
 
 
 def test_bad_detect_ranges_and_durations_are_one_line(stored, tmp_path):

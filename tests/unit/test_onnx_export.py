@@ -41,7 +41,8 @@ def exported(tmp_path_factory):
     lines = []
     report = export_onnx(
         path, check_texts=texts, n_canary=len(CANARY), reference=reference, note=lines.append,
-        score=lambda onnx, batch: torch_model.with_backend(OnnxBackend(onnx)).predict_probs(batch))
+        score=lambda onnx, batch: torch_model.with_backend(
+            onnx if hasattr(onnx, "logits") else OnnxBackend(onnx)).predict_probs(batch))
     return path, torch_model, report, lines
 
 
@@ -119,7 +120,8 @@ def test_export_model_from_the_registry(tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from pipeline.config import load_settings
-    from pipeline.scoring.onnx_export import calibration_texts, export_model
+    from pipeline.scoring.fast_backends import export_model
+    from pipeline.scoring.onnx_export import calibration_texts
     from pipeline.registry import Registry
 
     source = decisive_tiny_bert(tmp_path / "source", seed=8)

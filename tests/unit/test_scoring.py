@@ -177,3 +177,17 @@ def test_encode_with_a_tokenizer_without_overflow_mapping():
     assert encoded.truncated.tolist() == [False, True, False]
     assert encoded.lengths.tolist() == [5, 6, 2]
     assert encoded.ids[1].tolist() == [101, 7, 7, 7, 7, 102]
+
+
+def test_auto_is_the_default_backend_and_is_torch_without_an_export(tiny, caplog):
+    import logging
+
+    from pipeline.config import load_settings
+    from pipeline.scoring.classifier import load_classifier
+
+    settings = load_settings(model_registry=tiny.parent / "no-registry")
+    assert settings.scoring_backend == "auto"
+    with caplog.at_level(logging.INFO, logger="tonewatch"):
+        classifier = load_classifier(settings, str(tiny), canary=False)
+    assert classifier.backend.name == "torch"
+    assert "scores with torch (auto: no ONNX export of" in caplog.text
