@@ -194,6 +194,10 @@ def train_model(
         card=_model_card(name, base or EMBEDDED_BASE, info, args, plot),
     )
     (record.path / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    from pipeline.scoring.fast_backends import prepare_after_build
+
+    # Export, check and time the ONNX backends for `auto` scoring (never fails the build).
+    prepare_after_build(record.path, validation.loc[~targeted, "text"].tolist())
     return record
 
 
