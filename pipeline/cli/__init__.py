@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from pipeline import __version__
-from pipeline.cli import dashboard, models, stages
+from pipeline.cli import builds, dashboard, models, stages  # noqa: F401 - builds adds `model upgrade|status`
 from pipeline.cli.common import err, out
 from pipeline.cli.companies import companies_app
 from pipeline.cli.corpus import corpus_app

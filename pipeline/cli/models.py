@@ -258,7 +258,12 @@ def model_export_onnx(version: Annotated[str, typer.Argument(help="Version or 'p
 
 
 @model_app.command("ensure-default")
-def model_ensure_default() -> None:
+def model_ensure_default(
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="Build the quick first model (a few minutes on any CPU) rather than the "
+                        "full one; then `tonewatch model upgrade` builds the full model and "
+                        "promotes it if it is better.")] = False,
+) -> None:
     """Build the default model (embedded MiniLM fine-tuned on models/corpus) unless one exists."""
     from pipeline.registry import Registry
     from pipeline.training.train import ensure_default_model
@@ -267,15 +272,19 @@ def model_ensure_default() -> None:
     registry = Registry(config.model_registry)
     try:
         record = registry.get("production")
-        out.print(f"production model: {record.model_version} ({record.path})")
+        recipe = record.info.get("recipe")
+        out.print(f"production model: {record.model_version}"
+                  f"{' (quick first model)' if recipe == 'quick' else ''} ({record.path})")
         return
     except TonewatchError:
         pass
-    err.print(f"no production model in {registry.root}: fine-tuning the default model "
-              f"on {config.corpus_dir} (about 22 minutes on 2 idle CPU cores with bf16 "
-              f"instructions, about 50 without; progress below)...", highlight=False)
+    what = ("the quick first model (about 3 minutes on 2 CPU cores)" if quick else
+            "the default model (about 22 minutes on 2 idle CPU cores with bf16 instructions, "
+            "about 50 without)")
+    err.print(f"no production model in {registry.root}: fine-tuning {what} on "
+              f"{config.corpus_dir}; progress below...", highlight=False)
     record, _ = ensure_default_model(registry=registry, corpus=config.corpus_dir,
-                                     base=config.base_model, now=now())
+                                     base=config.base_model, now=now(), quick=quick)
     m = record.metrics
     out.print(f"built and promoted {record.model_version}: validation accuracy "
               f"{m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (n={m['n']})")

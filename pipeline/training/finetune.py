@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,21 @@ from pipeline.errors import ModelNotFoundError, TrainingError
 from pipeline.training.arguments import TrainingArguments
 from pipeline.training.parameters import count_parameters, is_head, with_lora
 from pipeline.training.session import FineTuning, set_up
+
+
+class _StepBar(tqdm):
+    """The fine-tune's progress bar, which also reports every step to ``on_step(done, total)``
+    (counted here: a disabled tqdm does not count)."""
+
+    def __init__(self, *args, on_step: Callable[[int, int], None] | None = None, **kwargs):
+        self._on_step, self._done = on_step, 0
+        super().__init__(*args, **kwargs)
+
+    def update(self, n: float | None = 1) -> bool | None:
+        self._done += int(n or 0)
+        if self._on_step is not None:
+            self._on_step(self._done, int(self.total or 0))
+        return super().update(n)
 
 
 @dataclass
@@ -96,6 +112,9 @@ def split_data(data: pd.DataFrame, args: TrainingArguments) -> tuple[pd.DataFram
     does); otherwise a stratified ``validation_fraction`` is held out with ``random_state=seed``
     (at least one validation and one training row per class).
 
+    With ``max_train_rows`` set, the training rows are cut to a stratified sample of that many
+    (``random_state=seed``); the validation rows stay whole.
+
     Returns:
         ``(train, validation, how)`` where ``how`` describes the split for the model card.
 
@@ -117,6 +136,10 @@ def split_data(data: pd.DataFrame, args: TrainingArguments) -> tuple[pd.DataFram
         )
     if len(val_df) == 0:
         raise TrainingError("validation split is empty; add data or raise validation_fraction")
+    if 0 < args.max_train_rows < len(train_df):
+        train_df, _ = train_test_split(train_df, train_size=args.max_train_rows,
+                                       stratify=train_df["label"], random_state=args.seed)
+        split += f"; training on a stratified sample of {args.max_train_rows} rows"
     return train_df, val_df, split
 
 
@@ -283,7 +306,7 @@ def final_model(fit: FineTuning, selection: Selection):
 
 def finetune(
     data: pd.DataFrame, *, base: str, args: TrainingArguments, progress: bool = True,
-    device: str | None = None,
+    device: str | None = None, on_step: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Fine-tune ``base`` on ``data``.
 
@@ -294,6 +317,8 @@ def finetune(
         args: hyper-parameters.
         progress: show a progress bar with loss and ETA.
         device: ``"cpu"`` / ``"cuda"``; default CUDA when available.
+        on_step: called as ``on_step(steps_done, total_steps)`` after every optimiser step of
+            the linear probe and the epochs (e.g. :meth:`pipeline.training.status.StatusWriter.progress`).
 
     Returns:
         the model of the best validation epoch, its tokenizer and the per-epoch history;
@@ -315,8 +340,8 @@ def finetune(
     fit, optimizer, scheduler = set_up(model, tokenizer, train_df, val_df, args, device,
                                        use_bf16=args.bf16 and native_bf16(device))
     started = time.monotonic()
-    fit.bar = tqdm(total=fit.steps_per_epoch * (args.linear_probe_epochs + args.epochs),
-                   desc="fine-tuning", unit="step", disable=not progress)
+    fit.bar = _StepBar(total=fit.steps_per_epoch * (args.linear_probe_epochs + args.epochs),
+                       desc="fine-tuning", unit="step", disable=not progress, on_step=on_step)
     model.train()
     linear_probe(fit)
     selection = train_epochs(fit, optimizer, scheduler)

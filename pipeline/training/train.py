@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.errors import ModelNotFoundError
 from pipeline.registry import DEFAULT_NAME, ModelRecord, Registry
-from pipeline.training.arguments import TrainingArguments
+from pipeline.training.arguments import QUICK_RECIPE, TrainingArguments
 from pipeline.training.datasets import data_hash, load_labelled
 from pipeline.training.evaluate import calibration, classification_metrics, fit_temperature
 from pipeline.training.finetune import finetune
@@ -76,11 +77,24 @@ def _model_card(record_name: str, base: str, info: dict, args: TrainingArguments
 - Best epoch: {info['best_epoch']} of at most {args.epochs}; seed {args.seed};
   training precision: {info.get('precision', 'float32')}
 
-Intended use: scoring English financial headlines and short summaries for tonewatch's
+{_recipe_paragraph(info.get("recipe", "custom"))}Intended use: scoring English financial headlines and short summaries for tonewatch's
 negative-surge detection. Not for individual investment decisions. Labels come from
 `config.id2label`.
 
 {_calibration_section(info, plot)}"""
+
+
+def _recipe_paragraph(recipe: str) -> str:
+    """The model card's sentence on the recipe (empty for a custom one)."""
+    if recipe == "quick":
+        return ("Recipe: **quick first model** (`QUICK_RECIPE`): one epoch on a stratified sample "
+                "of the article-level rows, built in a few minutes so that a new installation "
+                "scores at once. It scores articles only (companies inherit their article's "
+                "score); the full default model replaces it once built and found better "
+                "(`tonewatch model upgrade`).\n\n")
+    if recipe == "full":
+        return "Recipe: the full default model recipe (`TrainingArguments` defaults).\n\n"
+    return ""
 
 
 def _calibration_section(info: dict, plot: str | None) -> str:
@@ -113,7 +127,8 @@ def _calibration_section(info: dict, plot: str | None) -> str:
 def train_model(
     *, data: str | Path, base: str, name: str, registry: Registry, now: datetime,
     args: TrainingArguments | None = None, text_col: str | None = None,
-    label_map: dict[str, str] | None = None, progress: bool = True,
+    label_map: dict[str, str] | None = None, progress: bool = True, recipe: str = "custom",
+    on_step: Callable[[int, int], None] | None = None,
 ) -> ModelRecord:
     """Fine-tune ``base`` on ``data`` and register the result as a candidate.
 
@@ -124,6 +139,10 @@ def train_model(
         registry: where to save it.
         now: registration instant (UTC); part of the version id.
         args: hyper-parameters (defaults when None).
+        recipe: what the arguments are, recorded as ``info["recipe"]``: ``full`` (the default
+            model's recipe), ``quick`` (:data:`~pipeline.training.arguments.QUICK_RECIPE`, the
+            first model of a new installation) or ``custom``.
+        on_step: per-step progress callback ``(steps_done, total_steps)`` of the fine-tune.
 
     Returns:
         the registered candidate; its ``metrics`` are those of the held-out validation split's
@@ -134,8 +153,10 @@ def train_model(
     """
     args = args or TrainingArguments()
     frame = load_labelled(data, text_col=text_col, label_map=label_map)
+    if not args.company_pairs and "target" in frame.columns:
+        frame = frame[frame["target"].isna()].drop(columns="target").reset_index(drop=True)
     base_path = resolve_base(base)
-    result = finetune(frame, base=base_path, args=args, progress=progress)
+    result = finetune(frame, base=base_path, args=args, progress=progress, on_step=on_step)
 
     import numpy as np
     import torch
@@ -170,7 +191,8 @@ def train_model(
     if "target" in frame.columns and frame["target"].notna().any():
         setattr(result.model.config, TARGETED_FLAG, True)
     info = {
-        "base": base or EMBEDDED_BASE, "data_path": str(data), "data_hash": data_hash(frame),
+        "base": base or EMBEDDED_BASE, "recipe": recipe, "data_path": str(data),
+        "data_hash": data_hash(frame),
         "n_examples": len(frame), "best_epoch": result.best_epoch, "history": result.history,
         "train_seconds": round(result.seconds, 1), "metrics": metrics,
         "trainable_parameters": result.trainable_parameters,
@@ -203,7 +225,7 @@ def train_model(
 
 def ensure_default_model(
     *, registry: Registry, corpus: Path, base: str, now: datetime, progress: bool = True,
-    args: TrainingArguments | None = None,
+    args: TrainingArguments | None = None, quick: bool = False,
 ) -> tuple[ModelRecord, bool]:
     """Return the production model, building and promoting the default one if none exists.
 
@@ -212,7 +234,10 @@ def ensure_default_model(
     replacing a production model stays a human step (``tonewatch model promote``).
 
     Args:
-        args: training arguments (default: :class:`TrainingArguments` defaults).
+        args: training arguments (default: :class:`TrainingArguments` defaults, or
+            :data:`~pipeline.training.arguments.QUICK_RECIPE` with ``quick``).
+        quick: build the quick first model (minutes on any CPU) instead of the full one; the
+            full model is then built by :func:`pipeline.lifecycle.upgrade_default_model`.
 
     Returns:
         ``(record, built)`` where ``built`` says whether a model was trained by this call.
@@ -221,8 +246,11 @@ def ensure_default_model(
         return registry.get("production"), False
     except ModelNotFoundError:
         pass
+    if args is None and quick:
+        args = TrainingArguments(**QUICK_RECIPE)
+    recipe = "quick" if quick else ("full" if args is None else "custom")
     record = train_model(data=corpus, base=base, name=DEFAULT_NAME, registry=registry, now=now,
-                         progress=progress, args=args)
+                         progress=progress, args=args, recipe=recipe)
     record, _ = promote_model(registry, record.model_version)
     return record, True
 
