@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from dashboard import auth
+from dashboard.build_panel import sidebar_line
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
 
@@ -100,6 +101,7 @@ with st.sidebar:
     )
     if actor is not None or auth.is_loopback(address):
         st.caption(f"Data: `{st.session_state['db_path']}`")  # not for strangers
+    sidebar_line(settings)
     auth.sign_in_panel()
 
 if actor is None and not auth.anonymous_may_read(settings, address):

@@ -1,5 +1,7 @@
 """Model page: which model scores the news, how good it is, and whether its output drifts.
 
+0. What is running and what is being built: a warning while the quick first model scores,
+   the full model's build phase, progress and ETA (:mod:`dashboard.build_panel`).
 1. The production model version, its held-out evaluation (accuracy, macro-F1, per-class
    precision / recall / F1), confusion matrix and calibration (ECE, temperature, reliability
    diagram), from ``model_versions.metrics``.
@@ -19,9 +21,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
+from dashboard.build_panel import build_panel
 from dashboard.ui import (
     TIME_FORMAT, code_span, data_period, db_path, display_tz, period_note, require_data, to_tz,
 )
+from pipeline.config import load_settings
 from pipeline.domain import LABELS
 from pipeline.errors import StorageError
 
@@ -191,6 +195,7 @@ def version_table(versions: pd.DataFrame, tz: str) -> None:
 
 path, tz = db_path(), display_tz()
 st.title("Model")
+build_panel(load_settings())
 require_data(path)
 try:
     versions = queries.model_versions(path)
