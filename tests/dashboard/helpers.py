@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP = REPO_ROOT / "dashboard" / "streamlit_app.py"
+CHROMIUM = Path("/usr/bin/chromium")
 
 _HOLD_LOCK = """
 import sys, time
@@ -96,3 +105,60 @@ def sign_in(at: AppTest, name: str, password: str) -> AppTest:
     submit = [b for b in at.sidebar.button if b.label == "Sign in"]
     assert submit, "no sign-in form in the sidebar"
     return submit[0].click().run()
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium when missing; skip the test with the reason if that fails."""
+    import pytest
+
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip("no /usr/bin/chromium and cannot apt-get install it (needs root and apt)")
+    result = subprocess.run(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
+        shell=True, capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0 or not CHROMIUM.exists():
+        pytest.skip(f"installing chromium failed: {result.stderr.strip()[-300:]}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_dashboard(env: dict[str, str]) -> Iterator[str]:
+    """Run ``streamlit run dashboard/streamlit_app.py`` on a free loopback port with ``env``;
+    yield its base URL once ``/_stcore/health`` answers (fail the test after 30 s), stop it
+    after."""
+    import pytest
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"streamlit did not start: {server.stdout.read()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -8,83 +8,32 @@ saved under ``tests/artifacts/dashboard/`` (gitignored); the path is printed.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.dashboard.conftest import USERS
+from tests.dashboard.helpers import CHROMIUM, ensure_chromium, serve_dashboard
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-APP = REPO_ROOT / "dashboard" / "streamlit_app.py"
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "dashboard"
 TIMEOUT_MS = 20_000
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-def _ensure_chromium() -> None:
-    """Install Debian's chromium when missing; skip the test with the reason if that fails."""
-    if CHROMIUM.exists():
-        return
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("no /usr/bin/chromium and cannot apt-get install it (needs root and apt)")
-    result = subprocess.run(
-        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-        shell=True, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0 or not CHROMIUM.exists():
-        pytest.skip(f"installing chromium failed: {result.stderr.strip()[-300:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def dashboard_url(seeded_db, users_file):
     """Serve the dashboard on the seeded database, with the test users' file; yield its base
     URL."""
-    port = _free_port()
     env = dict(os.environ, TONEWATCH_DATA_DIR=str(seeded_db.parent),
                TONEWATCH_USERS_FILE=str(users_file))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"streamlit did not start: {server.stdout.read()[-2000:]}")
-            time.sleep(0.2)
+    with serve_dashboard(env) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def test_every_page_in_headless_chromium(dashboard_url, seeded_db):
-    _ensure_chromium()
+    ensure_chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     dialogs: list[str] = []
