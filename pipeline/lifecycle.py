@@ -106,6 +106,8 @@ def upgrade_default_model(settings: Settings, *, now, progress: bool = False,
             file says ``failed`` with the same message, the production model is unchanged.
     """
     from pipeline.run import detect_backfill
+    from pipeline.scoring.fast_backends import prepare_after_build
+    from pipeline.scoring.onnx_check import ONNX_DIR, REPORT
     from pipeline.shadow import rescore
     from pipeline.training.status import StatusWriter
     from pipeline.training.datasets import data_hash, load_labelled
@@ -131,7 +133,11 @@ def upgrade_default_model(settings: Settings, *, now, progress: bool = False,
             candidate = train_model(data=settings.corpus_dir, base=settings.base_model,
                                     name=DEFAULT_NAME, registry=registry, now=now(),
                                     progress=progress, recipe="full",
-                                    on_step=status.step_callback())
+                                    on_step=status.step_callback(), fast_backends=False)
+        if not (candidate.path / ONNX_DIR / REPORT).exists():  # also after a crash right here
+            status.phase("preparing the fast scoring backends (ONNX)",
+                         model_version=candidate.model_version)
+            prepare_after_build(candidate.path, validation_texts(settings.corpus_dir))
         status.phase("rescoring stored articles with the candidate",
                      model_version=candidate.model_version)
         _, report = rescore(settings, model=candidate.model_version, at=now(),
@@ -173,3 +179,15 @@ def _bootstrap(registry, settings, now, progress, on_step):
                          registry=registry, now=now(), progress=progress, recipe="full",
                          on_step=on_step)
     return promote_model(registry, record.model_version)
+
+
+def validation_texts(corpus_dir) -> list[str]:
+    """The article-level validation sentences of the corpus (its ``split`` column), the parity
+    texts of :func:`pipeline.scoring.fast_backends.prepare_after_build`."""
+    from pipeline.training.datasets import load_labelled
+
+    frame = load_labelled(corpus_dir)
+    rows = frame["split"].eq("validation") if "split" in frame.columns else frame.index >= 0
+    if "target" in frame.columns:
+        rows &= frame["target"].isna()
+    return frame.loc[rows, "text"].tolist()

@@ -128,7 +128,7 @@ def train_model(
     *, data: str | Path, base: str, name: str, registry: Registry, now: datetime,
     args: TrainingArguments | None = None, text_col: str | None = None,
     label_map: dict[str, str] | None = None, progress: bool = True, recipe: str = "custom",
-    on_step: Callable[[int, int], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None, fast_backends: bool = True,
 ) -> ModelRecord:
     """Fine-tune ``base`` on ``data`` and register the result as a candidate.
 
@@ -143,6 +143,9 @@ def train_model(
             model's recipe), ``quick`` (:data:`~pipeline.training.arguments.QUICK_RECIPE`, the
             first model of a new installation) or ``custom``.
         on_step: per-step progress callback ``(steps_done, total_steps)`` of the fine-tune.
+        fast_backends: export, check and time the ONNX backends after registering
+            (:func:`pipeline.scoring.fast_backends.prepare_after_build`); False leaves that to the
+            caller (the quick first model skips it: minutes count there, and torch scores it).
 
     Returns:
         the registered candidate; its ``metrics`` are those of the held-out validation split's
@@ -216,10 +219,11 @@ def train_model(
         card=_model_card(name, base or EMBEDDED_BASE, info, args, plot),
     )
     (record.path / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    from pipeline.scoring.fast_backends import prepare_after_build
+    if fast_backends:
+        from pipeline.scoring.fast_backends import prepare_after_build
 
-    # Export, check and time the ONNX backends for `auto` scoring (never fails the build).
-    prepare_after_build(record.path, validation.loc[~targeted, "text"].tolist())
+        # Export, check and time the ONNX backends for `auto` scoring (never fails the build).
+        prepare_after_build(record.path, validation.loc[~targeted, "text"].tolist())
     return record
 
 
@@ -250,7 +254,7 @@ def ensure_default_model(
         args = TrainingArguments(**QUICK_RECIPE)
     recipe = "quick" if quick else ("full" if args is None else "custom")
     record = train_model(data=corpus, base=base, name=DEFAULT_NAME, registry=registry, now=now,
-                         progress=progress, args=args, recipe=recipe)
+                         progress=progress, args=args, recipe=recipe, fast_backends=not quick)
     record, _ = promote_model(registry, record.model_version)
     return record, True
 
