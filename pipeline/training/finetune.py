@@ -20,6 +20,7 @@ generator by batching and token masking.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,12 +68,21 @@ class TrainResult:
     precision: str = "float32"
 
 
+#: ``ONEDNN_MAX_CPU_ISA`` values (oneDNN's CPU dispatcher control, docs "CPU Dispatcher
+#: Control") at or above the first ISA with native bf16 dot products (AVX512_CORE_BF16).
+BF16_ONEDNN_ISAS = frozenset({
+    "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512", "AVX512_CORE_AMX", "AVX10_1_512_AMX",
+    "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX_FP16", "ALL", "DEFAULT"})
+
+
 def native_bf16(device: str) -> bool:
     """Whether ``device`` computes in bf16 natively, so that bf16 autocast speeds training up.
 
     CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and later). CPU: the AVX512-BF16 or AMX
     instruction sets, as reported by ``torch.cpu`` (oneDNN then runs bf16 matrix products in
-    hardware; without them bf16 is emulated and slower than float32).
+    hardware; without them bf16 is emulated and slower than float32), unless
+    ``ONEDNN_MAX_CPU_ISA`` caps oneDNN below them (oneDNN's documented ISA names,
+    :data:`BF16_ONEDNN_ISAS`): that is how a CPU without bf16 is emulated on one with it.
 
     Args:
         device: a torch device string, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -81,6 +91,9 @@ def native_bf16(device: str) -> bool:
 
     if device.startswith("cuda"):
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if capped and capped not in BF16_ONEDNN_ISAS:
+        return False  # oneDNN told to stop below the bf16 instructions: bf16 would be emulated
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 

@@ -130,6 +130,12 @@ def test_native_bf16_follows_the_cpu_instruction_sets(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     assert native_bf16("cpu") is False
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert native_bf16("cpu") is True
+    # oneDNN capped below bf16 (how an AVX2-only CPU is emulated): no native bf16.
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert native_bf16("cpu") is False
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx512_core_amx")
     assert native_bf16("cpu") is True
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert native_bf16("cuda") is False
