@@ -8,7 +8,7 @@ SHARED_FEEDS := $(wildcard ../shared/real_feeds/*.xml)
 DEMO_FEEDS ?= tests/fixtures/feeds/* $(if $(SHARED_FEEDS),../shared/real_feeds/*.xml,)
 PORT ?= 8501
 
-.PHONY: demo test install model run dashboard clean-data help airflow
+.PHONY: demo test install model model-upgrade run dashboard clean-data help airflow
 
 help:
 	@echo "make demo   - build the default model if missing, run the pipeline once, serve the dashboard"
@@ -16,21 +16,33 @@ help:
 	@echo "make airflow - Airflow standalone (scheduler, UI on :$(AIRFLOW_PORT)) with ./dags and ./.airflow"
 
 $(STAMP): pyproject.toml
+	@echo "== installing tonewatch and its dependencies into $(VENV) (a few minutes on a first run; pip shows each download)"
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)
 
+# The quick first model (minutes on any CPU); `model-upgrade` builds the full one behind it.
 model: install
-	$(BIN)/tonewatch model ensure-default
+	@echo "== the default model"
+	$(BIN)/tonewatch model ensure-default --quick
+
+model-upgrade: install
+	$(BIN)/tonewatch model upgrade --detach
 
 run: model
+	@echo "== fetching, scoring and detecting over the demo feeds"
 	$(BIN)/tonewatch run --feeds $(foreach f,$(DEMO_FEEDS),'$(f)')
+	@echo "== replaying detection over every day of the stored articles"
 	$(BIN)/tonewatch detect --backfill
 
-demo: run dashboard
+demo: run model-upgrade
+	@echo "== the dashboard: http://localhost:$(PORT)/  (Ctrl-C stops it; the model build goes on)"
+	@echo "   look first at: Overview (the March 2026 surge), Alerts (what fired and why),"
+	@echo "   Model (which model scores now; the full model's build, progress and ETA)"
+	@$(MAKE) --no-print-directory dashboard
 
 dashboard: install
 	$(BIN)/tonewatch dashboard --port $(PORT)
@@ -57,7 +69,7 @@ AIRFLOW_ENV := PATH=$(abspath $(BIN)):$$PATH \
 	TONEWATCH_DATA_DIR=$(or $(TONEWATCH_DATA_DIR),$(CURDIR)/data) \
 	TONEWATCH_MODEL_REGISTRY=$(or $(TONEWATCH_MODEL_REGISTRY),$(CURDIR)/models/registry)
 
-airflow: model
+airflow: model model-upgrade
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > /dev/null
 	$(if $(TONEWATCH_DUCKDB_POOL),$(AIRFLOW_ENV) $(BIN)/airflow pools set $(TONEWATCH_DUCKDB_POOL) 1 "DuckDB single writer")
 	@echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/  user admin, password printed below by"
