@@ -36,7 +36,7 @@ def model_upgrade(
     """
     from pipeline.lifecycle import is_quick, upgrade_default_model
     from pipeline.registry import DEFAULT_NAME, Registry
-    from pipeline.training.status import RUNNING, read_status
+    from pipeline.training.status import RUNNING, StatusWriter, read_status
 
     config = settings()
     registry = Registry(config.model_registry)
@@ -60,6 +60,9 @@ def model_upgrade(
                 ["nice", "-n", "10", sys.executable, "-m", "pipeline.cli", "model", "upgrade"],
                 stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env={**os.environ, "TONEWATCH_UPGRADE_LOG": str(log)})
+        # Recorded before the child has even imported torch, so that a second call right away
+        # sees a running build and starts no other (the child then writes its own phases).
+        StatusWriter(registry.root, DEFAULT_NAME, log=str(log), pid=proc.pid)
         out.print(f"building the full default model in the background (pid {proc.pid}); "
                   f"log: {log}; progress: `tonewatch model status` or the dashboard's Model page")
         return

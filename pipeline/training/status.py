@@ -113,11 +113,14 @@ class StatusWriter:
         registry_root: the registry folder.
         name: the model family being built.
         log: the build's log file, shown to people who want the details.
+        pid: the building process (default: this one; a parent that starts the build records
+            its child's).
     """
 
-    def __init__(self, registry_root: Path, name: str, *, log: str | None = None):
+    def __init__(self, registry_root: Path, name: str, *, log: str | None = None,
+                 pid: int | None = None):
         self.path = status_path(registry_root, name)
-        self.status = BuildStatus(name=name, log=log)
+        self.status = BuildStatus(name=name, log=log, pid=pid or os.getpid())
         self._phase_started = time.monotonic()
         self._last_write = 0.0
         self.write()

@@ -57,3 +57,50 @@ def test_failure_message_and_missing_or_damaged_files(tmp_path):
     status_path(tmp_path, "m").write_text("{half a fi")
     assert read_status(tmp_path, "m") is None
     assert not list(status_path(tmp_path, "m").parent.glob("*.tmp"))
+
+
+def test_upgrade_detach_starts_one_build_and_a_second_call_sees_it(tmp_path, monkeypatch):
+    """`tonewatch model upgrade --detach` records its child at once, so a second call (a second
+    `make demo` a moment later) starts nothing."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.cli import builds
+
+    registry = tmp_path / "registry"
+    version = "tonewatch-minilm-20260101-000000"
+    (registry / "tonewatch-minilm" / version).mkdir(parents=True)
+    (registry / "tonewatch-minilm" / version / "registry.json").write_text(json.dumps({
+        "model_version": version, "name": "tonewatch-minilm", "stage": "production",
+        "created_at": "2026-01-01T00:00:00+00:00", "recipe": "quick", "metrics": {}}))
+    started = []
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    class FakeChild:  # a live process stands in for the build
+        pid = sleeper.pid
+
+        def __init__(self, args, **kwargs):
+            started.append(args)
+
+    monkeypatch.setattr(builds.subprocess, "Popen", FakeChild)
+    monkeypatch.setenv("TONEWATCH_MODEL_REGISTRY", str(registry))
+    monkeypatch.setenv("TONEWATCH_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    try:
+        _detach_twice(runner, app, registry, tmp_path, started, sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _detach_twice(runner, app, registry, tmp_path, started, child_pid):
+    first = runner.invoke(app, ["model", "upgrade", "--detach"])
+    assert first.exit_code == 0, first.output
+    assert "in the background" in first.output and len(started) == 1
+    assert started[0][-3:] == ["pipeline.cli", "model", "upgrade"]
+    status = read_status(registry, "tonewatch-minilm")
+    assert (status.state, status.pid) == ("running", child_pid)
+    assert status.log == str(tmp_path / "data" / "logs" / "model-upgrade.log")
+    second = runner.invoke(app, ["model", "upgrade", "--detach"])
+    assert second.exit_code == 0 and "already running" in second.output
+    assert len(started) == 1
