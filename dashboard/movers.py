@@ -148,8 +148,13 @@ def movers(path: str, tz: str) -> None:
                                            key="entity_scope") or "Companies"]
     window_days = _WINDOWS[right.segmented_control("Window", list(_WINDOWS), default="Last day",
                                                    key="entity_window") or "Last day"]
-    # The window ends now, or at the most recent data when its days hold too few articles.
-    period = data_period(path, window_days)
+    # The window ends now, or at the most recent data when its days hold too few of the
+    # articles it ranks (a company's share needs MIN_WINDOW of them).
+    if scope == "ticker":
+        period = data_period(path, window_days, coverage=queries.link_coverage(path),
+                             minimum=MIN_WINDOW, noun="scored articles on one company")
+    else:
+        period = data_period(path, window_days, minimum=MIN_WINDOW)
     period_note(period)
     ranked = ranking_table(path, scope, window_days, period.end, tz)
     if not ranked.empty:

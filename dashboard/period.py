@@ -64,7 +64,7 @@ def period_start(end: pd.Timestamp, days: int | None) -> pd.Timestamp | None:
 
 
 def choose_period(coverage: pd.DataFrame, days: int | None, now: pd.Timestamp,
-                  minimum: int) -> Period:
+                  minimum: int, noun: str = "scored articles") -> Period:
     """Pick the period a page shows by default: the last ``days`` days, or the most recent data.
 
     Args:
@@ -76,6 +76,8 @@ def choose_period(coverage: pd.DataFrame, days: int | None, now: pd.Timestamp,
         now: the current instant, tz-aware.
         minimum: fewest scored articles a day needs for its negative share to be read (the
             market rule's ``min_articles``); 1 or less: any scored article will do.
+        noun: what ``n_scored`` counts, plural, for the note (e.g. "scored articles on one
+            company" when ``n_scored`` is the most any one company has that day).
 
     Returns:
         The last ``days`` days up to ``now`` (``end`` = ``now`` rounded up to the hour) when a
@@ -108,11 +110,11 @@ def choose_period(coverage: pd.DataFrame, days: int | None, now: pd.Timestamp,
             return nominal
         # Up to the newest day that can be read: the chart's last day is not a thin one.
         return _moved(cov, nominal, _end_after(readable["last_published"].iloc[0], end),
-                      minimum, readable=True)
+                      minimum, noun, readable=True)
     if scored["day"].iloc[0] >= nominal.start:
         return nominal  # nothing is readable anywhere: the last days are as good as any
     return _moved(cov, nominal, _end_after(scored["last_published"].iloc[0], end), minimum,
-                  readable=False)
+                  noun, readable=False)
 
 
 def _end_after(last_published: pd.Timestamp, ceiling: pd.Timestamp) -> pd.Timestamp:
@@ -120,8 +122,8 @@ def _end_after(last_published: pd.Timestamp, ceiling: pd.Timestamp) -> pd.Timest
     return min(last_published.floor("h") + pd.Timedelta(hours=1), ceiling)
 
 
-def _moved(coverage: pd.DataFrame, nominal: Period, end: pd.Timestamp, minimum: int, *,
-           readable: bool) -> Period:
+def _moved(coverage: pd.DataFrame, nominal: Period, end: pd.Timestamp, minimum: int,
+           noun: str, *, readable: bool) -> Period:
     """The period ending at ``end``, with the note saying why it is not the last days."""
     start = period_start(end, nominal.days)
     recent = coverage[coverage["day"] >= nominal.start]
@@ -132,10 +134,9 @@ def _moved(coverage: pd.DataFrame, nominal: Period, end: pd.Timestamp, minimum: 
     elif n_scored == 0:
         why = f"{_count(n_articles, 'article')} in {last_n}, none scored yet"
     else:
-        why = (f"{_count(n_scored, 'scored article')} in {last_n}, no day with the "
-               f"{minimum} needed to read a share")
-    upto = ("up to the latest day with enough scored articles to read" if readable
-            else "up to the latest scored articles")
+        why = f"no day in {last_n} with the {minimum} {noun} needed to read a share"
+    upto = (f"up to the latest day with enough {noun} to read" if readable
+            else f"up to the latest {noun}")
     shown = Period(start, end, nominal.days, moved=True)
     note = f"Showing {start:%Y-%m-%d} – {shown.last_day:%Y-%m-%d} (UTC), {upto}: {why}."
     return Period(start, end, nominal.days, moved=True, note=note)

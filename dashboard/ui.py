@@ -169,16 +169,27 @@ def min_scored_per_bucket() -> int:
     return min(market) if market else 10
 
 
-def data_period(path: str, days: int | None) -> Period:
+def data_period(path: str, days: int | None, *, coverage: pd.DataFrame | None = None,
+                minimum: int | None = None, noun: str = "scored articles") -> Period:
     """The period of ``days`` days a page shows by default: the last ``days`` days, or the most
-    recent data when those cannot be read (:func:`dashboard.period.choose_period`, with this
-    database's day coverage, the market rule's minimum and the clock now).
+    recent data when those cannot be read (:func:`dashboard.period.choose_period` with the clock
+    now).
+
+    Args:
+        path: path of ``tonewatch.duckdb``.
+        days: length in days, None for all history.
+        coverage: the per-day coverage of what the view counts; default
+            :func:`dashboard.queries.day_coverage` (every dated article).
+        minimum: scored articles a day needs to be read; default the market rule's
+            ``min_articles`` (:func:`min_scored_per_bucket`).
+        noun: what the coverage counts, for the note.
 
     Raises:
         StorageError: the database cannot be read.
     """
-    return choose_period(queries.day_coverage(path), days, pd.Timestamp.now(tz="UTC"),
-                         min_scored_per_bucket())
+    return choose_period(queries.day_coverage(path) if coverage is None else coverage, days,
+                         pd.Timestamp.now(tz="UTC"),
+                         min_scored_per_bucket() if minimum is None else minimum, noun)
 
 
 def period_note(period: Period, container=None) -> None:

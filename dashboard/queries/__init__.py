@@ -25,7 +25,7 @@ from dashboard.queries.core import (
     CACHE_TTL_S, READ_LOCK_TIMEOUT_S, database_exists, day_coverage, production_model,
     production_version,
 )
-from dashboard.queries.entities import entity_changes, entity_daily
+from dashboard.queries.entities import entity_changes, entity_daily, link_coverage
 from dashboard.queries.feeds import feed_health
 from dashboard.queries.model import label_drift, model_versions, shadow_transitions
 from dashboard.queries.overview import (
@@ -39,7 +39,7 @@ __all__ = [
     "count_articles", "database_exists", "day_coverage", "entity_alerts", "entity_changes",
     "entity_daily", "export_articles", "feed_health", "filter_choices", "find_articles",
     "has_company_tables", "headline_counts", "label_drift", "last_run", "latest_alerts",
-    "latest_headlines", "list_alerts", "model_versions", "production_model",
+    "latest_headlines", "link_coverage", "list_alerts", "model_versions", "production_model",
     "production_version", "search_companies", "sector_companies", "sector_daily",
     "sector_totals", "shadow_transitions", "silence_count", "silence_history", "timeline",
 ]

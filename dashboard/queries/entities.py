@@ -30,7 +30,43 @@ _ENTITY_ROWS = {
 _RANK_COLUMNS = ["entity", "entity_name", "n_window", "neg_window", "n_baseline",
                  "neg_baseline", "share_window", "share_baseline", "change"]
 _DAILY_COLUMNS = ["entity", "day", "n_scored", "n_negative", "negative_share"]
+_COVERAGE_COLUMNS = ["day", "n_articles", "n_scored", "last_published"]
 _HOURLY_COLUMNS = ["entity", "entity_name", "hour", "n_scored", "n_negative"]
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def link_coverage(db_path: str) -> pd.DataFrame:
+    """Return, per UTC day, the dated articles linked to a company and the most scored ones any
+    one company has: the coverage the company movers choose their window from (a company's
+    share needs a few scored articles of its own; :func:`dashboard.ui.data_period`).
+
+    Inferred, out-of-range and future dates are left out, as in
+    :func:`~dashboard.queries.core.day_coverage`. Columns: ``day`` (midnight UTC),
+    ``n_articles`` (articles linked to any company), ``n_scored`` (the most articles scored by
+    the production model and linked to one company), ``last_published`` (the day's newest
+    linked article, UTC). Oldest first.
+
+    Raises:
+        StorageError: the database cannot be read.
+    """
+    sql = """
+        WITH links AS (
+            SELECT date_trunc('day', a.published_at) AS day, l.entity, a.article_id,
+                   a.published_at, s.article_id IS NOT NULL AS scored
+            FROM article_entities l JOIN articles a ON a.article_id = l.article_id
+            LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?
+            WHERE a.date_quality NOT IN ('inferred', 'out_of_range') AND a.published_at <= now()
+        ), per_company AS (
+            SELECT day, count(*) FILTER (WHERE scored) AS n_scored FROM links GROUP BY day, entity
+        )
+        SELECT l.day, count(DISTINCT l.article_id) AS n_articles,
+               (SELECT max(p.n_scored) FROM per_company p WHERE p.day = l.day) AS n_scored,
+               max(l.published_at) AS last_published
+        FROM links l
+        GROUP BY l.day
+        ORDER BY l.day
+    """
+    return read(db_path, sql, [production_version(db_path)], _COVERAGE_COLUMNS)
 
 
 def _bounds(end: pd.Timestamp, window_days: int, baseline_days: int):

@@ -50,8 +50,8 @@ def test_thin_recent_days_move_the_period_to_the_newest_readable_day():
     assert period.moved
     assert period.note == (
         "Showing 2025-12-05 – 2026-03-05 (UTC), up to the latest day with enough scored "
-        "articles to read: 10 scored articles in the last 90 days, no day with the 10 needed "
-        "to read a share.")
+        "articles to read: no day in the last 90 days with the 10 scored articles needed to "
+        "read a share.")
 
 
 def test_a_short_window_ends_on_the_readable_day_too():
@@ -115,3 +115,12 @@ def test_a_period_must_have_a_positive_length(days):
 def test_now_must_carry_a_zone():
     with pytest.raises(ValueError, match="now must be tz-aware"):
         choose_period(DEMO, 7, pd.Timestamp("2026-12-07 17:53"), MINIMUM)
+
+
+def test_the_note_names_what_the_view_counts():
+    per_company = coverage(("2026-03-05", 12, 7, "19:10"), ("2026-09-25", 3, 1, "21:04"))
+    period = choose_period(per_company, 7, NOW, 3, "scored articles on one company")
+    assert period.end == pd.Timestamp("2026-03-05 20:00", tz="UTC")
+    assert period.note == (
+        "Showing 2026-02-26 – 2026-03-05 (UTC), up to the latest day with enough scored "
+        "articles on one company to read: no dated article in the last 7 days.")
