@@ -17,7 +17,7 @@ from pipeline.errors import TonewatchError
 
 
 def _log_path(data_dir: Path) -> Path:
-    return Path(data_dir) / "logs" / "model-upgrade.log"
+    return (Path(data_dir) / "logs" / "model-upgrade.log").resolve()
 
 
 @model_app.command("upgrade")
@@ -66,8 +66,9 @@ def model_upgrade(
         out.print(f"building the full default model in the background (pid {proc.pid}); "
                   f"log: {log}; progress: `tonewatch model status` or the dashboard's Model page")
         return
-    outcome = upgrade_default_model(config, now=now, progress=sys.stderr.isatty(),
-                                    log_file=os.environ.get("TONEWATCH_UPGRADE_LOG"))
+    log_file = os.environ.get("TONEWATCH_UPGRADE_LOG")  # set by --detach: the bars go to the log
+    outcome = upgrade_default_model(config, now=now, progress=sys.stderr.isatty() or bool(log_file),
+                                    log_file=log_file)
     out.print(outcome.message)
 
 

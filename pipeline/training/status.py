@@ -102,7 +102,7 @@ def read_status(registry_root: Path, name: str) -> BuildStatus | None:
     if status.state == RUNNING and not _alive(status.pid):
         status.state = FAILED
         status.message = (f"the build process (pid {status.pid}) ended during '{status.phase}' "
-                          "without finishing; run it again to resume")
+                          "without finishing; run it again (a model it registered before is reused)")
     return status
 
 
