@@ -1,24 +1,33 @@
-"""Export a registry model to ONNX, quantise it to int8, and check both against PyTorch.
+"""Export a model to ONNX, fuse it, quantise it to int8, and check both against PyTorch.
 
-``tonewatch model export-onnx VERSION`` writes, next to the model in the registry (gitignored)::
+:func:`pipeline.scoring.fast_backends.prepare_backends` (run by every model build and by
+``tonewatch model export-onnx VERSION``) writes, next to the model in the registry (gitignored)::
 
     <registry>/<name>/<version>/onnx/
-        model.onnx         float32 graph (torch.onnx.export, dynamic batch and sequence axes)
-        model.int8.onnx    dynamic int8 quantisation (onnxruntime.quantization.quantize_dynamic)
-        export.json        weights fingerprint, quantised nodes, check results, reference probs
+        model.onnx         float32 graph (torch.onnx.export, dynamic batch and sequence axes),
+                           fused by ONNX Runtime's transformer optimizer
+        model.int8.onnx    dynamic int8 quantisation (onnxruntime.quantization.quantize_dynamic,
+                           per-channel int8 weights); absent when no MatMul group keeps the labels
+        export.json        weights fingerprint, fused operators, quantised nodes, check results,
+                           reference probs, measured speeds, the backend ``auto`` picks
 
-Dynamic quantisation stores int8 weights and quantises each MatMul's input per batch
-(per-tensor, uint8). A MatMul whose input has outlier channels (BERT's LayerNorm outputs,
-GELU outputs) loses precision, so not every MatMul is quantised: each group of MatMuls that
-share an input is first quantised alone and ranked by how far it moves the probabilities on a
-calibration set (the project corpus's validation rows plus the canary), and the longest prefix
-of that ranking that still keeps the labels (agreement >= ``target``, canary unchanged) and moves
-the probabilities by at most ``max_mean_diff`` on average is kept. The mean bound matters
-because the corpus sentences are clear-cut: their labels survive quantisation that already
-flips borderline market chatter (measured on the MiniLM model: calibration mean |dp| 0.0009
-kept 99.5% of tfns labels, 0.0023 only 99.2%).
-This is the sensitivity-based mixed precision of ONNX Runtime's quantisation guide
-(https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html).
+Fusion (:func:`_optimize`) turns each layer's attention into one ``Attention`` node and folds
+bias, residual, LayerNorm and GELU into ``SkipLayerNormalization`` and ``BiasGelu``.
+
+Dynamic quantisation stores int8 weights (per output channel) and quantises each MatMul's input
+per batch (per tensor, uint8). An input with outlier channels (BERT's LayerNorm and GELU outputs)
+loses precision that way, so the export first smooths them: one float32 pass over the check
+sentences with every group's input exposed (:class:`_ActivationProbe`) measures each input
+channel's range, and SmoothQuant (:func:`_smooth`) divides each channel by a scale that the
+weights' rows absorb, an equivalent float32 graph whose activations int8 holds better. The same
+pass gives each group of MatMuls sharing an input the relative error int8 still adds to its
+products; the groups are ranked by it, all of them are tried first, and otherwise the longest
+prefix of the ranking is kept that still keeps the labels (agreement >= ``target``, canary unchanged) and moves the probabilities by
+at most ``max_mean_diff`` on average. The mean bound matters because the corpus sentences are
+clear-cut: their labels survive quantisation that already flips borderline market chatter
+(measured on an earlier MiniLM model: calibration mean |dp| 0.0009 kept 99.5% of tfns labels,
+0.0023 only 99.2%). This is the sensitivity-based mixed precision of ONNX Runtime's quantisation
+guide (https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html).
 
 Before an ONNX file scores anything, the classifier re-scores the stored check sentences and
 compares them with the PyTorch probabilities recorded at export time; a file that disagrees
@@ -139,34 +148,40 @@ def _matmul_groups(onnx_path: Path) -> list[list[str]]:
 QUANTIZED_OPS = ("MatMul", "Attention")
 
 
-def _fake_quant_error(x: np.ndarray, weight: np.ndarray, rows: np.ndarray) -> tuple[float, float]:
-    """Squared error that dynamic int8 quantisation adds to ``x @ weight``, and the squared norm.
-
-    Mirrors ONNX Runtime's dynamic quantisation: the activation ``x`` (any shape, last axis
-    ``k``) is quantised per tensor to uint8 with the range of the whole batch (including 0, as
-    ``DynamicQuantizeLinear`` does), the weight ``(k, n)`` per output column to symmetric int8.
-    The error is measured on ``rows`` of the flattened activation (a sample, to bound the cost).
-    """
-    low, high = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+def _fake_quant(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``x`` through uint8 quantisation with the range ``[low, high]`` (widened to hold 0, as
+    ONNX Runtime's ``DynamicQuantizeLinear`` does) and back."""
+    low, high = min(low, 0.0), max(high, 0.0)
     scale = (high - low) / 255 or 1.0
     zero = np.round(-low / scale)
-    flat = x.reshape(-1, x.shape[-1])[rows]
-    xq = (np.clip(np.round(flat / scale) + zero, 0, 255) - zero) * scale
-    w_scale = np.abs(weight).max(axis=0) / 127
-    w_scale[w_scale == 0] = 1.0
-    wq = np.clip(np.round(weight / w_scale), -127, 127) * w_scale
-    exact = flat @ weight
-    return float(((xq @ wq - exact) ** 2).sum()), float((exact ** 2).sum())
+    return (np.clip(np.round(x / scale) + zero, 0, 255) - zero) * scale
 
 
-class _ErrorProbe:
-    """A backend that runs the float32 graph with every group's input exposed and accumulates,
-    per group, the relative error int8 quantisation would add to its products (its
-    sensitivity: ``sum ||XqWq - XW||^2 / sum ||XW||^2``, the inverse of the SQNR)."""
+def _fake_quant_weight(weight: np.ndarray) -> np.ndarray:
+    """A ``(k, n)`` weight through symmetric int8 quantisation per output column, and back."""
+    scale = np.abs(weight).max(axis=0) / 127
+    scale[scale == 0] = 1.0
+    return np.clip(np.round(weight / scale), -127, 127) * scale
+
+
+#: SmoothQuant's migration strength (Xiao et al. 2023, https://arxiv.org/abs/2211.10438): the
+#: share of an activation channel's range moved into the weights; 0.5 is the paper's default.
+SMOOTH_ALPHA = 0.5
+
+
+class _ActivationProbe:
+    """A backend that runs the float32 graph with every group's input exposed, and keeps what
+    the int8 choice needs: each input's per-channel range per batch and a sample of its rows.
+
+    From them :meth:`smoothing` derives SmoothQuant scales and :meth:`sensitivity` the relative
+    error int8 would add to each group's products after smoothing (``sum ||XqWq - XW||^2 /
+    sum ||XW||^2``, the inverse of the SQNR), with the activation quantised per batch tensor as
+    ONNX Runtime's dynamic quantisation does.
+    """
 
     name = "probe"
 
-    def __init__(self, source: Path, target: Path, groups: list[_Group], rows_per_batch: int = 256):
+    def __init__(self, source: Path, target: Path, groups: list[_Group], rows_per_batch: int = 48):
         import onnx
         from onnx import numpy_helper
 
@@ -184,8 +199,8 @@ class _ErrorProbe:
         self.backend = OnnxBackend(target, name="probe")
         self.outputs = [o.name for o in self.backend.session.get_outputs()]
         self.groups = groups
-        self.error = np.zeros(len(groups))
-        self.norm = np.zeros(len(groups))
+        self.ranges: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in groups]
+        self.rows: list[list[np.ndarray]] = [[] for _ in groups]
         self.rows_per_batch = rows_per_batch
         self.rng = np.random.default_rng(0)
 
@@ -195,18 +210,74 @@ class _ErrorProbe:
         values = dict(zip(self.outputs, self.backend.session.run(
             None, {k: feed[k] for k in self.backend.inputs}), strict=True))
         for i, group in enumerate(self.groups):
-            x = values[group.input]
-            n_rows = int(np.prod(x.shape[:-1]))
-            rows = np.sort(self.rng.choice(n_rows, min(n_rows, self.rows_per_batch), replace=False))
-            for weight in self.weights[i]:
-                error, norm = _fake_quant_error(x, weight, rows)
-                self.error[i] += error
-                self.norm[i] += norm
+            flat = values[group.input].reshape(-1, values[group.input].shape[-1])
+            self.ranges[i].append((flat.min(axis=0), flat.max(axis=0)))
+            pick = self.rng.choice(len(flat), min(len(flat), self.rows_per_batch), replace=False)
+            self.rows[i].append(flat[np.sort(pick)].copy())
         return values[self.outputs[0]].astype(np.float32)
 
-    def sensitivity(self) -> np.ndarray:
-        """Relative squared error per group, ``(len(groups),)``."""
-        return self.error / np.maximum(self.norm, 1e-30)
+    def smoothing(self, alpha: float = SMOOTH_ALPHA) -> list[np.ndarray]:
+        """Per group, the per-input-channel scales ``s`` (``(k,)``): ``s_j = max|X_j|^alpha /
+        max|W_j|^(1 - alpha)`` (SmoothQuant); the graph then multiplies ``X`` by ``1/s`` and the
+        weight rows by ``s``, the same product with flatter activation channels."""
+        out = []
+        for ranges, weights in zip(self.ranges, self.weights, strict=True):
+            x_max = np.max([np.maximum(np.abs(lo), np.abs(hi)) for lo, hi in ranges], axis=0)
+            w_max = np.max([np.abs(w).max(axis=1) for w in weights], axis=0)
+            scale = x_max ** alpha / np.maximum(w_max, 1e-8) ** (1 - alpha)
+            scale[~np.isfinite(scale) | (scale <= 0)] = 1.0
+            out.append(np.clip(scale, 1e-4, 1e4).astype(np.float32))
+        return out
+
+    def sensitivity(self, smoothing: list[np.ndarray]) -> np.ndarray:
+        """Relative squared error int8 adds to each group's products, ``(len(groups),)``."""
+        out = np.zeros(len(self.groups))
+        for i, scale in enumerate(smoothing):
+            rows = np.concatenate(self.rows[i])
+            # Each sampled row is quantised with the range of the batch it came from.
+            xq = np.concatenate([
+                _fake_quant(batch / scale, float((lo / scale).min()), float((hi / scale).max()))
+                for (lo, hi), batch in zip(self.ranges[i], self.rows[i], strict=True)])
+            error = norm = 0.0
+            for weight in self.weights[i]:
+                exact = rows @ weight
+                error += float(((xq @ _fake_quant_weight(weight * scale[:, None]) - exact) ** 2).sum())
+                norm += float((exact ** 2).sum())
+            out[i] = error / max(norm, 1e-30)
+        return out
+
+
+def _smooth(source: Path, target: Path, groups: list[_Group], smoothing: list[np.ndarray]) -> None:
+    """Write ``source`` with each group's input divided by its scales (one ``Mul`` feeding the
+    group's nodes; other readers of the tensor keep the original) and its weight rows multiplied
+    by them: the same function in float32, with activations int8 can hold (SmoothQuant)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    init = {i.name: i for i in graph.initializer}
+    members = {name: i for i, group in enumerate(groups) for name in group.nodes}
+    nodes = []
+    for node in graph.node:
+        i = members.get(node.name)
+        if i is not None:
+            group, scale = groups[i], smoothing[i]
+            smoothed = f"{group.input}/smoothed"
+            if node.name == group.nodes[0]:
+                inverse = numpy_helper.from_array((1 / scale).astype(np.float32),
+                                                  f"{group.input}/smooth_inverse")
+                graph.initializer.append(inverse)
+                nodes.append(onnx.helper.make_node("Mul", [group.input, inverse.name], [smoothed],
+                                                   name=f"{group.input}/Smooth"))
+            weight = init[node.input[1]]
+            weight.CopyFrom(numpy_helper.from_array(
+                numpy_helper.to_array(weight) * scale[:, None], weight.name))
+            node.input[0] = smoothed
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(target))
 
 
 def _quantize(source: Path, target: Path, nodes: list[str]) -> None:
@@ -244,7 +315,8 @@ def export_onnx(
     ``model.onnx`` is the float32 export fused by :func:`_optimize` (the plain export when the
     fused graph does not match PyTorch or the architecture is not BERT-like). ``model.int8.onnx``
     quantises the longest prefix of its MatMul groups, ranked by the error int8 adds to each
-    group's products on the check sentences (:class:`_ErrorProbe`, least first), that keeps the
+    group's products on the check sentences after smoothing (:class:`_ActivationProbe`,
+    :func:`_smooth`; least first), that keeps the
     labels (agreement >= ``target``, canary unchanged) and moves the probabilities by at most
     ``max_mean_diff`` on average: every group first, then a binary search over prefixes.
 
@@ -290,16 +362,19 @@ def export_onnx(
             raise OnnxCheckError(f"the float32 ONNX export of {model_dir} disagrees with PyTorch "
                                  f"({checks['onnx-fp32'].summary()})")
         groups = _quant_groups(fp32)
-        probe = _ErrorProbe(fp32, work / "probe.onnx", groups)
+        probe = _ActivationProbe(fp32, work / "probe.onnx", groups)
         score(probe, check_texts)
-        sensitivity = probe.sensitivity()
+        smoothing = probe.smoothing()
+        sensitivity = probe.sensitivity(smoothing)
         del probe
+        smooth = work / "smooth.onnx"
+        _smooth(fp32, smooth, groups, smoothing)
         ranked = [groups[i] for i in np.argsort(sensitivity, kind="stable")]
         trial, int8 = work / "trial.int8.onnx", work / FILES["onnx-int8"]
         tried: dict[int, Agreement] = {}
 
         def keeps_labels(k: int) -> bool:
-            _quantize(fp32, trial, [n for g in ranked[:k] for n in g.nodes])
+            _quantize(smooth, trial, [n for g in ranked[:k] for n in g.nodes])
             tried[k] = compare(reference, score(trial, check_texts), n_canary)
             kept = (tried[k].passed("onnx-int8") and tried[k].label_agreement >= target
                     and tried[k].mean_prob_diff <= max_mean_diff)
