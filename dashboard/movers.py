@@ -151,7 +151,7 @@ def movers(path: str, tz: str) -> None:
     # The window ends now, or at the most recent data when its days hold too few of the
     # articles it ranks (a company's share needs MIN_WINDOW of them).
     if scope == "ticker":
-        period = data_period(path, window_days, coverage=queries.link_coverage(path),
+        period = data_period(path, window_days, coverage=queries.link_coverage,
                              minimum=MIN_WINDOW, noun="scored articles on one company")
     else:
         period = data_period(path, window_days, minimum=MIN_WINDOW)

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.period import Period, choose_period
+from dashboard.period import COVERAGE_COLUMNS, Period, choose_period, period_start
 from pipeline.config import load_settings
 from pipeline.errors import StorageError, TonewatchError
 
@@ -169,27 +169,47 @@ def min_scored_per_bucket() -> int:
     return min(market) if market else 10
 
 
-def data_period(path: str, days: int | None, *, coverage: pd.DataFrame | None = None,
+def data_period(path: str, days: int | None, *,
+                coverage: Callable[[str, pd.Timestamp | None], pd.DataFrame] | None = None,
                 minimum: int | None = None, noun: str = "scored articles") -> Period:
     """The period of ``days`` days a page shows by default: the last ``days`` days, or the most
     recent data when those cannot be read (:func:`dashboard.period.choose_period` with the clock
     now).
 
+    The coverage is read in up to three steps, each only when the one before found no readable
+    day, so a database pays for about a month up to its newest dated article rather than its
+    whole history: from the later, then the earlier, of the start of the last ``days`` days
+    and 31 days before the newest dated article; then all history.
+
     Args:
         path: path of ``tonewatch.duckdb``.
         days: length in days, None for all history.
-        coverage: the per-day coverage of what the view counts; default
-            :func:`dashboard.queries.day_coverage` (every dated article).
+        coverage: ``f(path, since)`` returning the per-day coverage of what the view counts
+            from ``since`` on; default :func:`dashboard.queries.day_coverage` (every dated
+            article).
         minimum: scored articles a day needs to be read; default the market rule's
             ``min_articles`` (:func:`min_scored_per_bucket`).
-        noun: what the coverage counts, for the note.
+        noun: what the coverage counts, plural, for the note.
 
     Raises:
         StorageError: the database cannot be read.
     """
-    return choose_period(queries.day_coverage(path) if coverage is None else coverage, days,
-                         pd.Timestamp.now(tz="UTC"),
-                         min_scored_per_bucket() if minimum is None else minimum, noun)
+    coverage = coverage or queries.day_coverage
+    minimum = min_scored_per_bucket() if minimum is None else minimum
+    now = pd.Timestamp.now(tz="UTC")
+    nominal = choose_period(pd.DataFrame(columns=COVERAGE_COLUMNS), days, now, minimum, noun)
+    last = queries.last_dated(path)
+    if days is None or last is None:
+        return nominal
+    # Each step reads every day from `since` to now. One that holds a readable day holds the
+    # newest, and the whole of the last `days` days whenever that day is older (the steps
+    # before found none there), so choose_period decides as it would on all history.
+    month = period_start(last.ceil("h"), 31)  # the month up to the newest dated article
+    for since in (max(nominal.start, month), min(nominal.start, month)):
+        frame = coverage(path, since)
+        if (frame["n_scored"] >= max(minimum, 1)).any():
+            return choose_period(frame, days, now, minimum, noun)
+    return choose_period(coverage(path, None), days, now, minimum, noun)
 
 
 def period_note(period: Period, container=None) -> None:

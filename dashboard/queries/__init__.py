@@ -22,8 +22,8 @@ from dashboard.queries.companies import (
     company, company_daily, company_stories, has_company_tables, search_companies,
 )
 from dashboard.queries.core import (
-    CACHE_TTL_S, READ_LOCK_TIMEOUT_S, database_exists, day_coverage, production_model,
-    production_version,
+    CACHE_TTL_S, READ_LOCK_TIMEOUT_S, database_exists, day_coverage, last_dated,
+    production_model, production_version,
 )
 from dashboard.queries.entities import entity_changes, entity_daily, link_coverage
 from dashboard.queries.feeds import feed_health
@@ -38,8 +38,9 @@ __all__ = [
     "alert_detail", "article_companies", "company", "company_daily", "company_stories",
     "count_articles", "database_exists", "day_coverage", "entity_alerts", "entity_changes",
     "entity_daily", "export_articles", "feed_health", "filter_choices", "find_articles",
-    "has_company_tables", "headline_counts", "label_drift", "last_run", "latest_alerts",
-    "latest_headlines", "link_coverage", "list_alerts", "model_versions", "production_model",
-    "production_version", "search_companies", "sector_companies", "sector_daily",
-    "sector_totals", "shadow_transitions", "silence_count", "silence_history", "timeline",
+    "has_company_tables", "headline_counts", "label_drift", "last_dated", "last_run",
+    "latest_alerts", "latest_headlines", "link_coverage", "list_alerts", "model_versions",
+    "production_model", "production_version", "search_companies", "sector_companies",
+    "sector_daily", "sector_totals", "shadow_transitions", "silence_count", "silence_history",
+    "timeline",
 ]

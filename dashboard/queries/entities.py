@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries.core import CACHE_TTL_S, production_version, read
+from dashboard.queries.core import CACHE_TTL_S, DATED, production_version, read
 
 #: SQL yielding ``(article_id, published_at, entity, label)`` of each scored article per scope,
 #: under the model ``$model``. A ticker's label is the one toward the company where the model
@@ -35,7 +35,7 @@ _HOURLY_COLUMNS = ["entity", "entity_name", "hour", "n_scored", "n_negative"]
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def link_coverage(db_path: str) -> pd.DataFrame:
+def link_coverage(db_path: str, since: pd.Timestamp | None = None) -> pd.DataFrame:
     """Return, per UTC day, the dated articles linked to a company and the most scored ones any
     one company has: the coverage the company movers choose their window from (a company's
     share needs a few scored articles of its own; :func:`dashboard.ui.data_period`).
@@ -46,27 +46,33 @@ def link_coverage(db_path: str) -> pd.DataFrame:
     the production model and linked to one company), ``last_published`` (the day's newest
     linked article, UTC). Oldest first.
 
+    Args:
+        db_path: path of ``tonewatch.duckdb``.
+        since: only days from this instant on (tz-aware UTC; None: all history).
+
     Raises:
         StorageError: the database cannot be read.
     """
-    sql = """
+    sql = f"""
         WITH links AS (
             SELECT date_trunc('day', a.published_at) AS day, l.entity, a.article_id,
                    a.published_at, s.article_id IS NOT NULL AS scored
             FROM article_entities l JOIN articles a ON a.article_id = l.article_id
-            LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = ?
-            WHERE a.date_quality NOT IN ('inferred', 'out_of_range') AND a.published_at <= now()
+            LEFT JOIN scores s ON s.article_id = a.article_id AND s.model_version = $model
+            WHERE {DATED} AND ($since::TIMESTAMPTZ IS NULL OR a.published_at >= $since)
         ), per_company AS (
-            SELECT day, count(*) FILTER (WHERE scored) AS n_scored FROM links GROUP BY day, entity
+            SELECT day, max(n) AS n_scored
+            FROM (SELECT day, count(*) FILTER (WHERE scored) AS n FROM links GROUP BY day, entity)
+            GROUP BY day
         )
         SELECT l.day, count(DISTINCT l.article_id) AS n_articles,
-               (SELECT max(p.n_scored) FROM per_company p WHERE p.day = l.day) AS n_scored,
-               max(l.published_at) AS last_published
-        FROM links l
+               any_value(p.n_scored) AS n_scored, max(l.published_at) AS last_published
+        FROM links l JOIN per_company p USING (day)
         GROUP BY l.day
         ORDER BY l.day
     """
-    return read(db_path, sql, [production_version(db_path)], _COVERAGE_COLUMNS)
+    return read(db_path, sql, {"model": production_version(db_path), "since": since},
+                _COVERAGE_COLUMNS)
 
 
 def _bounds(end: pd.Timestamp, window_days: int, baseline_days: int):

@@ -124,3 +124,37 @@ def test_the_note_names_what_the_view_counts():
     assert period.note == (
         "Showing 2026-02-26 – 2026-03-05 (UTC), up to the latest day with enough scored "
         "articles on one company to read: no dated article in the last 7 days.")
+
+
+def _copy_article(db, article_id: str, day: str, n: int) -> None:
+    """Store ``n`` copies of a seeded article (its scores and company links too) at noon UTC
+    on ``day``."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        for table, when in (("articles", f", TIMESTAMPTZ '{day} 12:00+00' AS published_at"),
+                            ("scores", ""), ("article_entities", ""), ("entity_scores", "")):
+            con.execute(f"INSERT INTO {table} SELECT x.* REPLACE ("
+                        f"'{day}-' || i || '-' || x.article_id AS article_id{when})"
+                        f" FROM {table} x, range({n}) t(i) WHERE x.article_id = ?", [article_id])
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("days", [1, 7, 30, 90, 365, None])
+def test_data_period_reads_a_month_at_a_time_and_decides_as_on_all_history(seeded_db, days):
+    """dashboard.ui.data_period reads the coverage in steps; its answer is choose_period's on
+    the whole history (readable days: a year ago and two years ago; a thin day last week)."""
+    from dashboard import queries, ui
+
+    now = pd.Timestamp.now(tz="UTC")
+    _copy_article(seeded_db, "a2", f"{now - pd.Timedelta(days=730):%Y-%m-%d}", 12)
+    _copy_article(seeded_db, "a2", f"{now - pd.Timedelta(days=365):%Y-%m-%d}", 12)
+    _copy_article(seeded_db, "a2", f"{now - pd.Timedelta(days=7):%Y-%m-%d}", 2)
+    db = str(seeded_db)
+    for coverage, minimum in ((queries.day_coverage, 10), (queries.link_coverage, 3)):
+        want = choose_period(coverage(db, None), days, pd.Timestamp.now(tz="UTC"), minimum)
+        got = ui.data_period(db, days, coverage=coverage, minimum=minimum)
+        assert got == want, coverage.__name__
+        assert got.moved == (days is not None and days < 365)
