@@ -50,6 +50,7 @@ saying why).
 | `TONEWATCH_DAILY_SCHEDULE` | `30 6 * * *` | cron in UTC (intraday: e.g. `30 */4 * * *`); `none` or empty = manual runs only |
 | `TONEWATCH_DUCKDB_POOL` | `tonewatch_duckdb` | DuckDB writers' pool; empty = `default_pool` |
 | `TONEWATCH_SCORE_QUEUE` | unset | Celery queue of `score` (`gpu` on a GPU compose host) |
+| `TONEWATCH_RETRY_DELAY_SECONDS` | `300` | wait before a failed task's retry (the stack test uses a few seconds) |
 
 Runtime settings (data dir, model, receivers, secrets) are `TONEWATCH_*` variables read by
 `pipeline.config.load_settings()` inside the tasks, on the worker.
@@ -69,6 +70,7 @@ _schedule_env = os.environ.get("TONEWATCH_DAILY_SCHEDULE", "30 6 * * *").strip()
 SCHEDULE: str | None = None if _schedule_env.lower() in ("", "none") else _schedule_env
 DUCKDB_POOL: str | None = os.environ.get("TONEWATCH_DUCKDB_POOL", "tonewatch_duckdb").strip() or None
 SCORE_QUEUE: str | None = os.environ.get("TONEWATCH_SCORE_QUEUE", "").strip() or None
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("TONEWATCH_RETRY_DELAY_SECONDS", "").strip() or 300))
 
 # Only pass pool/queue when set, so "unset" means Airflow's own default (default_pool, the
 # configured default queue) rather than a hard-coded copy of it.
@@ -88,7 +90,7 @@ _score_queue: dict[str, Any] = {"queue": SCORE_QUEUE} if SCORE_QUEUE else {}
     default_args={
         "owner": "tonewatch",
         "retries": 2,
-        "retry_delay": timedelta(minutes=5),
+        "retry_delay": RETRY_DELAY,
         "execution_timeout": timedelta(hours=1),
     },
     params={

@@ -3,11 +3,14 @@
 No Docker engine is needed. The structure checks read the compose file with PyYAML (merge keys
 resolved as Compose resolves them). The validator checks run the tools when they are installed
 and skip otherwise: the Compose Specification's JSON schema (check-jsonschema's vendored copy),
-hadolint on both Dockerfiles, and ``docker compose config`` where the compose plugin exists.
+hadolint on the Dockerfiles, and ``docker compose config`` where the compose plugin exists.
+Building and running the stack is ``make stack-test`` (tests/stack/run.py), by hand.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +24,8 @@ from tests.conftest import ROOT
 
 DOCKER = ROOT / "docker"
 COMPOSE = DOCKER / "docker-compose.yaml"
-DOCKERFILES = [DOCKER / "Dockerfile", DOCKER / "Dockerfile.gpu"]
+DOCKERFILES = [DOCKER / "Dockerfile", *sorted((DOCKER / "standins").glob("*.Dockerfile"))]
+STACK_OVERRIDE = ROOT / "tests" / "stack" / "compose.override.yaml"
 SECRETS = ("TONEWATCH_SMTP_PASSWORD", "TONEWATCH_SLACK_WEBHOOK_URL", "AIRFLOW__API_AUTH__JWT_SECRET",
            "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY", "POSTGRES_PASSWORD")
 
@@ -57,10 +61,12 @@ def test_airflow_components_broker_and_metadata_db(compose):
 
 def test_gpu_worker_consumes_the_gpu_queue_and_reserves_a_gpu(compose):
     gpu = compose["services"]["airflow-worker-gpu"]
-    assert re.search(r"--queues\s+gpu\b", _command(gpu))
+    assert re.search(r"--queues\s+\$\{TONEWATCH_GPU_WORKER_QUEUES:-gpu\}", _command(gpu))
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert any("gpu" in d["capabilities"] and d.get("count", 0) >= 1 for d in devices)
-    assert gpu["build"]["dockerfile"] == "docker/Dockerfile.gpu"
+    # The Airflow image's Dockerfile and target, with the CUDA build of torch from PyPI.
+    assert gpu["build"]["dockerfile"] == "docker/Dockerfile" and gpu["build"]["target"] == "airflow"
+    assert gpu["build"]["args"]["TORCH_INDEX_URL"] == "https://pypi.org/simple"
     assert "gpu" in gpu["profiles"], "the GPU worker must be opt-in (hosts without a GPU)"
 
 
@@ -127,6 +133,13 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     proc = subprocess.run([docker, "compose", "-f", str(COMPOSE), "--profile", "gpu", "config", "-q"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    # The stack test's override merges: no GPU reserved, the gpu-queue worker on the CPU image.
+    proc = subprocess.run([docker, "compose", "-f", str(COMPOSE), "-f", str(STACK_OVERRIDE), "--profile",
+                           "gpu", "config", "--format", "json"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env={**os.environ, "STACK_FEEDS_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    gpu = json.loads(proc.stdout)["services"]["airflow-worker-gpu"]
+    assert "deploy" not in gpu and gpu["image"].startswith("tonewatch-airflow:")
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=[p.name for p in DOCKERFILES])
@@ -141,5 +154,6 @@ def test_dockerfiles_pass_hadolint(dockerfile):
 
 def test_torch_pin_is_the_same_everywhere():
     pin = re.search(r'"torch==([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8")).group(1)
-    for dockerfile in DOCKERFILES:
-        assert f"torch=={pin}" in dockerfile.read_text(encoding="utf-8"), dockerfile.name
+    assert f"torch=={pin}+cpu" in (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    gpu_args = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]["airflow-worker-gpu"]["build"]["args"]
+    assert gpu_args["TORCH_SPEC"] == f"torch=={pin}"
