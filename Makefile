@@ -8,12 +8,14 @@ SHARED_FEEDS := $(wildcard ../shared/real_feeds/*.xml)
 DEMO_FEEDS ?= tests/fixtures/feeds/* $(if $(SHARED_FEEDS),../shared/real_feeds/*.xml,)
 PORT ?= 8501
 
-.PHONY: demo test install model model-upgrade run dashboard clean-data help airflow
+.PHONY: demo test install model model-upgrade run dashboard clean-data help airflow images stack-test
 
 help:
 	@echo "make demo   - build the default model if missing, run the pipeline once, serve the dashboard"
 	@echo "make test   - run the whole test suite"
 	@echo "make airflow - Airflow standalone (scheduler, UI on :$(AIRFLOW_PORT)) with ./dags and ./.airflow"
+	@echo "make images - build the container images of docker/ (needs Docker with buildx and compose v2)"
+	@echo "make stack-test - bring the compose stack up, run tonewatch_daily through it, tear it down"
 
 $(STAMP): pyproject.toml
 	@echo "== installing tonewatch and its dependencies into $(VENV) (a few minutes on a first run; pip shows each download)"
@@ -79,3 +81,11 @@ airflow: model model-upgrade
 
 clean-data:
 	rm -rf data
+
+# Container images and the compose stack test (docker/README.md). Not part of `make test`: they
+# need a Docker engine, root for the base-image stand-ins, and tens of minutes.
+images:
+	docker/build-images.sh
+
+stack-test: install
+	$(BIN)/python -m tests.stack.run
