@@ -191,7 +191,7 @@ def test_feeds_show_every_demo_source(browser_page, demo_data, monkeypatch):
     at = open_page(monkeypatch, demo_data, "feeds")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Healthy"]) >= 5
+    assert int(metrics["Healthy"]) >= 4  # the sample feeds that parse (more with ../shared)
 
 
 def test_model_shows_the_label_distribution_of_the_demo(browser_page, demo_data, monkeypatch):
