@@ -8,13 +8,26 @@ runs in its own subprocess, so its peak RSS (``VmHWM``) is its own:
 - ``pipeline_bs1`` / ``pipeline_bs64``: ``transformers.pipeline("text-classification")`` called
   on consecutive slices of 1 / 64 inputs in input order (bs1 on a fixed sample, it is slow);
 - ``torch``: :class:`pipeline.scoring.classifier.SentimentClassifier`, PyTorch backend;
-- ``onnx_fp32`` / ``onnx_int8``: the same scorer on the ``tonewatch model export-onnx`` files.
+- ``onnx_fp32`` / ``onnx_int8``: the same scorer on the files a model build (or
+  ``tonewatch model export-onnx``) wrote: the fused float32 graph and its int8 quantisation;
+- ``auto``: the same scorer as the score stage loads it by default (the fastest backend that
+  passed its check, :func:`pipeline.scoring.onnx_check.auto_backend`); the table names its pick.
 
 Reported per variant: sentences/s over the whole input set (load and one warm-up excluded), p50
 and p95 latency of one batch (a pipeline call; a tonewatch forward pass), peak RSS, accuracy on
-the labelled headlines, and label agreement with the ``torch`` variant. The last line is one JSON
-object with ``sentences_per_s``, ``ratio_vs_pipeline_bs64`` (best tonewatch variant) and
-``int8_label_agreement``.
+the labelled headlines, label agreement with the ``torch`` variant, and the ratio of its
+sentences/s to ``pipeline_bs64``'s. The last line is one JSON object with ``sentences_per_s``,
+``ratio_vs_pipeline_bs64`` (per variant), ``auto_backend`` and ``int8_label_agreement``; it is
+also written to ``bench/results/scoring_<cpu>.json`` (``--out``), ``<cpu>`` being ``native`` or
+``avx2``.
+
+``--avx2`` emulates an AVX2-only CPU for PyTorch (pipeline() and ``torch``):
+``ATEN_CPU_CAPABILITY=avx2`` (ATen's kernels), ``ONEDNN_MAX_CPU_ISA=AVX2`` and
+``MKL_ENABLE_INSTRUCTIONS=AVX2`` (the GEMM libraries), as ``bench/_training_speed.py`` does.
+ONNX Runtime cannot be limited that way: its MLAS kernels pick AVX2, AVX-512, VNNI or AMX from
+CPUID and XCR0 when the library loads, with no option or environment variable to cap them
+(onnxruntime/core/mlas/lib/platform.cpp), so the ONNX variants run with every instruction set
+the machine has.
 
 ``--stream N`` instead writes N generated articles to a scratch DuckDB and runs the score stage
 over them (chunked reads and bulk writes), reporting articles/s and peak RSS. ``--base-size``
@@ -24,9 +37,10 @@ the default universe, pass by pass and as the whole score stage, on one targeted
 ``bench/_entity_pass.py``): last line ``entity_adds_pct`` per backend (goal <= 50).
 Every mode prints the CPU model and its vector flags first.
 
-Usage (timings: run alone, or under ``flock /tmp/tonewatch-bench.lock``)::
+Usage (timings: run alone, or under ``flock -x /tmp/tonewatch-cpu.lock``)::
 
     .venv/bin/python bench/scoring.py [--model production] [--quick | --limit N] [--device cpu]
+        [--variants pipeline_bs64,torch,onnx_fp32,onnx_int8,auto] [--avx2] [--out FILE]
     .venv/bin/python bench/scoring.py --stream 20000,100000 [--stream-model tiny|production]
         [--stream-backend torch|onnx-int8|onnx-fp32]
     .venv/bin/python bench/scoring.py --base-size --device cuda [--peak-tflops 790]
@@ -50,7 +64,11 @@ import numpy as np
 from _common import ROOT, TFNS_VALID, cpu_summary, load_inputs, peak_rss_mib, percentiles, resolve_model
 from _scoring_stream import base_size, stream, stream_child
 
-VARIANTS = ("pipeline_bs1", "pipeline_bs64", "torch", "onnx_fp32", "onnx_int8")
+VARIANTS = ("pipeline_bs1", "pipeline_bs64", "torch", "onnx_fp32", "onnx_int8", "auto")
+BACKEND_OF = {"torch": "torch", "onnx_fp32": "onnx-fp32", "onnx_int8": "onnx-int8", "auto": "auto"}
+#: PyTorch on an emulated AVX2-only CPU (see the module docstring).
+AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+            "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 BS1_SAMPLE = 300
 
 
@@ -77,12 +95,14 @@ def run_pipeline(path: str, texts: list[str], batch: int, device: str) -> tuple[
     return probs, latencies, time.perf_counter() - begun
 
 
-def run_tonewatch(path: str, texts: list[str], backend: str, device: str) -> tuple[np.ndarray, list[float], float]:
+def run_tonewatch(path: str, texts: list[str], backend: str, device: str) -> tuple[np.ndarray, list[float], float, str]:
     """Probabilities from :class:`SentimentClassifier`, the latency of each forward pass (s),
-    and the seconds of the whole ``predict`` call (tokenization and padding included)."""
+    the seconds of the whole ``predict`` call (tokenization and padding included), and the
+    backend that ran (``auto``'s pick)."""
     from pipeline.scoring.classifier import SentimentClassifier
 
-    classifier = SentimentClassifier(path, backend=backend, device=device if backend == "torch" else None)
+    classifier = SentimentClassifier(path, backend=backend,
+                                     device=device if backend in ("torch", "auto") else None)
     classifier.predict_probs(texts[:64])  # warm-up
     latencies: list[float] = []
     forward = classifier.backend.logits
@@ -93,10 +113,11 @@ def run_tonewatch(path: str, texts: list[str], backend: str, device: str) -> tup
         latencies.append(time.perf_counter() - started)
         return result
 
+    name = classifier.backend.name
     classifier.backend.logits = timed
     begun = time.perf_counter()
     probs = classifier.predict_probs(texts)
-    return probs, latencies, time.perf_counter() - begun
+    return probs, latencies, time.perf_counter() - begun, name
 
 
 def child(args) -> None:
@@ -110,10 +131,12 @@ def child(args) -> None:
     if args.variant.startswith("pipeline"):
         probs, latencies, seconds = run_pipeline(
             path, texts, 1 if args.variant.endswith("bs1") else 64, args.device)
+        ran = "pipeline"
     else:
-        backend = {"torch": "torch", "onnx_fp32": "onnx-fp32", "onnx_int8": "onnx-int8"}[args.variant]
-        probs, latencies, seconds = run_tonewatch(path, texts, backend, args.device)
+        probs, latencies, seconds, ran = run_tonewatch(path, texts, BACKEND_OF[args.variant],
+                                                       args.device)
     Path(args.out).write_text(json.dumps({
+        "backend": ran,
         "n": len(texts), "probs": np.asarray(probs).round(6).tolist(), "latencies": latencies,
         "seconds": seconds, "cpu_seconds": time.process_time() - cpu_started,
         "peak_rss_mib": peak_rss_mib()}))
@@ -125,7 +148,8 @@ def measure(variant: str, args, scratch: Path) -> dict | None:
     cmd = [sys.executable, __file__, "--child", variant, "--out", str(out), "--model", args.model,
            "--device", args.device] + (["--limit", str(args.limit)] if args.limit else [])
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, **(AVX2_ENV if args.avx2 else {})}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
     _, stderr = proc.communicate()
     if proc.returncode != 0:
         last = [line for line in stderr.splitlines() if line.strip()][-1:] or ["?"]
@@ -170,17 +194,15 @@ def compare_variants(args) -> dict:
         rows.append((variant, n, rate, p50, p95, result["peak_rss_mib"], accuracy, agree, per_cpu_s))
     # sent/CPU-s: sentences per second of CPU time of all the variant's threads; steadier than
     # wall time when other processes share the cores.
-    print(f"{'variant':<15}{'inputs':>8}{'sent/s':>9}{'sent/CPU-s':>12}{'p50 ms':>9}{'p95 ms':>9}"
-          f"{'peak RSS':>10}{'accuracy':>10}{'agree w/ torch':>16}")
-    for variant, n, rate, p50, p95, rss, accuracy, agree, per_cpu_s in rows:
-        print(f"{variant:<15}{n:>8}{rate:>9.1f}{per_cpu_s:>12.1f}{p50:>9.1f}{p95:>9.1f}"
-              f"{rss:>8.0f}Mi{accuracy:>10.4f}{agree:>16.4f}")
     base = rates.get("pipeline_bs64")
+    print(f"{'variant':<15}{'ran':<11}{'inputs':>7}{'sent/s':>9}{'x pipe64':>9}{'sent/CPU-s':>11}"
+          f"{'p50 ms':>8}{'p95 ms':>8}{'peak RSS':>10}{'accuracy':>10}{'agree w/ torch':>15}")
+    for variant, n, rate, p50, p95, rss, accuracy, agree, per_cpu_s in rows:
+        ratio = f"{rate / base:.2f}x" if base else "-"
+        print(f"{variant:<15}{results[variant]['backend']:<11}{n:>7}{rate:>9.1f}{ratio:>9}"
+              f"{per_cpu_s:>11.1f}{p50:>8.1f}{p95:>8.1f}{rss:>8.0f}Mi{accuracy:>10.4f}{agree:>15.4f}")
     ours = {k: v for k, v in rates.items() if not k.startswith("pipeline")}
     best = max(ours, key=ours.get) if ours else None
-    if base:
-        for variant in ours:
-            print(f"{variant} / pipeline_bs64: {ours[variant] / base:.2f}x")
     accuracy = {row[0]: row[6] for row in rows}
     agreement = {row[0]: row[7] for row in rows}
     if "onnx_int8" in accuracy and "torch" in accuracy:
@@ -194,12 +216,13 @@ def compare_variants(args) -> dict:
         on = headline[:len(int8_labels)]
         int8_agreement = float((int8_labels[on] == ref_labels[on]).mean())
     return {
-        "sentences_per_s": {k: round(rates[k], 1) if k in rates else None
-                            for k in ("pipeline_bs1", "pipeline_bs64", "torch", "onnx_int8")}
-        | ({"onnx_fp32": round(rates["onnx_fp32"], 1)} if "onnx_fp32" in rates else {}),
-        "ratio_vs_pipeline_bs64": round(ours[best] / base, 2) if base and best else None,
+        "sentences_per_s": {k: round(v, 1) for k, v in rates.items()},
+        "ratio_vs_pipeline_bs64": ({k: round(v / base, 2) for k, v in ours.items()}
+                                   if base else None),
         "best_variant": best,
+        "auto_backend": (results.get("auto") or {}).get("backend"),
         "int8_label_agreement": None if int8_agreement is None else round(int8_agreement, 4),
+        "label_agreement_with_torch": {k: round(v, 4) for k, v in agreement.items()},
         "accuracy": {k: round(v, 4) for k, v in accuracy.items()},
         "peak_rss_mib": {row[0]: round(row[5]) for row in rows},
         "sentences_per_cpu_s": {row[0]: round(row[8], 1) for row in rows},
@@ -215,6 +238,11 @@ def parse_args(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="score only this many inputs")
     parser.add_argument("--quick", action="store_true", help="same as --limit 600")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--avx2", action="store_true",
+                        help="emulate an AVX2-only CPU for PyTorch (ONNX Runtime cannot be capped)")
+    parser.add_argument("--out", default=None,
+                        help="results file (default bench/results/scoring_native.json or "
+                             "scoring_avx2.json)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset")
     parser.add_argument("--stream", default=None, metavar="N[,N...]",
                         help="score N generated articles through the score stage instead")
@@ -243,7 +271,6 @@ def parse_args(argv=None):
     parser.add_argument("--save-model", default=None, metavar="DIR",
                         help="--entity: copy the model the bench trains to DIR (reuse with --model)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick and not args.limit:
         args.limit = 600
@@ -282,7 +309,17 @@ def main(argv=None) -> None:
         print(f"skipped: {TFNS_VALID} not found (the benchmark reads ../shared)")
         print(json.dumps({"skipped": "tfns valid.csv not found"}))
         return
-    print(json.dumps(compare_variants(args)))
+    summary = compare_variants(args)
+    capped = {k: v for k, v in os.environ.items() if k in AVX2_ENV} | (AVX2_ENV if args.avx2 else {})
+    summary |= {"cpu": cpu_summary(), "pytorch_isa_caps": capped,
+                "onnxruntime_isa": "uncapped (every instruction set of this CPU)",
+                "model": resolve_model(args.model)[1],
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    label = "avx2" if capped.get("ATEN_CPU_CAPABILITY") == "avx2" else "native"
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"scoring_{label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -198,7 +198,7 @@ def test_train_model_prepares_the_fast_backends_of_the_new_version(tmp_path, mon
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import pipeline.scoring.fast_backends as fast
-    import pipeline.training.train as train
+    from pipeline.training import train
     from pipeline.registry import Registry
     from pipeline.training.finetune import TrainResult
 
