@@ -7,9 +7,10 @@ wall time; the exit status is 0 only when every check passed.
 
 What it does, on the project ``tonewatch-stacktest`` (its own volumes; ``down -v`` first and last):
 
-1. Seeds the model registry volume with an already-trained registry (``STACK_MODEL_REGISTRY``,
-   else ``TONEWATCH_TEST_REGISTRY``: the test model of tests/conftest.py; there is no model hub)
-   and adds a dashboard user with the `tonewatch` CLI service.
+1. Puts a model into the registry volume (there is no model hub): a copy of the registry
+   directory ``STACK_MODEL_REGISTRY`` names (e.g. the test model tests/conftest.py keeps in
+   ``TONEWATCH_TEST_REGISTRY``), else the quick first model built by the `tonewatch` CLI
+   service (``model ensure-default --quick``); adds a dashboard user with the same service.
 2. ``up --wait``: Postgres, Redis, api-server, scheduler, dag-processor, triggerer, the CPU
    worker (queue ``default``), the ``gpu``-queue worker (the CPU image here), the dashboard.
 3. Unpauses ``tonewatch_daily`` and triggers it through the REST API with the run instant of
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -243,15 +245,24 @@ def browser_checks(base: str) -> None:
 
 
 def seed(stack: Stack) -> None:
-    registry = os.environ.get("STACK_MODEL_REGISTRY") or os.environ.get("TONEWATCH_TEST_REGISTRY")
-    if not registry or not (Path(registry) / "registry.json").exists() and not any(Path(registry).glob("*/registry.json")):
-        raise StackTestFailure(
-            "no model registry to seed the stack with: set STACK_MODEL_REGISTRY to a registry "
-            "directory (e.g. the test model that tests/conftest.py builds into "
-            "TONEWATCH_TEST_REGISTRY) or build one with `tonewatch model ensure-default`")
-    say(f"seeding the models volume from {registry}")
-    stack.compose("run", "--rm", "-T", "-v", f"{Path(registry).resolve()}:/seed:ro", "--entrypoint", "sh",
-                  "tonewatch", "-c", "cp -R /seed/. /models/ && ls /models", timeout=900)
+    """Put a production model into the models volume and a dashboard user into the users volume.
+
+    With ``STACK_MODEL_REGISTRY`` naming a registry directory, it is copied in; otherwise the
+    `tonewatch` CLI service builds the quick first model (`model ensure-default --quick`), as a
+    user of the stack would (there is no model hub).
+    """
+    registry = os.environ.get("STACK_MODEL_REGISTRY")
+    if registry:
+        if not any(Path(registry).rglob("registry.json")):
+            raise StackTestFailure(f"STACK_MODEL_REGISTRY={registry} holds no model (no registry.json)")
+        say(f"seeding the models volume from {registry}")
+        stack.compose("run", "--rm", "-T", "-v", f"{Path(registry).resolve()}:/seed:ro", "--entrypoint",
+                      "sh", "tonewatch", "-c", "cp -R /seed/. /models/", timeout=900)
+    else:
+        say("building the quick first model in the models volume (tonewatch model ensure-default --quick)")
+        t0 = time.monotonic()
+        stack.compose("run", "--rm", "-T", "tonewatch", "model", "ensure-default", "--quick", timeout=3600)
+        say(f"quick model built in {time.monotonic() - t0:.0f} s")
     stack.compose("run", "--rm", "-T", "--no-deps", "tonewatch", "users", "add", "stackreader", "--role",
                   "viewer", "--password-stdin", input="stack-reader-password-1\n", timeout=300)
 
@@ -354,6 +365,8 @@ def main() -> int:
                                                         capture_output=True).returncode:
         print("stack-test: needs docker with the compose v2 plugin", file=sys.stderr)
         return 2
+    # A terminated test still tears the stack down (SystemExit runs the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     burst = int(os.environ.get("STACK_BURST", "1500"))
     feeds_dir = Path(tempfile.mkdtemp(prefix="tonewatch-stack-feeds-"))
     feeds_dir.chmod(0o755)
