@@ -44,6 +44,8 @@ def test_every_page_in_headless_chromium(dashboard_url, seeded_db):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
+            # expect() has its own 5 s default: a first page load on a busy machine takes more.
+            sync_api.expect.set_options(timeout=TIMEOUT_MS)
             # Any script smuggled in by the hostile seeded titles would open a dialog.
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             expect = sync_api.expect
@@ -142,6 +144,7 @@ def test_every_page_in_headless_chromium(dashboard_url, seeded_db):
             assert page.locator("a[href^='javascript:']").count() == 0
             assert page.locator("img[src='x']").count() == 0
         finally:
+            sync_api.expect.set_options(timeout=5_000)  # playwright's default, for other tests
             browser.close()
     assert dialogs == [], f"a script ran in the page: {dialogs}"
     import duckdb
