@@ -1,22 +1,24 @@
 """Steps per second of the default recipe, option by option (``bench/training.py --speed``).
 
-Each option runs in its own subprocess (``python bench/_training_speed.py --worker SPEC``),
-because the OpenMP wait policy (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``) and the instruction-set
-caps (``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA``, ``MKL_ENABLE_INSTRUCTIONS``) are read when
-torch loads. A worker builds the default model's run exactly as ``tonewatch train`` does
-(project corpus, :func:`~pipeline.training.finetune.split_data`,
-:func:`~pipeline.training.finetune.build_model`, :func:`~pipeline.training.session.set_up`, the
-thread policy of :mod:`pipeline.scoring.threads`), then times, after warm-up steps:
+A worker process (``python bench/_training_speed.py --worker SPEC``) builds the default model's
+run once, exactly as ``tonewatch train`` does (project corpus,
+:func:`~pipeline.training.finetune.split_data`, :func:`~pipeline.training.finetune.build_model`,
+:func:`~pipeline.training.session.set_up`), then, for each of its options in turn (threads,
+bf16 autocast, frozen lower layers, length grouping; ``rounds`` rounds, median reported), times
+after warm-up steps:
 
 - ``probe``: steps of the linear-probe phase (encoder frozen, head trains; its own AdamW);
 - ``finetune``: steps of the fine-tuning phase (all but the frozen weights train; the recipe's
   AdamW, schedule and moving average);
 - ``score``: forward passes of the torch scoring backend
   (:class:`~pipeline.scoring.backends.TorchBackend`, float32 on the CPU) over the validation
-  rows in batches of 64, in rows per second.
+  rows in length-sorted batches of 64, in rows per second.
 
-Every option sees the same batches (same seed), except ``group_by_length`` off, which draws
-others. Scenarios:
+Options read when torch loads get a worker of their own: the OpenMP wait policy
+(``OMP_WAIT_POLICY``) and the instruction-set caps. The worker prints its results after every
+option, so one stopped by the timeout keeps what it measured. The options draw their batches one
+after another from the run's seeded generator (random length-grouped batches of the corpus).
+Scenarios:
 
 - ``native``: this CPU as it is (bf16 autocast where it has AVX512-BF16/AMX);
 - ``avx2``: an AVX2-only CPU without bf16, emulated: ``ATEN_CPU_CAPABILITY=avx2`` (ATen's own
@@ -49,98 +51,119 @@ AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
 BUSY_CORE = 0
 
 
-def option(name: str, *, env: dict | None = None, args: dict | None = None,
-           compile: bool = False, pin: str | None = None,
-           phases: tuple[str, ...] = ("probe", "finetune")) -> dict:
-    """One measured option: a name, extra environment, TrainingArguments overrides, phases.
-
-    ``env`` holds ``TONEWATCH_THREADS`` (``all``: one thread per core, the old policy; unset: the
-    new policy; a number: that many). ``pin`` is a ``taskset -c`` core list for the worker.
-    """
-    return {"option": name, "env": env or {}, "args": args or {}, "compile": compile,
-            "pin": pin, "phases": list(phases)}
+def variant(name: str, threads: str | int = "all", **settings) -> dict:
+    """One option measured inside a worker: a name, the thread setting (``all``: one per core,
+    the old policy; ``policy``: :func:`pipeline.scoring.threads.configure_cpu_threads`, the new
+    one; a number) and TrainingArguments overrides that can change between steps (``bf16``,
+    ``freeze_layers``, ``group_by_length``)."""
+    return {"option": name, "threads": threads, "settings": settings}
 
 
-OLD = {"TONEWATCH_THREADS": "all"}
+def process(scenario: str, variants: list[dict], *, env: dict | None = None,
+            phases: tuple[str, ...] = ("probe", "finetune"), pin: str | None = None) -> dict:
+    """One worker subprocess: its scenario, environment (read when torch loads: wait policy,
+    instruction-set caps), ``taskset`` core list and the variants it interleaves."""
+    return {"scenario": scenario, "env": env or {}, "phases": list(phases), "pin": pin,
+            "variants": variants}
 
 
-def plan(scenarios: list[str], ort_python: str | None = None) -> list[tuple[str, dict]]:
-    """``[(scenario, option spec)]`` to run, in order; the first of each scenario is its
-    reference (the old default: bf16 where native, one thread per core, spinning waits)."""
-    runs: list[tuple[str, dict]] = []
+def plan(scenarios: list[str], ort_python: str | None = None) -> list[dict]:
+    """Worker processes to run, in order. The first variant of each scenario is its reference
+    (the old default: bf16 where native, one thread per core, spinning waits)."""
+    old = variant("default (old threads)")
+    new = variant("new thread policy", "policy")
+    passive = {"OMP_WAIT_POLICY": "PASSIVE"}
+    off = {"bf16": False}
+    runs: list[dict] = []
     if "native" in scenarios:
-        runs += [("native", o) for o in [
-            option("default (old threads)", env=OLD),
-            option("bf16 off", env=OLD, args={"bf16": False}),
-            option("threads 1", env={"TONEWATCH_THREADS": "1"}),
-            option("threads 2 OMP_WAIT_POLICY=PASSIVE", env={**OLD, "OMP_WAIT_POLICY": "PASSIVE"}),
-            option("threads 2 GOMP_SPINCOUNT=10000", env={**OLD, "GOMP_SPINCOUNT": "10000"}),
-            option("new thread policy", env={}),
-            option("group_by_length off", env=OLD, args={"group_by_length": False}),
-            option("freeze lower 2 layers", env=OLD, args={"freeze_layers": 2}),
-            option("freeze lower 3 layers", env=OLD, args={"freeze_layers": 3}),
-        ]]
-    if "ort" in scenarios and ort_python:
-        ort = {"python": ort_python, "ort": True}
-        runs += [("ort", o) for o in [
-            option("torch float32 (bf16 off)", env=OLD, args={"bf16": False},
-                   phases=("finetune",)),
-            {**option("onnxruntime-training float32", env=OLD, phases=("finetune",)), **ort},
-            option("torch float32, AVX2 emulated", env={**AVX2_ENV, **OLD},
-                   args={"bf16": False}, phases=("finetune",)),
-        ]]
-    if "compile" in scenarios:
-        runs += [("compile", o) for o in [
-            option("default (old threads)", env=OLD),
-            option("torch.compile (inductor, dynamic)", env=OLD, compile=True),
-        ]]
+        runs += [process("native", [old, variant("threads 1", 1), new,
+                                    variant("threads 1, bf16 off", 1, bf16=False),
+                                    variant("threads 1, freeze lower 3 of 6 layers", 1,
+                                            freeze_layers=3),
+                                    variant("threads 1, group_by_length off", 1,
+                                            group_by_length=False)])]
+    if "native+passive" in scenarios:
+        runs += [process("native", [variant("threads 2 OMP_WAIT_POLICY=PASSIVE")], env=passive)]
     if "native+busy" in scenarios:
-        runs += [("native+busy", o) for o in [
-            option("default (old threads)", env=OLD),
-            option("threads 2 OMP_WAIT_POLICY=PASSIVE", env={**OLD, "OMP_WAIT_POLICY": "PASSIVE"}),
-            option("threads 1", env={"TONEWATCH_THREADS": "1"}),
-            option("threads 1 pinned to the free core", env={"TONEWATCH_THREADS": "1"},
-                   pin=str(1 - BUSY_CORE)),
-            option("new thread policy", env={}),
-        ]]
+        runs += [process("native+busy", [new, old])]
+    if "native+busy+passive" in scenarios:
+        runs += [process("native+busy", [variant("threads 2 OMP_WAIT_POLICY=PASSIVE")],
+                         env=passive)]
+    if "native+busy+pin" in scenarios:
+        runs += [process("native+busy", [variant("threads 1 pinned to the free core", 1)],
+                         pin=str(1 - BUSY_CORE))]
     if "avx2" in scenarios:
-        off = {"bf16": False}
-        runs += [("avx2", o) for o in [
-            option("default (old threads)", env={**AVX2_ENV, **OLD}, args=off),
-            option("threads 1", env={**AVX2_ENV, "TONEWATCH_THREADS": "1"}, args=off),
-            option("new thread policy", env=dict(AVX2_ENV), args=off),
-            option("freeze lower 3 layers", env={**AVX2_ENV, **OLD},
-                   args={**off, "freeze_layers": 3}),
-        ]]
+        runs += [process("avx2", [variant("threads 1", 1, bf16=False),
+                                  variant("default (old threads)", bf16=False)], env=AVX2_ENV)]
     if "avx2+busy" in scenarios:
-        off = {"bf16": False}
-        runs += [("avx2+busy", o) for o in [
-            option("default (old threads)", env={**AVX2_ENV, **OLD}, args=off),
-            option("threads 2 OMP_WAIT_POLICY=PASSIVE",
-                   env={**AVX2_ENV, **OLD, "OMP_WAIT_POLICY": "PASSIVE"}, args=off),
-            option("new thread policy", env=dict(AVX2_ENV), args=off),
-        ]]
-    for scenario, busy in (("score", False), ("score+busy", True)):
+        runs += [process("avx2+busy", [variant("default (old threads)", **off),
+                                       variant("new thread policy", "policy", **off)],
+                         env=AVX2_ENV)]
+    for scenario in ("score", "score+busy"):
         if scenario in scenarios:
-            runs += [(scenario, o) for o in [
-                option("torch backend, old threads", env=OLD, phases=("score",)),
-                option("torch backend, new thread policy", env={}, phases=("score",)),
-            ]]
+            runs += [process(scenario, [variant("torch backend, new thread policy", "policy"),
+                                        variant("torch backend, old threads")],
+                             phases=("score",))]
+    if "ort" in scenarios and ort_python:
+        runs += [process("ort", [variant("torch float32 (bf16 off)", bf16=False)],
+                         phases=("finetune",)),
+                 {**process("ort", [variant("onnxruntime-training float32")],
+                            phases=("finetune",)), "python": ort_python, "ort": True}]
+    if "compile" in scenarios:
+        runs += [process("compile", [old]),
+                 {**process("compile", [variant("torch.compile (inductor, dynamic)")]),
+                  "compile": True}]
     return runs
 
 
 # ----------------------------------------------------------------------------------- worker
 
-def _timed(fit, steps: int, warmup: int, optimizer, scheduler, average: bool) -> dict:
-    fit.run_epoch(0, optimizer, scheduler, average=average, max_steps=warmup)
+def _rate(fit, steps: int, warmup: int, optimizer, scheduler, average: bool) -> float:
+    """Steps per second over ``steps`` steps after ``warmup`` untimed ones."""
+    if warmup:
+        fit.run_epoch(0, optimizer, scheduler, average=average, max_steps=warmup)
     started = time.perf_counter()
     fit.run_epoch(0, optimizer, scheduler, average=average, max_steps=steps)
-    seconds = time.perf_counter() - started
-    return {"steps": steps, "seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 3)}
+    return steps / (time.perf_counter() - started)
+
+
+def _apply(fit, model, spec_variant: dict, native: bool, base_args) -> int:
+    """Set one variant's threads, bf16, frozen layers and length grouping; return threads."""
+    import dataclasses
+
+    import torch
+
+    from pipeline.scoring.threads import available_cores, configure_cpu_threads
+    from pipeline.training.parameters import depth_below_top
+
+    threads = spec_variant["threads"]
+    if threads == "policy":
+        configure_cpu_threads()
+    elif threads == "all":
+        torch.set_num_threads(available_cores())
+    else:
+        torch.set_num_threads(int(threads))
+    settings = spec_variant["settings"]
+    fit.use_bf16 = bool(settings.get("bf16", base_args.bf16) and native)
+    fit.args = dataclasses.replace(base_args, **{k: v for k, v in settings.items()
+                                                 if k == "group_by_length"})
+    frozen = settings.get("freeze_layers", 0)
+    n_layers = model.config.num_hidden_layers
+    for name, param in fit.params.items():
+        if frozen and depth_below_top(name, n_layers) > n_layers - frozen:
+            param.requires_grad_(False)
+            param.grad = None
+    return torch.get_num_threads()
+
+
+def _restore(fit) -> None:
+    for param in fit.params.values():
+        param.requires_grad_(True)
 
 
 def worker(spec: dict) -> dict:
-    """Build the default recipe's run with ``spec``'s overrides; time its phases."""
+    """Build the default recipe's run once; time each variant's phases, interleaved over
+    ``rounds`` rounds (so that load changing during the run hits every variant alike)."""
     import tempfile
 
     import torch
@@ -154,13 +177,14 @@ def worker(spec: dict) -> dict:
     from pipeline.training.session import set_up
     from pipeline.training.train import resolve_base
 
-    args = TrainingArguments(**spec["args"])
+    args = TrainingArguments()
     frame = load_labelled(ROOT / "models" / "corpus")
     set_seed(args.seed)
     train_df, val_df, _ = split_data(frame, args)
     tokenizer, model = build_model(resolve_base(""), args, "cpu")
-    out: dict = {"capability": torch.backends.cpu.get_cpu_capability(),
-                 "bf16": bool(args.bf16 and native_bf16("cpu"))}
+    native = native_bf16("cpu") and "ATEN_CPU_CAPABILITY" not in os.environ
+    rates: dict[str, dict[str, list[float]]] = {v["option"]: {} for v in spec["variants"]}
+    threads: dict[str, int] = {}
     if "score" in spec["phases"]:
         from pipeline.scoring.backends import TorchBackend
 
@@ -170,39 +194,76 @@ def worker(spec: dict) -> dict:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             backend = TorchBackend(tmp, device="cpu")
-        out["threads"] = torch.get_num_threads()
         ids, mask = val["input_ids"], val["attention_mask"]
         order = mask.sum(1).argsort()  # length-sorted batches, as the scorer builds them
-        batches = [order[i:i + 64] for i in range(0, len(order), 64)]
-        for b in batches[:4]:
-            backend.logits(ids[b][:, :int(mask[b].sum(1).max())], mask[b][:, :int(mask[b].sum(1).max())])
-        started, rows = time.perf_counter(), 0
-        for b in batches[:spec.get("score_batches", 40)]:
-            width = int(mask[b].sum(1).max())
-            backend.logits(ids[b][:, :width], mask[b][:, :width])
-            rows += len(b)
-        seconds = time.perf_counter() - started
-        out["score"] = {"rows": rows, "seconds": round(seconds, 2),
-                        "rows_per_s": round(rows / seconds, 1)}
-        return out
-    fit, optimizer, scheduler = set_up(model, tokenizer, train_df, val_df, args, "cpu",
-                                       use_bf16=out["bf16"])
-    fit.bar = tqdm(disable=True)
-    out["threads"] = fit.configure_threads()
-    if spec["compile"]:
-        fit.model = torch.compile(model, dynamic=True)
-    model.train()
-    if "probe" in spec["phases"]:
+        batches = [order[i:i + 64] for i in range(0, len(order), 64)][:spec["score_batches"]]
+
+        def score() -> float:
+            started, rows = time.perf_counter(), 0
+            for b in batches:
+                width = int(mask[b].sum(1).max())
+                backend.logits(ids[b][:, :width], mask[b][:, :width])
+                rows += len(b)
+            return rows / (time.perf_counter() - started)
+
+        class _Fit:  # what _apply touches
+            params: dict = {}
+
+        for round_ in range(spec["rounds"]):
+            for v in spec["variants"]:
+                threads[v["option"]] = _apply(_Fit(), model, v, False, args)
+                if round_ == 0:
+                    backend.logits(ids[batches[0]], mask[batches[0]])
+                rates[v["option"]].setdefault("score", []).append(score())
+                _summary(spec, rates, threads, False)
+    else:
+        fit, optimizer, scheduler = set_up(model, tokenizer, train_df, val_df, args, "cpu",
+                                           use_bf16=native)
+        fit.bar = tqdm(disable=True)
+        if spec.get("compile"):
+            fit.model = torch.compile(model, dynamic=True)
+        model.train()
         body = [p for n, p in fit.params.items() if not is_head(n)]
         head = [p for n, p in fit.params.items() if is_head(n)]
-        for param in body:
-            param.requires_grad_(False)
         probe = torch.optim.AdamW(head, lr=args.linear_probe_lr, weight_decay=args.weight_decay)
-        out["probe"] = _timed(fit, spec["probe_steps"], spec["warmup"] * 2, probe, None, False)
-        for param in body:
-            param.requires_grad_(True)
-    if "finetune" in spec["phases"]:
-        out["finetune"] = _timed(fit, spec["steps"], spec["warmup"], optimizer, scheduler, True)
+        for round_ in range(spec["rounds"]):
+            warmup = spec["warmup"] * (3 if round_ == 0 and spec.get("compile") else 1)
+            for v in spec["variants"]:
+                threads[v["option"]] = _apply(fit, model, v, native, args)
+                if "probe" in spec["phases"]:
+                    for param in body:
+                        param.requires_grad_(False)
+                    rates[v["option"]].setdefault("probe", []).append(
+                        _rate(fit, spec["probe_steps"], warmup, probe, None, False))
+                    _restore(fit)
+                    _apply(fit, model, v, native, args)
+                if "finetune" in spec["phases"]:
+                    rates[v["option"]].setdefault("finetune", []).append(
+                        _rate(fit, spec["steps"], warmup, optimizer, scheduler, True))
+                _restore(fit)
+                _summary(spec, rates, threads, native)
+    return _summary(spec, rates, threads, native)
+
+
+def _summary(spec: dict, rates: dict, threads: dict, native: bool) -> dict:
+    """Per variant measured so far: threads, capability, bf16 and the median rate per phase."""
+    import statistics
+
+    import torch
+
+    out = {}
+    for v in spec["variants"]:
+        name = v["option"]
+        if name not in threads:
+            continue
+        out[name] = {"threads": threads[name], "capability": torch.backends.cpu.get_cpu_capability(),
+                     "bf16": bool(v["settings"].get("bf16", True) and native)}
+        for phase, values in rates[name].items():
+            key = "rows_per_s" if phase == "score" else "steps_per_s"
+            out[name][phase] = {key: round(statistics.median(values), 3),
+                                "rounds": [round(x, 3) for x in values]}
+    # One line per finished variant: a worker stopped by the timeout keeps what it measured.
+    print(json.dumps(out), flush=True)
     return out
 
 
@@ -236,7 +297,7 @@ def ort_worker(spec: dict) -> dict:
     from pipeline.training.session import set_up
     from pipeline.training.train import resolve_base
 
-    args = TrainingArguments(**{**spec["args"], "bf16": False})
+    args = TrainingArguments(bf16=False)
     frame = load_labelled(ROOT / "models" / "corpus")
     set_seed(args.seed)
     train_df, val_df, _ = split_data(frame, args)
@@ -312,10 +373,13 @@ def busy_process() -> subprocess.Popen:
                              "while True: pass"])
 
 
-def run_option(scenario: str, spec: dict, steps: int, probe_steps: int, warmup: int,
-               timeout_s: float) -> dict:
-    """Run one option's worker (with the busy process for ``+busy`` scenarios); its results."""
-    spec = {**spec, "steps": steps, "probe_steps": probe_steps, "warmup": warmup}
+def run_process(spec: dict, steps: int, warmup: int, rounds: int, timeout_s: float) -> list[dict]:
+    """Run one worker (with the busy process for ``+busy`` scenarios); one row per variant."""
+    from pipeline.scoring.threads import busy_cores
+
+    scenario = spec["scenario"]
+    spec = {**spec, "steps": steps, "probe_steps": steps * 2, "warmup": warmup,
+            "rounds": rounds, "score_batches": 12}
     env = {k: v for k, v in os.environ.items()
            if k not in ("TONEWATCH_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
                         "OMP_NUM_THREADS", *AVX2_ENV)}
@@ -324,10 +388,9 @@ def run_option(scenario: str, spec: dict, steps: int, probe_steps: int, warmup: 
     cmd = [python, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     if spec["pin"]:
         cmd = ["taskset", "-c", spec["pin"], *cmd]
-    from pipeline.scoring.threads import busy_cores
-
     others = round(busy_cores(0.5), 2)  # load of other work than this benchmark, for the record
     spinner = busy_process() if scenario.endswith("+busy") else None
+    names = [v["option"] for v in spec["variants"]]
     try:
         if spinner:
             time.sleep(1.0)  # let it show in /proc/stat
@@ -335,18 +398,24 @@ def run_option(scenario: str, spec: dict, steps: int, probe_steps: int, warmup: 
         proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
                               timeout=timeout_s)
         wall = time.perf_counter() - started
-    except subprocess.TimeoutExpired:
-        return {"scenario": scenario, **spec, "error": f"timed out after {timeout_s:.0f} s"}
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        done = json.loads(partial.strip().splitlines()[-1]) if partial.strip() else {}
+        return [{"scenario": scenario, "option": n, "env": spec["env"], **done[n],
+                 "other_busy_cores_before": others} if n in done else
+                {"scenario": scenario, "option": n, "error": f"timed out after {timeout_s:.0f} s"}
+                for n in names]
     finally:
         if spinner:
             spinner.kill()
             spinner.wait()
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return {"scenario": scenario, **spec, "error": " | ".join(tail)}
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        return [{"scenario": scenario, "option": n, "error": tail} for n in names]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"scenario": scenario, **spec, **result, "wall_s": round(wall, 1),
-            "other_busy_cores_before": others}
+    return [{"scenario": scenario, "option": n, "env": spec["env"], "pin": spec["pin"],
+             **result[n], "worker_wall_s": round(wall, 1), "other_busy_cores_before": others}
+            for n in names]
 
 
 def table(rows: list[dict]) -> str:
@@ -380,4 +449,7 @@ def table(rows: list[dict]) -> str:
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--worker":
     _spec = json.loads(sys.argv[2])
-    print(json.dumps(ort_worker(_spec) if _spec.get("ort") else worker(_spec)))
+    if _spec.get("ort"):
+        print(json.dumps({_spec["variants"][0]["option"]: ort_worker(_spec)}))
+    else:
+        print(json.dumps(worker(_spec)))

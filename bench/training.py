@@ -15,9 +15,9 @@ registry, with wall time and peak resident memory (``wait4`` rusage of that proc
 ``valid.csv`` is only ever evaluated on: hyper-parameters were chosen on the validation split that
 ``tonewatch train`` carves out of the training data.
 
-``--speed`` instead times a few steps of the default recipe per option, each option in its own
-subprocess (bf16 on/off, threads, OpenMP wait policy, frozen lower layers, length grouping,
-``torch.compile``), on this CPU and on an emulated AVX2-only one, with and without another
+``--speed`` instead times a few steps of the default recipe per option, in worker subprocesses
+(bf16 on/off, threads, OpenMP wait policy, frozen lower layers, length grouping,
+``torch.compile``, ONNX Runtime training), on this CPU and on an emulated AVX2-only one, with and without another
 process keeping one core busy, plus the torch scoring backend's rows/s with the old and new
 thread policies (bench/_training_speed.py says how); results in
 bench/results/training_speed.json.
@@ -25,7 +25,7 @@ bench/results/training_speed.json.
 Usage::
 
     .venv/bin/python bench/training.py [--only recipe,lora,default,speed_bf16,speed_fp32] [--out bench/results/training.json]
-    flock -x /tmp/tonewatch-cpu.lock .venv/bin/python bench/training.py --speed [--scenarios native,native+busy,avx2,avx2+busy,score,score+busy,compile] [--steps 24]
+    flock -x /tmp/tonewatch-cpu.lock .venv/bin/python bench/training.py --speed [--scenarios native,native+busy,avx2,avx2+busy,score,score+busy] [--steps 24] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -117,23 +117,26 @@ def speed(opts) -> int:
     """``--speed``: time the default recipe's steps per option; print the table, write json."""
     sys.path.insert(0, str(ROOT / "bench"))
     from _common import cpu_summary
-    from _training_speed import plan, run_option, table
+    from _training_speed import plan, run_process, table
 
     print(cpu_summary(), flush=True)
     scenarios = [s.strip() for s in opts.scenarios.split(",") if s.strip()]
-    rows = []
-    for scenario, spec in plan(scenarios, opts.ort_python):
-        print(f"[{datetime.now(UTC):%H:%M:%S}] {scenario}: {spec['option']}...", file=sys.stderr,
-              flush=True)
-        rows.append(run_option(scenario, spec, opts.steps, opts.steps * 2, opts.warmup,
-                               opts.timeout))
-        print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    print(table(rows))
     out = opts.out if opts.out.name != "training.json" else opts.out.with_name("training_speed.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                               "cpu": cpu_summary(), "machine": platform.platform(),
-                               "results": rows}, indent=2) + "\n")
+    rows = []
+    for spec in plan(scenarios, opts.ort_python):
+        print(f"[{datetime.now(UTC):%H:%M:%S}] {spec['scenario']}: "
+              f"{', '.join(v['option'] for v in spec['variants'])}...", file=sys.stderr, flush=True)
+        fresh = run_process(spec, opts.steps, opts.warmup, opts.rounds, opts.timeout)
+        rows += fresh
+        print(table(fresh).split("\n", 1)[1], file=sys.stderr, flush=True)
+        # Written after every worker, so that an interrupted run keeps what it measured.
+        out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                                   "cpu": cpu_summary(), "machine": platform.platform(),
+                                   "settings": {"steps": opts.steps, "warmup": opts.warmup,
+                                                "rounds": opts.rounds},
+                                   "results": rows}, indent=2) + "\n")
+    print(table(rows))
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
@@ -148,7 +151,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=24,
                         help="with --speed: timed fine-tuning steps per option (twice as many "
                              "linear-probe steps)")
-    parser.add_argument("--warmup", type=int, default=4,
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --speed: rounds over a worker's options (median reported)")
+    parser.add_argument("--warmup", type=int, default=2,
                         help="with --speed: untimed steps first (twice as many for the probe)")
     parser.add_argument("--ort-python", default=None, metavar="PYTHON",
                         help="with --speed: an interpreter that has onnxruntime-training and "
