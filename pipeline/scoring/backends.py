@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import ModelNotFoundError, ScoringError
-from pipeline.scoring.threads import available_cores, configure_cpu_threads
+from pipeline.scoring.threads import available_cores, configure_cpu_threads, cpu_threads
 
 log = logging.getLogger("tonewatch")
 
@@ -177,7 +177,8 @@ class OnnxBackend:
 
     Args:
         onnx_path: the ``.onnx`` file (:mod:`pipeline.scoring.onnx_export` writes them).
-        threads: intra-op threads; default one per available core.
+        threads: intra-op threads; default one per core that other work leaves free
+            (:func:`pipeline.scoring.threads.cpu_threads`, `TONEWATCH_THREADS` overrides).
 
     Raises:
         ModelNotFoundError: the file is missing or ONNX Runtime cannot load it.
@@ -188,7 +189,7 @@ class OnnxBackend:
 
         self.name = name
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or available_cores()
+        options.intra_op_num_threads = threads or cpu_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
