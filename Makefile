@@ -11,7 +11,7 @@ PORT ?= 8501
 .PHONY: demo test install model model-upgrade run dashboard clean-data help airflow images stack-test
 
 help:
-	@echo "make demo   - build the default model if missing, run the pipeline once, serve the dashboard"
+	@echo "make demo   - a quick first model if none, one pipeline run, the dashboard; the full model builds behind it"
 	@echo "make test   - run the whole test suite"
 	@echo "make airflow - Airflow standalone (scheduler, UI on :$(AIRFLOW_PORT)) with ./dags and ./.airflow"
 	@echo "make images - build the container images of docker/ (needs Docker with buildx and compose v2)"
