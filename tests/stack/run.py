@@ -256,8 +256,11 @@ def seed(stack: Stack) -> None:
         if not any(Path(registry).rglob("registry.json")):
             raise StackTestFailure(f"STACK_MODEL_REGISTRY={registry} holds no model (no registry.json)")
         say(f"seeding the models volume from {registry}")
-        stack.compose("run", "--rm", "-T", "-v", f"{Path(registry).resolve()}:/seed:ro", "--entrypoint",
-                      "sh", "tonewatch", "-c", "cp -R /seed/. /models/", timeout=900)
+        # As root (the registry keeps model folders private to their owner), then handed to the
+        # containers' uid 50000.
+        stack.compose("run", "--rm", "-T", "--user", "0", "-v", f"{Path(registry).resolve()}:/seed:ro",
+                      "--entrypoint", "sh", "tonewatch", "-c",
+                      "cp -R /seed/. /models/ && chown -R 50000:0 /models", timeout=900)
     else:
         say("building the quick first model in the models volume (tonewatch model ensure-default --quick)")
         t0 = time.monotonic()
