@@ -97,3 +97,17 @@ def tonewatch_log(caplog):
             yield caplog
     finally:
         logger.disabled, logger.propagate = saved
+
+
+@pytest.fixture(autouse=True)
+def _tonewatch_logs_reach_caplog():
+    """Undo what a test that ran Airflow in-process leaves behind: Airflow's logging set-up
+    (``dictConfig``) disables loggers that existed before it, ``tonewatch`` among them, so a later
+    test's ``caplog`` would see none of the library's log lines."""
+    import logging
+
+    logger = logging.getLogger("tonewatch")
+    kept = (logger.disabled, logger.propagate)
+    logger.disabled, logger.propagate = False, True
+    yield
+    logger.disabled, logger.propagate = kept
