@@ -109,5 +109,6 @@ def _tonewatch_logs_reach_caplog():
     logger = logging.getLogger("tonewatch")
     kept = (logger.disabled, logger.propagate)
     logger.disabled, logger.propagate = False, True
+    logging.disable(logging.NOTSET)  # nor a process-wide logging.disable() left by a library
     yield
     logger.disabled, logger.propagate = kept
