@@ -127,7 +127,8 @@ def upgrade_default_model(settings: Settings, *, now, progress: bool = False,
                           model_version=record.model_version)
             return UpgradeOutcome("promoted", record.model_version, record.model_version,
                                   status.status.message)
-        candidate = reusable_full_model(registry, data_hash(load_labelled(settings.corpus_dir)))
+        corpus = load_labelled(settings.corpus_dir)  # read once: its hash, then its parity texts
+        candidate = reusable_full_model(registry, data_hash(corpus))
         if candidate is None:
             status.phase("fine-tuning the full default model")
             candidate = train_model(data=settings.corpus_dir, base=settings.base_model,
@@ -137,7 +138,7 @@ def upgrade_default_model(settings: Settings, *, now, progress: bool = False,
         if not (candidate.path / ONNX_DIR / REPORT).exists():  # also after a crash right here
             status.phase("preparing the fast scoring backends (ONNX)",
                          model_version=candidate.model_version)
-            prepare_after_build(candidate.path, validation_texts(settings.corpus_dir))
+            prepare_after_build(candidate.path, validation_texts(corpus))
         status.phase("rescoring stored articles with the candidate",
                      model_version=candidate.model_version)
         _, report = rescore(settings, model=candidate.model_version, at=now(),
@@ -181,12 +182,9 @@ def _bootstrap(registry, settings, now, progress, on_step):
     return promote_model(registry, record.model_version)
 
 
-def validation_texts(corpus_dir) -> list[str]:
-    """The article-level validation sentences of the corpus (its ``split`` column), the parity
-    texts of :func:`pipeline.scoring.fast_backends.prepare_after_build`."""
-    from pipeline.training.datasets import load_labelled
-
-    frame = load_labelled(corpus_dir)
+def validation_texts(frame) -> list[str]:
+    """The article-level validation sentences of a loaded corpus (its ``split`` column), the
+    parity texts of :func:`pipeline.scoring.fast_backends.prepare_after_build`."""
     rows = frame["split"].eq("validation") if "split" in frame.columns else frame.index >= 0
     if "target" in frame.columns:
         rows &= frame["target"].isna()
